@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+// Runs the compiled CLI (npm's prepare builds dist/). Falls back to the TypeScript sources
+// through tsx in a checkout where dist/ was not built yet.
+import { existsSync } from "node:fs";
+
+const compiled = new URL("../dist/cli/main.js", import.meta.url);
+let main;
+if (existsSync(compiled)) {
+  ({ main } = await import(compiled.href));
+} else {
+  await import("tsx/esm");
+  ({ main } = await import(new URL("../src/cli/main.ts", import.meta.url).href));
+}
+// exitCode, not exit(): a large JSON document on a pipe would be cut (DESIGN.md facts).
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,22 @@
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { inputError } from "../errors.js";
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+/** node:util parseArgs with lem's error style: an unknown flag is an input error (exit 2). */
+type Parsed<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>>;
+
+export function parse<O extends Options>(argv: string[], options: O, command: string): Parsed<O> {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw inputError(`lem ${command}: ${(error as Error).message}`, `run \`lem ${command} --help\` for the options`);
+  }
+}
+
+export function positiveInt(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw inputError(`${flag}: expected a whole number ≥ 1, got "${value}"`);
+  return n;
+}

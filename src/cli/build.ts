@@ -1,0 +1,121 @@
+import { parse, positiveInt } from "./args.js";
+import { loadProject, planProject, type Project } from "./project.js";
+import { out, err, isInteractive, statusNode } from "./output.js";
+import { executeBuild, type BuildOutcome } from "../exec/scheduler.js";
+import { LocalRunner } from "../exec/local-runner.js";
+import { resolveRunner } from "../config/runner-resolution.js";
+import { plainReporter } from "../report/plain-reporter.js";
+import { ListrReporter } from "../report/listr-reporter.js";
+import { summarize, renderSummary } from "../report/summary.js";
+import { inputError } from "../errors.js";
+import { needsRun } from "../graph/plan.js";
+import type { Runner } from "../exec/runner.js";
+import type { Backend } from "../lemfile/types.js";
+import type { BuildEvent } from "../events.js";
+
+export const BUILD_HELP = `lem build [SELECTOR...] — measure every node that is not measured yet
+
+  SELECTOR                 experiment name (glob: * ?) or hash prefix; default: all
+  --lemfile PATH           the lemfile (default ./lemfile.ts)
+  --dry-run                plan only: print what would run and why
+  --force                  measure the selected nodes again even if done
+  --jobs N                 nodes at a time (default 1: energy figures need the machine to themselves)
+  --runner local|docker    runner for every backend (overrides LEM_RUNNER_*, lemfile, .lem-config.yaml)
+  --keep-going             after a failure, go on with the other nodes
+  --json                   print the outcome as JSON on stdout (progress goes to stderr)
+`;
+
+export async function buildCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    lemfile: { type: "string" }, "dry-run": { type: "boolean" }, force: { type: "boolean" },
+    jobs: { type: "string" }, runner: { type: "string" }, "keep-going": { type: "boolean" },
+    json: { type: "boolean" }, "container-strategy": { type: "string" }, yes: { type: "boolean" },
+    shard: { type: "string" }, help: { type: "boolean", short: "h" },
+  }, "build");
+  if (values.help) { out(BUILD_HELP); return 0; }
+  const project = await loadProject(values.lemfile);
+  const { planned, snapshot } = planProject(project, positionals, values.force);
+  const report = (line: string) => (values.json ? err(line) : out(line));
+  for (const warning of snapshot.warnings) err(`warning: ${warning}`);
+  for (const bad of project.expanded.invalid) err(`warning: skipped experiment "${bad.name}": ${bad.errors.join("; ")}`);
+  if (positionals.length > 0 && planned.length === 0) {
+    throw inputError(`no experiment matches ${positionals.map((p) => `"${p}"`).join(" ")}`, "run `lem status` to list names and hashes");
+  }
+
+  if (values["dry-run"]) {
+    if (values.json) out(JSON.stringify({ nodes: planned.map(statusNode) }));
+    else for (const node of planned) out(`${node.state === "done" ? "cached " : "run    "} ${node.names[0]} #${node.cycle} ${node.hash}${node.reason ? ` (${node.reason})` : ""}`);
+    return 0;
+  }
+
+  const runners = makeRunners(project, values.runner);
+  // Resolve every runner before anything starts, so a bad runner setting fails the build up front.
+  for (const backend of new Set(planned.filter(needsRun).map((n) => n.config.backend))) runners(backend);
+  const stop = new AbortController();
+  const kill = new AbortController();
+  const listr = !values.json && isInteractive() ? new ListrReporter() : undefined;
+  const listeners: ((e: BuildEvent) => void)[] = [listr ? listr.handle : plainReporter(report)];
+  if (listr) listeners.push((e) => { if (e.type === "warning" || e.type === "interrupting") err(e.type === "warning" ? `warning: ${e.message}` : "lem: interrupted"); });
+  const emit = (event: BuildEvent) => listeners.forEach((l) => l(event));
+
+  let interrupts = 0;
+  const onSignal = () => {
+    interrupts += 1;
+    if (interrupts === 1) { emit({ type: "interrupting", hard: false }); stop.abort(); }
+    else { emit({ type: "interrupting", hard: true }); kill.abort(); setTimeout(() => process.exit(130), 3000).unref(); }
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  let outcome: BuildOutcome;
+  try {
+    outcome = await executeBuild({
+      planned, store: project.store, execution: project.expanded.execution, emit,
+      runnerFor: (node) => runners(node.config.backend),
+      jobs: positiveInt(values.jobs, "--jobs") ?? project.user.jobs,
+      keepGoing: values["keep-going"], timeoutSeconds: project.user.timeout_seconds ?? undefined,
+      stop: stop.signal, kill: kill.signal,
+    });
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+  await listr?.done();
+
+  if (values.json) {
+    out(JSON.stringify({
+      nodes: outcome.nodes.map(({ node, state, error }) => ({ name: node.names[0], hash: node.hash, cycle: node.cycle, state, ...(error ? { error } : {}) })),
+      summary: { ran: outcome.summary.ran, cached: outcome.summary.cached, failed: outcome.summary.failed, skipped: outcome.summary.skipped },
+    }));
+  } else {
+    printSummary(project, outcome, report);
+  }
+  return outcome.interrupted ? 130 : outcome.summary.failed > 0 ? 1 : 0;
+}
+
+function makeRunners(project: Project, cli: string | undefined): (backend: Backend) => Runner {
+  const cache = new Map<Backend, Runner>();
+  return (backend) => {
+    let runner = cache.get(backend);
+    if (runner) return runner;
+    const resolved = resolveRunner(backend, {
+      cli, env: process.env, lemfile: project.expanded.runners, user: project.user, auto: () => "local",
+    });
+    if (resolved.spec !== "local") {
+      throw inputError(`runner "${resolved.spec}" (from ${resolved.source}) is not available in this version of lem`, "use the local runner: --runner local");
+    }
+    runner = new LocalRunner(process.env.LEM_PYTHON || project.user.python || "python3", resolved.source);
+    cache.set(backend, runner);
+    return runner;
+  };
+}
+
+function printSummary(project: Project, outcome: BuildOutcome, write: (line: string) => void) {
+  const s = outcome.summary;
+  write(`\n${s.ran} ran, ${s.cached} cached, ${s.failed} failed${s.skipped ? `, ${s.skipped} skipped` : ""}${outcome.interrupted ? " (interrupted)" : ""}`);
+  const seen = new Set<string>();
+  const rows = outcome.nodes.filter(({ node }) => !seen.has(node.hash) && seen.add(node.hash)).map(({ node }) =>
+    summarize(node.names[0], node.hash, project.store.results(node.hash).filter((r) => r.hardware === node.hardware)),
+  ).filter((row) => row.cycles > 0);
+  const table = renderSummary(rows);
+  if (table) write(`\n${table}`);
+}

@@ -1,0 +1,44 @@
+import { dirname, resolve, isAbsolute, join } from "node:path";
+import { loadLemfile } from "../lemfile/load.js";
+import { expandLemfile, type ExpandedLemfile } from "../config/expand.js";
+import { loadUserConfig, type UserConfig } from "../config/user-config.js";
+import { buildNodes, type NodeSpec } from "../graph/nodes.js";
+import { planBuild, type PlannedNode } from "../graph/plan.js";
+import { makeSelector } from "../graph/select.js";
+import { ResultStore, type StoreSnapshot } from "../store/store.js";
+import { detectHardware, hardwareFor, type HostHardware } from "../exec/hardware.js";
+
+/** Everything a command needs to know about a project, loaded once. */
+export interface Project {
+  lemfile: string;
+  root: string;
+  expanded: ExpandedLemfile;
+  user: UserConfig;
+  store: ResultStore;
+  nodes: NodeSpec[];
+  host: HostHardware;
+}
+
+export async function loadProject(lemfilePath = "lemfile.ts"): Promise<Project> {
+  const lemfile = resolve(lemfilePath);
+  const root = dirname(lemfile);
+  const raw = await loadLemfile(lemfilePath);
+  const expanded = expandLemfile(raw, lemfilePath);
+  const user = loadUserConfig(root);
+  const dir = expanded.resultsDir ?? user.results_dir;
+  const store = new ResultStore(isAbsolute(dir) ? dir : join(root, dir));
+  return { lemfile, root, expanded, user, store, nodes: buildNodes(expanded.experiments, expanded.execution), host: detectHardware() };
+}
+
+export interface PlanView {
+  planned: PlannedNode[];
+  snapshot: StoreSnapshot;
+}
+
+/** Plans the selected nodes against the store. */
+export function planProject(project: Project, selectors: string[], force = false): PlanView {
+  const select = makeSelector(selectors);
+  const snapshot = project.store.snapshot();
+  const planned = planBuild(project.nodes.filter(select), snapshot, { hardwareFor: hardwareFor(project.host), force });
+  return { planned, snapshot };
+}

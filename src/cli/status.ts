@@ -1,0 +1,31 @@
+import { parse } from "./args.js";
+import { loadProject, planProject } from "./project.js";
+import { out, err, statusNode } from "./output.js";
+
+export const STATUS_HELP = `lem status [SELECTOR...] — each node: done, pending or failed, and why it would run
+
+  --lemfile PATH   the lemfile (default ./lemfile.ts)
+  --json           {"nodes":[{"name","hash","cycle","state","reason"}]}
+`;
+
+export async function statusCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, { lemfile: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } }, "status");
+  if (values.help) { out(STATUS_HELP); return 0; }
+  const project = await loadProject(values.lemfile);
+  const { planned, snapshot } = planProject(project, positionals);
+  for (const warning of snapshot.warnings) err(`warning: ${warning}`);
+  for (const bad of project.expanded.invalid) err(`warning: skipped experiment "${bad.name}": ${bad.errors.join("; ")}`);
+  if (values.json) {
+    out(JSON.stringify({ nodes: planned.map(statusNode) }));
+    return 0;
+  }
+  const width = Math.max(10, ...planned.map((n) => n.names[0].length + String(n.cycle).length + 2));
+  for (const node of planned) {
+    const label = `${node.names[0]} #${node.cycle}`.padEnd(width);
+    const why = node.reason ? `  ${node.reason}` : "";
+    out(`${node.state.padEnd(7)} ${label} ${node.hash}${why}${node.error ? `: ${node.error}` : ""}`);
+  }
+  const count = (state: string) => planned.filter((n) => n.state === state).length;
+  out(`\n${count("done")} done, ${count("pending")} pending, ${count("failed")} failed  (hardware: ${project.host.gpu ?? project.host.cpu})`);
+  return 0;
+}

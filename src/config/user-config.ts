@@ -1,0 +1,44 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse, YAMLParseError } from "yaml";
+import { validators, schemas } from "./schemas.js";
+import { formatSchemaErrors } from "./format-errors.js";
+import { inputError } from "../errors.js";
+import type { Backend, RunnerSpec } from "../lemfile/types.js";
+
+export interface UserConfig {
+  results_dir: string;
+  python?: string;
+  jobs: number;
+  timeout_seconds: number | null;
+  runners?: Partial<Record<Backend, RunnerSpec>>;
+  docker: {
+    strategy: "ephemeral" | "persistent";
+    warmup_delay: number;
+    auto_teardown: boolean;
+    shm_size: string;
+    gpus: string;
+    secrets: string[];
+  };
+}
+
+export const USER_CONFIG_FILE = ".lem-config.yaml";
+
+/** Reads .lem-config.yaml from the project root (optional), validated, with defaults applied. */
+export function loadUserConfig(root: string): UserConfig {
+  const path = join(root, USER_CONFIG_FILE);
+  let data: unknown = {};
+  if (existsSync(path)) {
+    try {
+      data = parse(readFileSync(path, "utf8")) ?? {};
+    } catch (error) {
+      const where = error instanceof YAMLParseError && error.linePos ? ` (line ${error.linePos[0].line})` : "";
+      throw inputError(`${path}: not valid YAML${where}: ${(error as Error).message.split("\n")[0]}`, "fix the YAML syntax");
+    }
+  }
+  if (!validators.userConfig(data)) {
+    throw inputError(`${path}: invalid settings`, "fix the fields named below (see the README's .lem-config.yaml section)",
+      formatSchemaErrors(validators.userConfig.errors ?? [], data, schemas.userConfig));
+  }
+  return data as UserConfig;
+}

@@ -1,0 +1,121 @@
+import { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync, chmodSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { validators } from "../config/schemas.js";
+import { formatSchemaErrors } from "../config/format-errors.js";
+import type { PlannedNode } from "../graph/plan.js";
+import type { ExperimentResult } from "../report/result.js";
+import type { NodeError } from "../events.js";
+import type { RunContext, RunOutcome, RunnerMeta } from "./runner.js";
+
+/** The host↔harness protocol (docker/PROTOCOL.md), shared unchanged by every runner. */
+export interface ExchangeDir {
+  dir: string;
+  /** File names inside dir; a container sees dir at its own mount point. */
+  configFile: string;
+  resultFile: string;
+  errorFile: string;
+}
+
+/** What a runner reports about the process it launched. */
+export interface LaunchOutcome {
+  exitCode: number | null;
+  stderrTail: string;
+  interrupted: boolean;
+  timedOut: boolean;
+  /** A runner-specific diagnosis (e.g. a Docker error) that wins over the generic one. */
+  error?: NodeError;
+  containerId?: string | null;
+}
+
+export function createExchangeDir(node: PlannedNode, totalCycles: number): ExchangeDir {
+  const dir = mkdtempSync(join(tmpdir(), "llem-"));
+  chmodSync(dir, 0o700);
+  const x = { dir, configFile: `${node.hash}_config.json`, resultFile: `${node.hash}_result.json`, errorFile: `${node.hash}_error.json` };
+  const payload = {
+    protocol_version: 1, hash: node.hash, cycle: node.cycle, total_cycles: totalCycles,
+    names: node.names, hardware: node.hardware, config: node.config,
+  };
+  writeFileSync(join(dir, x.configFile), JSON.stringify(payload, null, 2), { mode: 0o600 });
+  return x;
+}
+
+function readJson(path: string): unknown {
+  return JSON.parse(readFileSync(path, "utf8"));
+}
+
+/**
+ * Runs one node through an exchange dir: `launch` starts the harness however the runner does,
+ * this reads what it left. Success removes the dir; failure keeps it and names it in the error.
+ */
+export async function runInExchangeDir(
+  node: PlannedNode,
+  ctx: RunContext,
+  meta: RunnerMeta,
+  launch: (x: ExchangeDir) => Promise<LaunchOutcome>,
+): Promise<RunOutcome> {
+  const x = createExchangeDir(node, ctx.totalCycles);
+  const outcome = await launch(x).catch((error: unknown): LaunchOutcome => ({
+    exitCode: null, stderrTail: "", interrupted: false, timedOut: false,
+    error: { type: "LaunchError", message: error instanceof Error ? error.message : String(error) },
+  }));
+  const run = collect(x, outcome, node, meta);
+  if (run.ok || run.interrupted) rmSync(x.dir, { recursive: true, force: true });
+  else run.error.exchangeDir = x.dir;
+  return run;
+}
+
+function collect(x: ExchangeDir, outcome: LaunchOutcome, node: PlannedNode, meta: RunnerMeta): RunOutcome {
+  const resultPath = join(x.dir, x.resultFile);
+  const errorPath = join(x.dir, x.errorFile);
+  if (outcome.interrupted) return { ok: false, interrupted: true, error: { type: "Interrupted", message: "stopped by Ctrl-C" } };
+  if (outcome.timedOut && !outcome.error) {
+    return { ok: false, error: { type: "Timeout", message: "the experiment ran past its timeout and was stopped", fix: "raise timeout_seconds in .lem-config.yaml or lower n", stderrTail: outcome.stderrTail } };
+  }
+  if (outcome.exitCode === 0 && existsSync(resultPath)) return accept(resultPath, outcome, node, meta);
+  if (existsSync(errorPath)) {
+    try {
+      const payload = readJson(errorPath) as { type?: string; message?: string };
+      return { ok: false, error: { type: payload.type ?? "HarnessError", message: payload.message ?? "(no message)", fix: "the harness traceback is in the kept exchange dir", stderrTail: outcome.stderrTail } };
+    } catch { /* unreadable payload: fall through to the generic error */ }
+  }
+  if (outcome.error) return { ok: false, error: { ...outcome.error, stderrTail: outcome.error.stderrTail ?? outcome.stderrTail } };
+  return {
+    ok: false,
+    error: {
+      type: "HarnessError",
+      message: outcome.exitCode === 0 ? "the harness exited 0 but wrote no result file" : `the harness exited with code ${outcome.exitCode} and wrote no result`,
+      fix: "read the stderr below and the harness log in the kept exchange dir",
+      stderrTail: outcome.stderrTail,
+    },
+  };
+}
+
+function accept(path: string, outcome: LaunchOutcome, node: PlannedNode, meta: RunnerMeta): RunOutcome {
+  let result: ExperimentResult;
+  try {
+    result = readJson(path) as ExperimentResult;
+  } catch (error) {
+    return { ok: false, error: { type: "InvalidResult", message: `result file is not JSON: ${(error as Error).message}` } };
+  }
+  result.effective_config = { ...result.effective_config, ...meta };
+  result.environment = { ...result.environment, container_id: outcome.containerId ?? null };
+  if (!validators.result(result) || result.hash !== node.hash || result.cycle !== node.cycle) {
+    const lines = validators.result.errors ? formatSchemaErrors(validators.result.errors, result) : ["hash or cycle does not match the node"];
+    return { ok: false, error: { type: "InvalidResult", message: `the harness result does not match schemas/result.schema.json: ${lines.slice(0, 5).join("; ")}`, fix: "the harness and lem versions may differ: rebuild the image" } };
+  }
+  return { ok: true, result };
+}
+
+/** Keeps the last `max` lines of a stream of chunks. */
+export class TailBuffer {
+  private text = "";
+  constructor(private readonly max = 20) {}
+  push(chunk: string | Buffer): void {
+    this.text += chunk.toString();
+    if (this.text.length > 64_000) this.text = this.text.slice(-32_000);
+  }
+  toString(): string {
+    return this.text.trimEnd().split("\n").slice(-this.max).join("\n");
+  }
+}

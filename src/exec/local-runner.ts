@@ -1,0 +1,88 @@
+import { spawn } from "node:child_process";
+import { createWriteStream } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { runInExchangeDir, TailBuffer, type ExchangeDir, type LaunchOutcome } from "./exchange-dir.js";
+import type { Runner, RunContext, RunOutcome, RunnerMeta } from "./runner.js";
+import type { PlannedNode } from "../graph/plan.js";
+
+/** docker/harness in this copy of lem (two levels above src/exec and dist/exec). */
+export const HARNESS_DIR = fileURLToPath(new URL("../../docker/harness/", import.meta.url));
+
+/** How long a stopped harness gets to exit on SIGTERM before it is killed. */
+const GRACE_MS = 10_000;
+
+/**
+ * Runs the harness as a child process on this machine. It gets its own process group, so a
+ * terminal's Ctrl-C reaches lem only and lem decides: SIGTERM first, SIGKILL on the second.
+ * (node:child_process rather than zx here: we need the process group and exact signals.)
+ */
+export class LocalRunner implements Runner {
+  readonly kind = "local" as const;
+  constructor(
+    private readonly python: string,
+    private readonly source: string,
+  ) {}
+
+  run(node: PlannedNode, ctx: RunContext): Promise<RunOutcome> {
+    const meta: RunnerMeta = { runner_type: "local", runner_image: null, runner_source: this.source, image_digest: null };
+    return runInExchangeDir(node, ctx, meta, (x) => this.launch(x, ctx));
+  }
+
+  private launch(x: ExchangeDir, ctx: RunContext): Promise<LaunchOutcome> {
+    return new Promise((resolve, reject) => {
+      const log = createWriteStream(join(x.dir, "harness.log"));
+      const child = spawn(this.python, ["-m", "lem_harness"], {
+        cwd: x.dir,
+        detached: true,
+        stdio: ["ignore", "pipe", "pipe"],
+        env: {
+          ...process.env,
+          PYTHONPATH: [HARNESS_DIR, process.env.PYTHONPATH].filter(Boolean).join(":"),
+          PYTHONUNBUFFERED: "1",
+          LLEM_CONFIG_PATH: join(x.dir, x.configFile),
+          LLEM_PARENT_PID: String(process.pid),
+        },
+      });
+      const tail = new TailBuffer();
+      child.stdout.pipe(log, { end: false });
+      child.stderr.on("data", (chunk: Buffer) => { tail.push(chunk); log.write(chunk); });
+      let interrupted = false;
+      let timedOut = false;
+      const signalGroup = (signal: NodeJS.Signals) => {
+        try { process.kill(-child.pid!, signal); } catch { /* already gone */ }
+      };
+      let killTimer: NodeJS.Timeout | undefined;
+      const terminate = () => {
+        signalGroup("SIGTERM");
+        killTimer ??= setTimeout(() => signalGroup("SIGKILL"), GRACE_MS);
+      };
+      const onStop = () => { interrupted = true; terminate(); };
+      const onKill = () => { interrupted = true; signalGroup("SIGKILL"); };
+      ctx.stop.addEventListener("abort", onStop, { once: true });
+      ctx.kill.addEventListener("abort", onKill, { once: true });
+      if (ctx.stop.aborted) onStop();
+      const timeout = ctx.timeoutSeconds ? setTimeout(() => { timedOut = true; terminate(); }, ctx.timeoutSeconds * 1000) : undefined;
+
+      child.on("error", (error: NodeJS.ErrnoException) => {
+        cleanup();
+        if (error.code === "ENOENT") {
+          resolve({ exitCode: null, stderrTail: "", interrupted, timedOut, error: {
+            type: "PythonNotFound", message: `cannot run ${this.python}: not found`,
+            fix: "install Python 3 with torch, or point LEM_PYTHON at one (lem doctor shows what it finds)" } });
+        } else reject(error);
+      });
+      child.on("close", (code, signal) => {
+        cleanup();
+        log.end();
+        resolve({ exitCode: code ?? (signal ? 128 : null), stderrTail: tail.toString(), interrupted, timedOut });
+      });
+      function cleanup() {
+        clearTimeout(timeout);
+        clearTimeout(killTimer);
+        ctx.stop.removeEventListener("abort", onStop);
+        ctx.kill.removeEventListener("abort", onKill);
+      }
+    });
+  }
+}

@@ -1,0 +1,31 @@
+import type { PlannedNode } from "../graph/plan.js";
+import type { ExperimentResult } from "../report/result.js";
+import type { NodeError } from "../events.js";
+
+export interface RunContext {
+  /** Aborted on the first Ctrl-C: stop the node cleanly (SIGTERM), keep nothing. */
+  stop: AbortSignal;
+  /** Aborted on the second Ctrl-C: kill at once. */
+  kill: AbortSignal;
+  totalCycles: number;
+  timeoutSeconds?: number;
+}
+
+export type RunOutcome =
+  | { ok: true; result: ExperimentResult }
+  | { ok: false; error: NodeError; interrupted?: boolean };
+
+/** Runner metadata recorded in effective_config; never part of the hash. */
+export interface RunnerMeta {
+  runner_type: "local" | "docker" | "persistent";
+  runner_image: string | null;
+  runner_source: string;
+  image_digest: string | null;
+}
+
+export interface Runner {
+  readonly kind: RunnerMeta["runner_type"];
+  run(node: PlannedNode, ctx: RunContext): Promise<RunOutcome>;
+  /** Tear down anything long-lived (persistent containers). */
+  dispose?(): Promise<void>;
+}

@@ -1,0 +1,91 @@
+import type { NodeSpec } from "./nodes.js";
+import type { StoreSnapshot, StoreEntry } from "../store/store.js";
+import type { ExperimentConfig } from "../lemfile/types.js";
+
+export type NodeState = "done" | "pending" | "failed";
+
+export interface PlannedNode extends NodeSpec {
+  state: NodeState;
+  /** Why a pending or failed node runs: new, changed: <field> <old> → <new>, failed before, forced, other hardware: ... */
+  reason?: string;
+  /** The last failure's message, for failed nodes. */
+  error?: string;
+  /** The hardware this node is measured on (fingerprint). */
+  hardware: string;
+}
+
+export interface PlanOptions {
+  /** The fingerprint a config would be measured on here. */
+  hardwareFor: (config: ExperimentConfig) => string;
+  force?: boolean;
+}
+
+type Leaves = Map<string, unknown>;
+
+function leaves(value: unknown, prefix = "", out: Leaves = new Map()): Leaves {
+  if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+    for (const [k, v] of Object.entries(value)) leaves(v, prefix ? `${prefix}.${k}` : k, out);
+  } else {
+    out.set(prefix, value);
+  }
+  return out;
+}
+
+/** "pytorch.batch_size 4 → 8, precision "fp32" → "bf16"" — every leaf that differs. */
+export function describeChange(before: ExperimentConfig, after: ExperimentConfig): string {
+  const a = leaves(before);
+  const b = leaves(after);
+  const show = (v: unknown) => (v === undefined ? "(unset)" : typeof v === "string" ? v : JSON.stringify(v));
+  const keys = [...new Set([...a.keys(), ...b.keys()])].sort();
+  return keys
+    .filter((k) => JSON.stringify(a.get(k)) !== JSON.stringify(b.get(k)))
+    .map((k) => `${k} ${show(a.get(k))} → ${show(b.get(k))}`)
+    .join(", ");
+}
+
+/** name → the most recently written stored entry under that name. */
+function indexByName(snapshot: StoreSnapshot): Map<string, StoreEntry> {
+  const byName = new Map<string, StoreEntry>();
+  for (const entry of snapshot.entries.values()) {
+    if (entry.done.size === 0 || !entry.config) continue;
+    for (const name of entry.names) {
+      const seen = byName.get(name);
+      if (!seen || seen.updatedAt < entry.updatedAt) byName.set(name, entry);
+    }
+  }
+  return byName;
+}
+
+/**
+ * Each node against the store: done, or pending/failed with the reason it will run. Pure.
+ * A result measured on other hardware does not satisfy a node: energy belongs to its hardware.
+ */
+export function planBuild(nodes: NodeSpec[], snapshot: StoreSnapshot, options: PlanOptions): PlannedNode[] {
+  let byName: Map<string, StoreEntry> | undefined;
+  return nodes.map((node) => {
+    const hardware = options.hardwareFor(node.config);
+    const entry = snapshot.entries.get(node.hash);
+    const measuredOn = entry?.done.get(node.cycle) ?? [];
+    if (measuredOn.includes(hardware)) {
+      return options.force
+        ? { ...node, hardware, state: "pending", reason: "forced" }
+        : { ...node, hardware, state: "done" };
+    }
+    const failure = entry?.failed.get(node.cycle)?.get(hardware);
+    if (failure) return { ...node, hardware, state: "failed", reason: "failed before", error: `${failure.type}: ${failure.message}` };
+    if (measuredOn.length > 0) {
+      return { ...node, hardware, state: "pending", reason: `other hardware: ${measuredOn[0]} → ${hardware}` };
+    }
+    byName ??= indexByName(snapshot);
+    for (const name of node.names) {
+      const previous = byName.get(name);
+      if (previous && previous.hash !== node.hash && previous.config) {
+        const change = describeChange(previous.config, node.config);
+        if (change) return { ...node, hardware, state: "pending", reason: `changed: ${change}` };
+      }
+    }
+    return { ...node, hardware, state: "pending", reason: "new" };
+  });
+}
+
+export const needsRun = (node: PlannedNode) => node.state !== "done";

@@ -1,0 +1,7 @@
+// The public API a lemfile imports.
+export { defineLemfile, sweep } from "./lemfile/define.js";
+export type {
+  Backend, BaselineConfig, DecoderConfig, EnergyConfig, ExecutionConfig, ExperimentConfig,
+  ExperimentEntry, Lemfile, Precision, PytorchConfig, RunnerSpec, SweepAxes, SweepPath, VllmConfig,
+  WarmupConfig,
+} from "./lemfile/types.js";

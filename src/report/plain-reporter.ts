@@ -1,0 +1,37 @@
+import { nodeLabel, type BuildEvent } from "../events.js";
+
+/** One line per event: for CI logs, pipes and --json builds (then on stderr). */
+export function plainReporter(write: (line: string) => void): (event: BuildEvent) => void {
+  return (event) => {
+    switch (event.type) {
+      case "planned": {
+        const cached = event.nodes.length - event.toRun.length;
+        write(`lem: ${event.nodes.length} nodes, ${event.toRun.length} to run, ${cached} cached`);
+        break;
+      }
+      case "started":
+        write(`start   ${nodeLabel(event.node)} ${event.node.hash} (${event.node.reason})`);
+        break;
+      case "finished":
+        write(`done    ${nodeLabel(event.node)} ${event.seconds.toFixed(1)}s`);
+        break;
+      case "failed":
+        write(`FAILED  ${nodeLabel(event.node)} ${event.seconds.toFixed(1)}s: ${event.error.type}: ${event.error.message}`);
+        if (event.error.fix) write(`        fix: ${event.error.fix}`);
+        if (event.error.exchangeDir) write(`        kept: ${event.error.exchangeDir}`);
+        if (event.error.stderrTail) write(event.error.stderrTail.split("\n").map((l) => `        | ${l}`).join("\n"));
+        break;
+      case "skipped":
+        write(`skipped ${nodeLabel(event.node)}: ${event.why}`);
+        break;
+      case "interrupting":
+        write(event.hard ? "lem: killing running nodes" : "lem: interrupted: starting nothing new, stopping running nodes (Ctrl-C again to kill)");
+        break;
+      case "warning":
+        write(`warning: ${event.message}`);
+        break;
+      case "cached":
+        break;
+    }
+  };
+}

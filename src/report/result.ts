@@ -1,0 +1,52 @@
+import type { ExperimentConfig } from "../lemfile/types.js";
+
+// Types for schemas/result.schema.json (the schema is the source of truth; a test checks that
+// the required keys listed here match it).
+
+export interface LatencyStats { n: number; mean: number | null; p50: number | null; p90: number | null; p95: number | null; p99: number | null; method?: string }
+
+export interface ExperimentResult {
+  schema_version: 1;
+  hash: string;
+  cycle: number;
+  names?: string[];
+  config: ExperimentConfig;
+  effective_config: Record<string, unknown> & {
+    runner_type?: "local" | "docker" | "persistent";
+    runner_image?: string | null;
+    runner_source?: string;
+    image_digest?: string | null;
+  };
+  hardware: string;
+  started_at: string;
+  finished_at: string;
+  duration_s: number;
+  tokens: { input: number; output: number; total: number; prompts: number };
+  throughput: { output_tokens_per_s: number; total_tokens_per_s: number; requests_per_s: number };
+  latency: { ttft_ms: LatencyStats; itl_ms: LatencyStats; e2e_ms: LatencyStats };
+  energy: {
+    status: "measured" | "estimated" | "unavailable";
+    method: string | null;
+    total_j: number | null;
+    adjusted_j: number | null;
+    per_output_token_j: number | null;
+    avg_power_w: number | null;
+    peak_power_w: number | null;
+    window_s: number;
+    reason: string | null;
+    devices?: { index: number; name?: string; total_j: number }[];
+    timeline?: (number | null)[][];
+  };
+  baseline: { power_w: number | null; duration_s: number; reason: string | null };
+  memory: { peak_bytes: number | null; device: "cpu" | "cuda"; method: string };
+  flops: { total: number; per_output_token: number | null; n_params: number; method: string; estimated: true };
+  thermal: { temp_before_c: number | null; temp_after_c: number | null; throttle_reasons: string[]; reason?: string | null };
+  environment: Record<string, unknown> & { python: string; torch: string | null; platform: string; in_container: boolean; container_id?: string | null };
+  quality_flags: string[];
+}
+
+export const RESULT_REQUIRED_KEYS = [
+  "schema_version", "hash", "cycle", "config", "effective_config", "hardware", "started_at", "finished_at",
+  "duration_s", "tokens", "throughput", "latency", "energy", "baseline", "memory", "flops", "thermal",
+  "environment", "quality_flags",
+] as const satisfies readonly (keyof ExperimentResult)[];
