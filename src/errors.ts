@@ -4,7 +4,7 @@ export class LemError extends Error {
     message: string,
     readonly fix?: string,
     readonly exitCode: 1 | 2 = 2,
-    readonly details: readonly string[] = [],
+    readonly notes: readonly string[] = [],
   ) {
     super(message);
     this.name = "LemError";
@@ -12,5 +12,5 @@ export class LemError extends Error {
 }
 
 /** A user mistake in the lemfile, YAML or CLI (exit 2). */
-export const inputError = (message: string, fix?: string, details: readonly string[] = []) =>
-  new LemError(message, fix, 2, details);
+export const inputError = (message: string, fix?: string, notes: readonly string[] = []) =>
+  new LemError(message, fix, 2, notes);

@@ -42,7 +42,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof LemError) {
       err(`lem: ${error.message}`);
-      for (const line of error.details) err(`  - ${line}`);
+      for (const line of error.notes) err(`  - ${line}`);
       if (error.fix) err(`  fix: ${error.fix}`);
       return error.exitCode;
     }

@@ -43,7 +43,7 @@ export function deepMerge(under: Json, over: Json): Json {
  */
 export function normalizeExperiment(merged: Json): { config: ExperimentConfig } | { errors: string[] } {
   const config = structuredClone(merged);
-  const backend = config.backend ?? "pytorch";
+  const backend = (config.backend ??= "pytorch");
   if ((backend === "pytorch" || backend === "vllm") && config[backend] === undefined) config[backend] = {};
   if (backend === "vllm" && isObject(config.vllm)) {
     config.vllm.engine ??= {};
@@ -98,11 +98,11 @@ export function expandLemfile(raw: unknown, file: string): ExpandedLemfile {
   });
 
   if (byHash.size === 0) {
-    const details = invalid.flatMap((i) => i.errors.map((e) => `experiment "${i.name}": ${e}`));
+    const notes = invalid.flatMap((i) => i.errors.map((e) => `experiment "${i.name}": ${e}`));
     throw inputError(
       invalid.length ? `${file}: no valid experiment remains` : `${file}: the lemfile defines no experiments`,
       invalid.length ? "fix the fields named below" : "add at least one entry to experiments",
-      details,
+      notes,
     );
   }
   return {

@@ -1,0 +1,91 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { measurementHash } from "../src/graph/hash.js";
+import { canonicalJson } from "../src/graph/canonical-json.js";
+import { expandLemfile } from "../src/config/expand.js";
+import { schemas } from "../src/config/schemas.js";
+import { config } from "./helpers/fixtures.js";
+
+const hashOf = (lemfile: object) => expandLemfile(lemfile, "lemfile.ts").experiments.map((e) => e.hash);
+
+test("canonical JSON sorts keys at every depth and rejects what JSON cannot hold", () => {
+  assert.is(canonicalJson({ b: 1, a: { d: [2, { z: 1, y: 2 }], c: null } }), '{"a":{"c":null,"d":[2,{"y":2,"z":1}]},"b":1}');
+  for (const bad of [undefined, NaN, Infinity, () => 1, { a: undefined }]) {
+    assert.throws(() => canonicalJson(bad));
+  }
+});
+
+test("a hash is 16 hex digits and stable for the same config", () => {
+  const h = measurementHash(config());
+  assert.match(h, /^[0-9a-f]{16}$/);
+  assert.is(measurementHash(config()), h);
+});
+
+test("key order in the lemfile never changes a hash", () => {
+  const a = hashOf({ experiments: [{ model: "synthetic:tiny", backend: "pytorch", n: 4, pytorch: { batch_size: 2, device: "cpu" } }] });
+  const b = hashOf({ experiments: [{ pytorch: { device: "cpu", batch_size: 2 }, n: 4, backend: "pytorch", model: "synthetic:tiny" }] });
+  assert.equal(a, b);
+});
+
+test("runner, cycles, gaps, names and results_dir do not change a hash", () => {
+  const exp = { model: "synthetic:tiny", backend: "pytorch" };
+  const base = hashOf({ experiments: [{ name: "a", ...exp }] });
+  assert.equal(hashOf({ experiments: [{ name: "other-name", ...exp }] }), base);
+  assert.equal(hashOf({
+    experiments: [{ name: "a", ...exp }], runners: { pytorch: "docker:img" }, results_dir: "elsewhere",
+    execution: { cycles: 9, cycle_order: "shuffled", shuffle_seed: 3, experiment_gap_seconds: 5, cycle_gap_seconds: 60 },
+  }), base);
+});
+
+test("defaults written out explicitly hash the same as defaults left implicit", () => {
+  assert.equal(hashOf({ experiments: [{ model: "m", backend: "pytorch", n: 100, precision: "bf16", pytorch: { batch_size: 1 } }] }),
+    hashOf({ experiments: [{ model: "m" }] }));
+});
+
+/** Every leaf of the experiment schema, with a second valid value for it. */
+function measurementFields(): [string, unknown][] {
+  const out: [string, unknown][] = [];
+  const walk = (schema: Record<string, unknown>, prefix: string) => {
+    for (const [key, sub] of Object.entries((schema.properties ?? {}) as Record<string, Record<string, unknown>>)) {
+      const path = prefix ? `${prefix}.${key}` : key;
+      if (sub.properties) { walk(sub, path); continue; }
+      out.push([path, otherValue(sub)]);
+    }
+  };
+  walk(schemas.experiment as Record<string, unknown>, "");
+  return out;
+}
+
+function otherValue(schema: Record<string, unknown>): unknown {
+  if (Array.isArray(schema.enum)) return schema.enum.find((v) => v !== schema.default);
+  const type = Array.isArray(schema.type) ? schema.type[0] : schema.type;
+  if (type === "boolean") return !schema.default;
+  if (type === "integer") return typeof schema.default === "number" ? schema.default + 1 : 3;
+  if (type === "number") {
+    if (typeof schema.default !== "number") return 0.5;
+    const up = schema.default + 0.25;
+    return typeof schema.maximum === "number" && up > schema.maximum ? schema.default / 2 : up;
+  }
+  if (type === "string") return "synthetic:other";
+  throw new Error(`no alternative value for ${JSON.stringify(schema)}`);
+}
+
+test("every measurement field changes the hash", () => {
+  const fields = measurementFields();
+  assert.ok(fields.length >= 30, `expected the schema's leaves, got ${fields.length}`);
+  for (const [path, value] of fields) {
+    const backend = path.startsWith("vllm.") || path === "backend" ? "vllm" : "pytorch";
+    const base: Record<string, unknown> = { model: "synthetic:tiny", backend };
+    const changed = structuredClone(base);
+    const keys = path.split(".");
+    let cursor = changed;
+    for (const k of keys.slice(0, -1)) cursor = (cursor[k] ??= {}) as Record<string, unknown>;
+    cursor[keys[keys.length - 1]] = value;
+    if (path === "backend") { base.backend = "pytorch"; changed.backend = "vllm"; }
+    const [before] = hashOf({ experiments: [base] });
+    const [after] = hashOf({ experiments: [changed] });
+    assert.is.not(after, before, `changing ${path} to ${JSON.stringify(value)} must change the hash`);
+  }
+});
+
+test.run();
