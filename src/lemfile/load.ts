@@ -39,7 +39,9 @@ function describeLoadError(path: string, error: unknown) {
   const isSyntax = err.name === "SyntaxError" || /ParseError|Unexpected token|Expected/.test(err.message);
   // The first frame inside the lemfile tells the user where their code threw.
   const where = (err.stack ?? "").split("\n").find((line) => line.includes(resolve(path)))?.trim();
-  const message = err.message.split("\n")[0];
+  // jiti puts the position on the message's second line ("ParseError: ... \n /path/lemfile.ts:2:46").
+  const [first, ...rest] = err.message.split("\n").map((l) => l.trim()).filter(Boolean);
+  const message = rest[0]?.startsWith(resolve(path)) ? `${first} at ${rest[0]}` : first;
   return isSyntax
     ? inputError(`${path}: syntax error: ${message}`, "fix the syntax at the position shown")
     : inputError(`${path}: the lemfile threw while loading: ${message}`, "fix the error in the lemfile", where ? [where] : []);
