@@ -11,12 +11,12 @@ import { LemError } from "../src/errors.js";
 test("sweep is the Cartesian product of dotted paths, named by its values", () => {
   const points = sweep("bs", { "pytorch.batch_size": [1, 4], precision: ["fp32", "bf16"] });
   assert.equal(points.map((p) => p.name), ["bs-1-fp32", "bs-1-bf16", "bs-4-fp32", "bs-4-bf16"]);
-  assert.equal(points[3], { name: "bs-4-bf16", pytorch: { batch_size: 4 }, precision: "bf16" });
+  assert.equal(points[3], { name: "bs-4-bf16", sweep: "bs", pytorch: { batch_size: 4 }, precision: "bf16" });
 });
 
 test("sweep merges a base under every point", () => {
   const [point] = sweep("t", { "decoder.temperature": [0.5] }, { decoder: { top_k: 5 }, n: 3 });
-  assert.equal(point, { name: "t-0.5", decoder: { top_k: 5, temperature: 0.5 }, n: 3 });
+  assert.equal(point, { name: "t-0.5", sweep: "t", decoder: { top_k: 5, temperature: 0.5 }, n: 3 });
 });
 
 test("defaults merge under every experiment; the experiment's own values win", () => {

@@ -20,7 +20,7 @@ const plan = (store: ResultStore, nodes: ReturnType<typeof nodesOf>, opts: { for
   planBuild(nodes, store.snapshot(), { hardwareFor: () => opts.hw ?? HW, force: opts.force });
 const measure = (store: ResultStore, nodes: ReturnType<typeof nodesOf>) => {
   for (const n of nodes) {
-    store.saveConfig(n.hash, n.names, n.config, 1);
+    store.saveConfig(n.hash, n.names, n.groups, n.config, 1);
     store.saveResult(fakeResult({ ...n, hardware: HW }));
   }
 };
@@ -40,6 +40,13 @@ test("an edited named experiment is pending with the field, old and new value", 
   const [node] = plan(store, buildNodes(experiments, { cycles: 1, cycle_order: "sequential", shuffle_seed: 0, experiment_gap_seconds: 0, cycle_gap_seconds: 0 }));
   assert.is(node.state, "pending");
   assert.is(node.reason, "changed: pytorch.batch_size 2 → 3");
+});
+
+test("an edited sweep value (which renames the point) is traced to the point it replaced", () => {
+  const store = new ResultStore(tempDir());
+  measure(store, nodesOf([1, 2]));
+  const planned = plan(store, nodesOf([1, 3]));
+  assert.equal(planned.map((n) => [n.names[0], n.state, n.reason]), [["bs-1", "done", undefined], ["bs-3", "pending", "changed: pytorch.batch_size 2 → 3"]]);
 });
 
 test("raising cycles leaves measured cycles done and adds new ones", () => {

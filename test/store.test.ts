@@ -24,7 +24,7 @@ test("an atomic write leaves only the complete file behind", () => {
 
 test("a saved result shows as done for its cycle and hardware", () => {
   const store = new ResultStore(tempDir());
-  store.saveConfig(node.hash, node.names, node.config, 1);
+  store.saveConfig(node.hash, node.names, [], node.config, 1);
   const path = store.saveResult(fakeResult(node));
   assert.ok(path.includes(node.hash));
   const entry = store.snapshot().entries.get(node.hash)!;

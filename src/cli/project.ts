@@ -39,6 +39,7 @@ export interface PlanView {
 export function planProject(project: Project, selectors: string[], force = false): PlanView {
   const select = makeSelector(selectors);
   const snapshot = project.store.snapshot();
-  const planned = planBuild(project.nodes.filter(select), snapshot, { hardwareFor: hardwareFor(project.host), force });
+  const currentHashes = new Set(project.nodes.map((n) => n.hash));
+  const planned = planBuild(project.nodes.filter(select), snapshot, { hardwareFor: hardwareFor(project.host), force, currentHashes });
   return { planned, snapshot };
 }

@@ -8,6 +8,8 @@ import type { ExecutionConfig, ExperimentConfig, Lemfile, RunnerSpec, Backend } 
 export interface Experiment {
   hash: string;
   names: string[];
+  /** The sweeps its entries came from (sweep()'s name). */
+  groups: string[];
   config: ExperimentConfig;
 }
 
@@ -72,7 +74,7 @@ export function expandLemfile(raw: unknown, file: string): ExpandedLemfile {
   const invalid: InvalidExperiment[] = [];
 
   lemfile.experiments.forEach((entry, index) => {
-    const { name: given, ...fields } = entry;
+    const { name: given, sweep: group, ...fields } = entry;
     const label = given ?? `experiments[${index}]`;
     const result = normalizeExperiment(deepMerge(defaults, fields as Json));
     if ("errors" in result) {
@@ -92,8 +94,9 @@ export function expandLemfile(raw: unknown, file: string): ExpandedLemfile {
     const existing = byHash.get(hash);
     if (existing) {
       if (!existing.names.includes(name)) existing.names.push(name);
+      if (group && !existing.groups.includes(group)) existing.groups.push(group);
     } else {
-      byHash.set(hash, { hash, names: [name], config: result.config });
+      byHash.set(hash, { hash, names: [name], groups: group ? [group] : [], config: result.config });
     }
   });
 

@@ -80,7 +80,7 @@ export async function executeBuild(options: ExecuteOptions): Promise<BuildOutcom
     }
     try {
       if (!savedConfigs.has(node.hash)) {
-        store.saveConfig(node.hash, node.names, node.config, HASH_VERSION);
+        store.saveConfig(node.hash, node.names, node.groups, node.config, HASH_VERSION);
         savedConfigs.add(node.hash);
       }
       emit({ type: "started", node });

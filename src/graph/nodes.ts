@@ -6,6 +6,8 @@ export interface NodeSpec {
   hash: string;
   cycle: number;
   names: string[];
+  /** Sweeps the node's experiment came from. */
+  groups: string[];
   config: ExperimentConfig;
 }
 
@@ -36,7 +38,7 @@ function shuffled<T>(items: T[], rand: () => number): T[] {
  * experiments in a seeded random order within each cycle (so drift is not confounded with order).
  */
 export function buildNodes(experiments: Experiment[], execution: Required<ExecutionConfig>): NodeSpec[] {
-  const node = (e: Experiment, cycle: number): NodeSpec => ({ hash: e.hash, cycle, names: e.names, config: e.config });
+  const node = (e: Experiment, cycle: number): NodeSpec => ({ hash: e.hash, cycle, names: e.names, groups: e.groups, config: e.config });
   const cycles = Array.from({ length: execution.cycles }, (_, i) => i + 1);
   if (execution.cycle_order === "sequential") return experiments.flatMap((e) => cycles.map((c) => node(e, c)));
   const rand = random(execution.shuffle_seed);

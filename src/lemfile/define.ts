@@ -25,7 +25,7 @@ export function sweep(name: string, axes: SweepAxes, base: ExperimentEntry = {})
     }
     points = next;
   }
-  return points.map(({ entry, label }) => ({ ...entry, name: [name, ...label].join("-") }) as ExperimentEntry);
+  return points.map(({ entry, label }) => ({ ...entry, name: [name, ...label].join("-"), sweep: name }) as ExperimentEntry);
 }
 
 export function setPath(target: Record<string, unknown>, path: string, value: unknown): void {

@@ -59,7 +59,11 @@ export const EXPERIMENT_KEYS = {
 } as const satisfies Record<keyof ExperimentConfig, true>;
 
 /** One entry of `experiments`: a partial config (defaults fill the rest) with an optional name. */
-export type ExperimentEntry = Partial<ExperimentConfig> & { name?: string };
+export type ExperimentEntry = Partial<ExperimentConfig> & {
+  name?: string;
+  /** Set by sweep(): the sweep a point came from, so an edited point can be traced to its old value. */
+  sweep?: string;
+};
 
 export type RunnerSpec = "local" | "docker" | `docker:${string}`;
 

@@ -19,6 +19,7 @@ export interface FailureRecord {
 export interface StoreEntry {
   hash: string;
   names: string[];
+  groups: string[];
   config?: ExperimentConfig;
   updatedAt: string;
   /** cycle → hardware fingerprints that have a valid result for it */
@@ -33,7 +34,7 @@ export interface StoreSnapshot {
   warnings: string[];
 }
 
-interface ConfigFile { hash_version: number; hash: string; names: string[]; config: ExperimentConfig; updated_at: string; hardware?: Record<string, string> }
+interface ConfigFile { hash_version: number; hash: string; names: string[]; groups?: string[]; config: ExperimentConfig; updated_at: string }
 
 const HASH_DIR = /^[0-9a-f]{16}$/;
 const RESULT_FILE = /^cycle-(\d+)\.json$/;
@@ -63,10 +64,11 @@ export class ResultStore {
 
   private readEntry(hash: string, warnings: string[]): StoreEntry | undefined {
     const dir = join(this.root, hash);
-    const entry: StoreEntry = { hash, names: [], updatedAt: "", done: new Map(), failed: new Map() };
+    const entry: StoreEntry = { hash, names: [], groups: [], updatedAt: "", done: new Map(), failed: new Map() };
     const config = this.readJson<ConfigFile>(join(dir, "config.json"), warnings);
     if (config) {
       entry.names = config.names ?? [];
+      entry.groups = config.groups ?? [];
       entry.config = config.config;
       entry.updatedAt = config.updated_at ?? "";
     }
@@ -123,13 +125,16 @@ export class ResultStore {
   }
 
   /** Records the config and names; rewritten when names change so `changed:` can be explained later. */
-  saveConfig(hash: string, names: string[], config: ExperimentConfig, hashVersion: number): void {
+  saveConfig(hash: string, names: string[], groups: string[], config: ExperimentConfig, hashVersion: number): void {
     const dir = join(this.root, hash);
     mkdirSync(dir, { recursive: true });
     const path = join(dir, "config.json");
     const previous = existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as ConfigFile) : undefined;
-    const merged = [...new Set([...(previous?.names ?? []), ...names])];
-    const file: ConfigFile = { hash_version: hashVersion, hash, names: merged, config, updated_at: new Date().toISOString() };
+    const union = (a: string[] = [], b: string[]) => [...new Set([...a, ...b])];
+    const file: ConfigFile = {
+      hash_version: hashVersion, hash, names: union(previous?.names, names), groups: union(previous?.groups, groups),
+      config, updated_at: new Date().toISOString(),
+    };
     writeFileAtomic(path, JSON.stringify(file, null, 2) + "\n");
   }
 
