@@ -39,7 +39,7 @@ export interface ExperimentResult {
   };
   baseline: { power_w: number | null; duration_s: number; reason: string | null };
   memory: { peak_bytes: number | null; device: "cpu" | "cuda"; method: string };
-  flops: { total: number; per_output_token: number | null; n_params: number; method: string; estimated: true };
+  flops: { total: number | null; per_output_token: number | null; n_params: number | null; method: string; estimated: true };
   thermal: { temp_before_c: number | null; temp_after_c: number | null; throttle_reasons: string[]; reason?: string | null };
   environment: Record<string, unknown> & { python: string; torch: string | null; platform: string; in_container: boolean; container_id?: string | null };
   quality_flags: string[];

@@ -1,0 +1,44 @@
+"""A background thread that samples power, temperature and SM clock at a fixed interval."""
+
+import threading
+import time
+from typing import List, Optional
+
+
+class PowerSampler:
+    def __init__(self, meter, interval_s: float):
+        self.meter = meter
+        self.interval_s = interval_s
+        self.timeline: List[list] = []
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self._t0 = 0.0
+        self.error: Optional[str] = None
+
+    def _take(self) -> None:
+        try:
+            watts, temp, clock = self.meter.sample()
+        except Exception as e:  # a failing sensor must not kill the measurement; the gap is reported
+            self.error = f"sampling failed: {e}"
+            return
+        self.timeline.append([round(time.monotonic() - self._t0, 4), watts, temp, clock])
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self._take()
+
+    def start(self) -> None:
+        self._t0 = time.monotonic()
+        self._take()
+        self._thread = threading.Thread(target=self._run, name="lem-power-sampler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._take()  # a last point at the window's end, so a short window still has a reading
+
+    def peak_watts(self) -> Optional[float]:
+        values = [row[1] for row in self.timeline if row[1] is not None]
+        return max(values) if values else None

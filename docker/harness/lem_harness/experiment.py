@@ -1,0 +1,118 @@
+"""One measured cycle: load, baseline, warmup, the measurement window, and the result document."""
+
+import time
+from datetime import datetime, timezone
+
+from .backends import create_backend
+from .config import with_defaults
+from .energy import select_meter
+from .energy.session import EnergySession
+from .environment import collect_environment, hardware_fingerprint
+from .flops import flops_estimate
+from .prompts import build_prompts, read_jsonl_texts
+from .protocol import log
+from .stats import latency_stats
+
+SCHEMA_VERSION = 1
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _unique(items):
+    seen = []
+    for item in items:
+        if item not in seen:
+            seen.append(item)
+    return seen
+
+
+def run_experiment(envelope: dict) -> dict:
+    started_at = utc_now()
+    received = envelope["config"]
+    config = with_defaults(received)
+    # A missing dataset fails before a model is loaded.
+    texts = None if config["dataset"] == "synthetic" else read_jsonl_texts(config["dataset"])
+    backend = create_backend(config)
+    try:
+        return _measure(envelope, received, config, backend, texts, started_at)
+    finally:
+        backend.close()
+
+
+def _measure(envelope, received, config, backend, texts, started_at) -> dict:
+    log(f"loading {config['model']} ({config['backend']})")
+    loaded = backend.load()
+    warmup_cfg = config["warmup"]
+    n_warmup = warmup_cfg["n_warmup"] if warmup_cfg["enabled"] else 0
+    measured, warmup = build_prompts(config, loaded.vocab_size, backend.encode, n_warmup, texts)
+
+    meter, no_meter_reason = select_meter(config["energy"]["backend"], loaded.device, loaded.cuda_devices, loaded.cuda_uuids)
+    session = EnergySession(meter, no_meter_reason, config["energy"]["sample_interval_ms"], loaded.device)
+    if meter is not None and config["baseline"]["enabled"]:
+        log(f"baseline: {config['baseline']['duration_seconds']} s idle")
+    baseline = session.measure_baseline(config["baseline"]["enabled"], config["baseline"]["duration_seconds"])
+
+    if warmup:
+        log(f"warmup: {len(warmup)} prompts")
+        backend.generate(warmup)
+    log(f"measuring: {len(measured)} prompts")
+    backend.synchronize()
+    session.start_window()
+    t0 = time.perf_counter()
+    record = backend.generate(measured)
+    backend.synchronize()
+    window_s = time.perf_counter() - t0
+    session.stop_window()
+
+    energy = session.energy_block(window_s, record.output_tokens, baseline)
+    thermal = session.thermal_block()
+    gpu_name = (meter.names[0] if getattr(meter, "names", None) else loaded.gpu_name)
+    hardware = hardware_fingerprint(loaded.device, gpu_name, len(loaded.cuda_devices))
+    flags = list(session.flags)
+    if n_warmup == 0:
+        flags.append("no_warmup")
+    if loaded.effective.get("attn_implementation_note"):
+        flags.append("attn_implementation_fallback")
+    if envelope.get("hardware") and envelope["hardware"] != hardware:
+        flags.append("hardware_mismatch")
+    effective = dict(loaded.effective)
+    effective.update({
+        "energy_method": session.method, "warmup_prompts": len(warmup),
+        "sample_interval_ms": config["energy"]["sample_interval_ms"],
+    })
+    total_tokens = record.input_tokens + record.output_tokens
+    result = {
+        "schema_version": SCHEMA_VERSION,
+        "hash": envelope["hash"],
+        "cycle": envelope.get("cycle", 1),
+        "names": list(envelope.get("names", [])),
+        "config": received,
+        "effective_config": effective,
+        "hardware": hardware,
+        "started_at": started_at,
+        "finished_at": utc_now(),
+        "duration_s": window_s,
+        "tokens": {"input": record.input_tokens, "output": record.output_tokens, "total": total_tokens,
+                   "prompts": record.prompts},
+        "throughput": {
+            "output_tokens_per_s": record.output_tokens / window_s,
+            "total_tokens_per_s": total_tokens / window_s,
+            "requests_per_s": record.prompts / window_s,
+        },
+        "latency": {
+            "ttft_ms": latency_stats(record.ttft_ms, record.ttft_method),
+            "itl_ms": latency_stats(record.itl_ms, record.itl_method),
+            "e2e_ms": latency_stats(record.e2e_ms, record.e2e_method),
+        },
+        "energy": energy,
+        "baseline": baseline,
+        "memory": backend.peak_memory(),
+        "flops": flops_estimate(loaded.n_params, loaded.n_params_method, record.input_tokens, record.output_tokens),
+        "thermal": thermal,
+        "environment": collect_environment([loaded.gpu_name] * len(loaded.cuda_devices) if loaded.gpu_name else None),
+        "quality_flags": _unique(flags),
+    }
+    log(f"done: {record.output_tokens} output tokens in {window_s:.3f} s; energy {energy['status']}")
+    return result

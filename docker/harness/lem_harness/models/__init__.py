@@ -1,0 +1,1 @@
+"""Model definitions that need no download: synthetic:<preset> decoders with random weights."""

@@ -1,0 +1,126 @@
+"""The vllm backend against a stand-in `vllm` module (no GPU here): request bookkeeping and timing
+arithmetic; and the clear error where vllm is not installed."""
+
+import sys
+import types
+import unittest
+
+import helpers
+
+
+class FakeOutput:
+    def __init__(self, request_id, prompt, tokens, finished):
+        self.request_id, self.prompt_token_ids, self.finished = request_id, prompt, finished
+        self.outputs = [types.SimpleNamespace(token_ids=list(tokens))]
+
+
+class FakeEngine:
+    """Each step gives every unfinished request one more token (cumulative outputs, like vLLM's default)."""
+
+    def __init__(self):
+        self.requests = {}
+
+    def add_request(self, request_id, prompt, params):
+        self.requests[request_id] = [prompt["prompt_token_ids"], 0, params.kwargs["max_tokens"]]
+
+    def has_unfinished_requests(self):
+        return any(done < limit for _, done, limit in self.requests.values())
+
+    def step(self):
+        outputs = []
+        for rid, state in self.requests.items():
+            if state[1] < state[2]:
+                state[1] += 1
+                outputs.append(FakeOutput(rid, state[0], range(state[1]), state[1] == state[2]))
+        return outputs
+
+
+def fake_vllm_module():
+    module = types.ModuleType("vllm")
+    module.__version__ = "0.0-fake"
+
+    class SamplingParams:
+        def __init__(self, **kwargs):
+            self.kwargs = kwargs
+
+    class LLM:
+        def __init__(self, **kwargs):
+            module.engine_kwargs = kwargs
+            self.llm_engine = FakeEngine()
+
+    module.LLM, module.SamplingParams = LLM, SamplingParams
+    return module
+
+
+def vllm_config(**overrides):
+    config = helpers.tiny_config(backend="vllm", n=3, max_output_tokens=4, **overrides)
+    del config["pytorch"]
+    config["vllm"] = {
+        "engine": {"max_num_seqs": 256, "gpu_memory_utilization": 0.9, "tensor_parallel_size": 1,
+                   "enforce_eager": False, "max_model_len": None, "enable_prefix_caching": False},
+        "sampling": {"min_tokens": None, "presence_penalty": 0, "frequency_penalty": 0},
+    }
+    return config
+
+
+class VllmBackendTest(unittest.TestCase):
+    def setUp(self):
+        self.module = fake_vllm_module()
+        self.saved = sys.modules.get("vllm")
+        sys.modules["vllm"] = self.module
+        self.addCleanup(self.restore)
+
+    def restore(self):
+        if self.saved is None:
+            sys.modules.pop("vllm", None)
+        else:
+            sys.modules["vllm"] = self.saved
+
+    def test_synthetic_preset_runs_on_dummy_weights_and_times_every_token(self):
+        from lem_harness.backends import create_backend
+        from lem_harness.config import with_defaults
+        from lem_harness.prompts import build_prompts
+
+        config = with_defaults(vllm_config())
+        backend = create_backend(config)
+        loaded = backend.load()
+        kwargs = self.module.engine_kwargs
+        self.assertEqual((kwargs["load_format"], kwargs["skip_tokenizer_init"]), ("dummy", True))
+        self.assertEqual(kwargs["max_model_len"], 16 + 4)
+        self.assertEqual(backend.sampling.kwargs["ignore_eos"], True)
+        self.assertEqual(loaded.n_params, 106816)
+        self.assertEqual(loaded.cuda_devices, [0])
+        prompts, _ = build_prompts(config, loaded.vocab_size, None, 0)
+        record = backend.generate(prompts)
+        self.assertEqual((record.prompts, record.input_tokens, record.output_tokens), (3, 48, 12))
+        self.assertEqual((len(record.ttft_ms), len(record.itl_ms), len(record.e2e_ms)), (3, 9, 3))
+        self.assertIn("LLMEngine.step()", record.ttft_method)
+        backend.close()
+
+    def test_greedy_decoding_maps_to_temperature_zero_without_top_k(self):
+        from lem_harness.backends.vllm_backend import VllmBackend
+        from lem_harness.config import with_defaults
+
+        backend = VllmBackend(with_defaults(vllm_config(decoder={"temperature": 0})))
+        kwargs = backend._sampling_kwargs()
+        self.assertEqual((kwargs["temperature"], kwargs["top_k"], kwargs["top_p"]), (0.0, -1, 1.0))
+
+
+class VllmMissingTest(unittest.TestCase):
+    def test_backend_unavailable_payload_says_what_to_install(self):
+        try:
+            import vllm  # noqa: F401
+            self.skipTest("vllm is installed here")
+        except ImportError:
+            pass
+        exchange = helpers.ExchangeDir(vllm_config())
+        self.addCleanup(exchange.cleanup)
+        proc = exchange.run()
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        payload = exchange.read(exchange.error_path)
+        self.assertEqual(payload["type"], "BackendUnavailable")
+        self.assertIn("vllm", payload["message"])
+
+
+if __name__ == "__main__":
+    unittest.main()
