@@ -19,6 +19,8 @@ export type BuildEvent =
   | { type: "failed"; node: PlannedNode; seconds: number; error: NodeError }
   | { type: "skipped"; node: PlannedNode; why: string }
   | { type: "interrupting"; hard: boolean }
+  | { type: "image"; tag: string; state: "building" | "built" | "present"; seconds?: number }
+  | { type: "containers"; message: string }
   | { type: "warning"; message: string };
 
 export type BuildListener = (event: BuildEvent) => void;

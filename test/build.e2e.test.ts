@@ -23,7 +23,7 @@ type StatusJson = { nodes: { name: string; names: string[]; hash: string; cycle:
 const ran = (b: BuildJson) => b.nodes.filter((n) => n.state === "ran").map((n) => `${n.name}#${n.cycle}`).sort();
 
 if (python) {
-  const project = new TempProject(lemfile([1, 2], 2), { LEM_PYTHON: python });
+  const project = new TempProject(lemfile([1, 2], 2), { LEM_PYTHON: python, LEM_RUNNER_PYTORCH: "local" });
 
   test("the project lives outside the repo and imports llenergymeasure without installing it", () => {
     assert.not.ok(project.dir.startsWith(join(import.meta.dirname, "..")));

@@ -36,7 +36,7 @@ function storeFiles(project: TempProject) {
 
 if (python) {
   test("Ctrl-C stops the running node, stores nothing for it, exits 130; the next build finishes the rest", async () => {
-    const project = new TempProject(body, { LEM_PYTHON: python });
+    const project = new TempProject(body, { LEM_PYTHON: python, LEM_RUNNER_PYTORCH: "local" });
     const { run, child } = await buildUntilStarted(project, "bs-2 #1");
     await sleep(1500);
     child.kill("SIGINT");
@@ -51,7 +51,7 @@ if (python) {
   });
 
   test("a SIGKILLed lem leaves no partial result; its harness exits; the next build breaks the stale lock", async () => {
-    const project = new TempProject(body, { LEM_PYTHON: python });
+    const project = new TempProject(body, { LEM_PYTHON: python, LEM_RUNNER_PYTORCH: "local" });
     const { run, child } = await buildUntilStarted(project, "bs-2 #1");
     await sleep(1500);
     child.kill("SIGKILL");

@@ -2,15 +2,13 @@ import { parse, positiveInt } from "./args.js";
 import { loadProject, planProject, type Project } from "./project.js";
 import { out, err, isInteractive, statusNode } from "./output.js";
 import { executeBuild, type BuildOutcome } from "../exec/scheduler.js";
-import { LocalRunner } from "../exec/local-runner.js";
-import { resolveRunner } from "../config/runner-resolution.js";
+import { createRunners, type Runners, type Strategy } from "./runners.js";
+import { confirm } from "./confirm.js";
 import { plainReporter } from "../report/plain-reporter.js";
 import { ListrReporter } from "../report/listr-reporter.js";
 import { summarize, renderSummary } from "../report/summary.js";
 import { inputError } from "../errors.js";
 import { needsRun } from "../graph/plan.js";
-import type { Runner } from "../exec/runner.js";
-import type { Backend } from "../lemfile/types.js";
 import type { BuildEvent } from "../events.js";
 
 export const BUILD_HELP = `lem build [SELECTOR...] — measure every node that is not measured yet
@@ -21,6 +19,9 @@ export const BUILD_HELP = `lem build [SELECTOR...] — measure every node that i
   --force                  measure the selected nodes again even if done
   --jobs N                 nodes at a time (default 1: energy figures need the machine to themselves)
   --runner local|docker    runner for every backend (overrides LEM_RUNNER_*, lemfile, .lem-config.yaml)
+  --container-strategy ephemeral|persistent
+                           docker: a fresh container per node (default), or long-lived ones (faster, less isolated)
+  --yes                    do not ask before using persistent containers
   --keep-going             after a failure, go on with the other nodes
   --json                   print the outcome as JSON on stdout (progress goes to stderr)
 `;
@@ -48,9 +49,7 @@ export async function buildCommand(argv: string[]): Promise<number> {
     return 0;
   }
 
-  const runners = makeRunners(project, values.runner);
-  // Resolve every runner before anything starts, so a bad runner setting fails the build up front.
-  for (const backend of new Set(planned.filter(needsRun).map((n) => n.config.backend))) runners(backend);
+  const strategy = await chooseStrategy(project, values["container-strategy"], values.yes);
   const stop = new AbortController();
   const kill = new AbortController();
   const listr = !values.json && isInteractive() ? new ListrReporter() : undefined;
@@ -67,15 +66,21 @@ export async function buildCommand(argv: string[]): Promise<number> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   let outcome: BuildOutcome;
+  let runners: Runners | undefined;
   try {
+    // Every runner is resolved (and its image built) before any node starts.
+    const backends = [...new Set(planned.filter(needsRun).map((n) => n.config.backend))];
+    runners = await createRunners(project, backends, { cli: values.runner, strategy, signal: stop.signal, emit });
+    const { runnerFor } = runners;
     outcome = await executeBuild({
       planned, store: project.store, execution: project.expanded.execution, emit,
-      runnerFor: (node) => runners(node.config.backend),
+      runnerFor: (node) => runnerFor(node.config.backend),
       jobs: positiveInt(values.jobs, "--jobs") ?? project.user.jobs,
       keepGoing: values["keep-going"], timeoutSeconds: project.user.timeout_seconds ?? undefined,
       stop: stop.signal, kill: kill.signal,
     });
   } finally {
+    await runners?.dispose();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
@@ -85,28 +90,12 @@ export async function buildCommand(argv: string[]): Promise<number> {
     out(JSON.stringify({
       nodes: outcome.nodes.map(({ node, state, error }) => ({ name: node.names[0], hash: node.hash, cycle: node.cycle, state, ...(error ? { error } : {}) })),
       summary: { ran: outcome.summary.ran, cached: outcome.summary.cached, failed: outcome.summary.failed, skipped: outcome.summary.skipped },
+      images: runners?.images ?? [],
     }));
   } else {
     printSummary(project, outcome, report);
   }
   return outcome.interrupted ? 130 : outcome.summary.failed > 0 ? 1 : 0;
-}
-
-function makeRunners(project: Project, cli: string | undefined): (backend: Backend) => Runner {
-  const cache = new Map<Backend, Runner>();
-  return (backend) => {
-    let runner = cache.get(backend);
-    if (runner) return runner;
-    const resolved = resolveRunner(backend, {
-      cli, env: process.env, lemfile: project.expanded.runners, user: project.user, auto: () => "local",
-    });
-    if (resolved.spec !== "local") {
-      throw inputError(`runner "${resolved.spec}" (from ${resolved.source}) is not available in this version of lem`, "use the local runner: --runner local");
-    }
-    runner = new LocalRunner(process.env.LEM_PYTHON || project.user.python || "python3", resolved.source);
-    cache.set(backend, runner);
-    return runner;
-  };
 }
 
 function printSummary(project: Project, outcome: BuildOutcome, write: (line: string) => void) {
@@ -118,4 +107,26 @@ function printSummary(project: Project, outcome: BuildOutcome, write: (line: str
   ).filter((row) => row.cycles > 0);
   const table = renderSummary(rows);
   if (table) write(`\n${table}`);
+}
+
+const PERSISTENT_WARNING = `Persistent container mode: containers will remain running between experiments.
+  - Faster execution (no container startup overhead)
+  - Less isolation (GPU memory and process state may carry over between experiments)
+  - Use --container-strategy ephemeral for better isolation`;
+
+/** --container-strategy > .lem-config.yaml docker.strategy > ephemeral; persistent asks first. */
+async function chooseStrategy(project: Project, cli: string | undefined, yes: boolean | undefined): Promise<Strategy> {
+  if (cli !== undefined && cli !== "ephemeral" && cli !== "persistent") {
+    throw inputError(`--container-strategy: expected ephemeral or persistent, got "${cli}"`);
+  }
+  const strategy = (cli ?? project.user.docker.strategy) as Strategy;
+  if (strategy !== "persistent" || yes) return strategy;
+  err(PERSISTENT_WARNING);
+  if (!process.stdin.isTTY) {
+    throw inputError("the persistent strategy needs confirmation, and there is no terminal to ask on", "pass --yes to confirm, or use --container-strategy ephemeral");
+  }
+  if (!(await confirm("Continue with persistent mode?", true))) {
+    throw inputError("persistent mode declined", "use --container-strategy ephemeral");
+  }
+  return strategy;
 }

@@ -18,6 +18,7 @@ export interface UserConfig {
     auto_teardown: boolean;
     shm_size: string;
     gpus: string;
+    memory?: string;
     secrets: string[];
   };
 }

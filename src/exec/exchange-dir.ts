@@ -28,8 +28,9 @@ export interface LaunchOutcome {
   containerId?: string | null;
 }
 
-export function createExchangeDir(node: PlannedNode, totalCycles: number): ExchangeDir {
-  const dir = mkdtempSync(join(tmpdir(), "llem-"));
+/** A fresh private dir (mode 0700) holding `{hash}_config.json`; under `parent` if given. */
+export function createExchangeDir(node: PlannedNode, totalCycles: number, parent = tmpdir()): ExchangeDir {
+  const dir = mkdtempSync(join(parent, "llem-"));
   chmodSync(dir, 0o700);
   const x = { dir, configFile: `${node.hash}_config.json`, resultFile: `${node.hash}_result.json`, errorFile: `${node.hash}_error.json` };
   const payload = {
@@ -53,8 +54,9 @@ export async function runInExchangeDir(
   ctx: RunContext,
   meta: RunnerMeta,
   launch: (x: ExchangeDir) => Promise<LaunchOutcome>,
+  parent?: string,
 ): Promise<RunOutcome> {
-  const x = createExchangeDir(node, ctx.totalCycles);
+  const x = createExchangeDir(node, ctx.totalCycles, parent);
   const outcome = await launch(x).catch((error: unknown): LaunchOutcome => ({
     exitCode: null, stderrTail: "", interrupted: false, timedOut: false,
     error: { type: "LaunchError", message: error instanceof Error ? error.message : String(error) },
@@ -69,8 +71,9 @@ function collect(x: ExchangeDir, outcome: LaunchOutcome, node: PlannedNode, meta
   const resultPath = join(x.dir, x.resultFile);
   const errorPath = join(x.dir, x.errorFile);
   if (outcome.interrupted) return { ok: false, interrupted: true, error: { type: "Interrupted", message: "stopped by Ctrl-C" } };
-  if (outcome.timedOut && !outcome.error) {
-    return { ok: false, error: { type: "Timeout", message: "the experiment ran past its timeout and was stopped", fix: "raise timeout_seconds in .lem-config.yaml or lower n", stderrTail: outcome.stderrTail } };
+  // A timeout wins over what the stopped harness wrote on its way out (an Interrupted payload).
+  if (outcome.timedOut) {
+    return { ok: false, error: outcome.error ?? { type: "Timeout", message: "the experiment ran past its timeout and was stopped", fix: "raise timeout_seconds in .lem-config.yaml or lower n", stderrTail: outcome.stderrTail } };
   }
   if (outcome.exitCode === 0 && existsSync(resultPath)) return accept(resultPath, outcome, node, meta);
   if (existsSync(errorPath)) {

@@ -5,8 +5,9 @@ import type { ExperimentConfig } from "../lemfile/types.js";
 
 export interface HostHardware {
   cpu: string;
-  /** `gpu:<name> x<count>` when nvidia-smi sees GPUs, else undefined. */
+  /** `gpu:<name> x<count>` of every GPU nvidia-smi sees, else undefined (for display). */
   gpu?: string;
+  gpuName?: string;
 }
 
 const collapse = (s: string) => s.replace(/\s+/g, " ").trim();
@@ -20,10 +21,17 @@ export function detectHardware(): HostHardware {
   const cpu = `cpu:${collapse(model ?? "unknown")}`;
   const smi = spawnSync("nvidia-smi", ["--query-gpu=name", "--format=csv,noheader"], { encoding: "utf8", timeout: 10_000 });
   const names = smi.status === 0 ? smi.stdout.split("\n").map(collapse).filter(Boolean) : [];
-  return { cpu, gpu: names.length ? `gpu:${names[0]} x${names.length}` : undefined };
+  return names.length ? { cpu, gpu: `gpu:${names[0]} x${names.length}`, gpuName: names[0] } : { cpu };
 }
 
-/** Where a config would be measured here: its GPU unless it asks for the CPU or there is none. */
+/**
+ * Where a config would be measured here, as the harness will fingerprint it: the GPUs the run
+ * uses (pytorch: one; vllm: tensor_parallel_size), or the CPU when it asks for it or has no GPU.
+ */
 export function hardwareFor(host: HostHardware): (config: ExperimentConfig) => string {
-  return (config) => (config.pytorch?.device === "cpu" || !host.gpu ? host.cpu : host.gpu);
+  return (config) => {
+    if (!host.gpuName || config.pytorch?.device === "cpu") return host.cpu;
+    const count = config.backend === "vllm" ? config.vllm?.engine?.tensor_parallel_size ?? 1 : 1;
+    return `gpu:${host.gpuName} x${count}`;
+  };
 }

@@ -25,6 +25,8 @@ export interface RunnerMeta {
 
 export interface Runner {
   readonly kind: RunnerMeta["runner_type"];
+  /** Long-lived setup before the first node (persistent containers start here). */
+  prepare?(): Promise<void>;
   run(node: PlannedNode, ctx: RunContext): Promise<RunOutcome>;
   /** Tear down anything long-lived (persistent containers). */
   dispose?(): Promise<void>;

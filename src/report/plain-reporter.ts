@@ -27,6 +27,12 @@ export function plainReporter(write: (line: string) => void): (event: BuildEvent
       case "interrupting":
         write(event.hard ? "lem: killing running nodes" : "lem: interrupted: starting nothing new, stopping running nodes (Ctrl-C again to kill)");
         break;
+      case "image":
+        write(event.state === "building" ? `image   building ${event.tag} (once; later builds reuse it)` : `image   ${event.tag} ${event.state}${event.seconds !== undefined ? ` in ${event.seconds.toFixed(0)}s` : ""}`);
+        break;
+      case "containers":
+        write(`docker  ${event.message}`);
+        break;
       case "warning":
         write(`warning: ${event.message}`);
         break;

@@ -1,0 +1,140 @@
+import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import { basename, join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { resolveRunner, type ResolvedRunner } from "../config/runner-resolution.js";
+import { LocalRunner } from "../exec/local-runner.js";
+import { inputError, LemError } from "../errors.js";
+import type { Runner } from "../exec/runner.js";
+import type { Backend } from "../lemfile/types.js";
+import type { BuildEvent } from "../events.js";
+import type { Project } from "./project.js";
+
+export type Strategy = "ephemeral" | "persistent";
+
+export interface ImageInfo { backend: Backend; tag: string; digest: string | null; built: boolean }
+
+export interface Runners {
+  runnerFor(backend: Backend): Runner;
+  images: ImageInfo[];
+  dispose(): Promise<void>;
+}
+
+/** lem's package root (docker/ lives there), two levels above src/cli and dist/cli. */
+const PACKAGE_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+/**
+ * Resolves a runner per backend (CLI > LEM_RUNNER_<BACKEND> > lemfile > .lem-config.yaml >
+ * auto: docker when a daemon answers, else local) and prepares what the docker ones need:
+ * orphans of killed builds reaped, images built when missing, persistent services started.
+ */
+export async function createRunners(
+  project: Project,
+  backends: Backend[],
+  options: { cli?: string; strategy: Strategy; signal: AbortSignal; emit: (e: BuildEvent) => void },
+): Promise<Runners> {
+  let daemon: boolean | undefined;
+  const docker = () => import("../exec/docker/docker-cli.js");
+  const resolved = new Map<Backend, ResolvedRunner>();
+  for (const backend of backends) {
+    if (options.cli !== undefined && !/^(local|docker)$/.test(options.cli)) {
+      throw inputError(`--runner: expected local or docker, got "${options.cli}"`);
+    }
+    let auto = false;
+    const choice = resolveRunner(backend, { cli: options.cli, env: process.env, lemfile: project.expanded.runners, user: project.user, auto: () => { auto = true; return "local"; } });
+    if (auto) {
+      daemon ??= await (await docker()).daemonAnswers();
+      choice.spec = daemon ? "docker" : "local";
+    }
+    resolved.set(backend, choice);
+  }
+
+  const runners = new Map<Backend, Runner>();
+  const images: ImageInfo[] = [];
+  const disposers: (() => Promise<void>)[] = [];
+  const dockerBackends = [...resolved].filter(([, r]) => r.spec !== "local");
+  if (dockerBackends.length > 0) {
+    const { reapOrphans } = await import("../exec/docker/reaper.js");
+    const reaped = await reapOrphans();
+    if (reaped.length) options.emit({ type: "containers", message: `removed ${reaped.length} container(s) left by a killed lem: ${reaped.join(", ")}` });
+  }
+  const runId = randomBytes(4).toString("hex");
+  const settings = project.user.docker;
+  const common = {
+    runId, campaignName: basename(project.root), secrets: settings.secrets,
+  };
+  const hfCache = [process.env.HF_HOME, join(homedir(), ".cache", "huggingface")].find((p) => p && existsSync(p));
+
+  let manager: import("../exec/docker/container-manager.js").ContainerManager | undefined;
+  let exchangeRoot: string | undefined;
+  for (const [backend, choice] of resolved) {
+    if (choice.spec === "local") {
+      runners.set(backend, new LocalRunner(process.env.LEM_PYTHON || project.user.python || "python3", choice.source));
+      continue;
+    }
+    const image = await ensureBackendImage(project, backend, choice.spec, options);
+    images.push({ backend, ...image });
+    const gpus = settings.gpus === "auto" ? (backend === "vllm" || project.host.gpu ? "all" : "none") : settings.gpus;
+    if (options.strategy === "ephemeral") {
+      const { DockerRunner } = await import("../exec/docker/docker-runner.js");
+      runners.set(backend, new DockerRunner({
+        ...common, image: image.tag, imageDigest: image.digest, source: choice.source, gpus,
+        shmSize: settings.shm_size, memory: settings.memory, hfCache,
+      }));
+      continue;
+    }
+    const { PersistentRunner, makeExchangeRoot } = await import("../exec/docker/persistent-runner.js");
+    exchangeRoot ??= makeExchangeRoot();
+    manager ??= await makeManager(project, runId, exchangeRoot, dockerBackends.map(([b]) => b), gpus !== "none", hfCache);
+    manager.o.env[`LEM_IMAGE_${backend.toUpperCase()}`] = image.tag;
+    const runner = new PersistentRunner({ ...common, manager, service: backend, exchangeRoot, image: image.tag, imageDigest: image.digest, source: choice.source });
+    runners.set(backend, runner);
+    if (disposers.length === 0) {
+      const m = manager;
+      disposers.push(async () => {
+        await runner.dispose();
+        if (settings.auto_teardown === false) options.emit({ type: "containers", message: `persistent containers left running (auto_teardown: false); stop them with: ${m.downCommand}` });
+      });
+    }
+  }
+  for (const runner of runners.values()) await runner.prepare?.();
+  return {
+    runnerFor: (backend) => {
+      const runner = runners.get(backend);
+      if (!runner) throw new Error(`no runner prepared for backend ${backend}`);
+      return runner;
+    },
+    images,
+    dispose: async () => { for (const d of disposers) await d(); },
+  };
+
+  async function makeManager(project: Project, runId: string, root: string, services: Backend[], gpu: boolean, hf: string | undefined) {
+    const { detectCompose } = await import("../exec/docker/compose.js");
+    const { ContainerManager } = await import("../exec/docker/container-manager.js");
+    const { ownerLabels } = await import("../exec/docker/labels.js");
+    const compose = await detectCompose();
+    if (!compose) throw new LemError("the persistent strategy needs Docker Compose, and neither `docker compose` nor `docker-compose` answers", "install docker-compose (or the compose plugin), or use --container-strategy ephemeral", 1);
+    const labels = ownerLabels(runId);
+    return new ContainerManager({
+      compose, project: `lem-${runId}`, services,
+      files: [join(PACKAGE_ROOT, "docker", "compose.yaml"), ...(gpu ? [join(PACKAGE_ROOT, "docker", "compose.gpu.yaml")] : [])],
+      env: {
+        LEM_EXCHANGE_ROOT: root, LEM_SHM_SIZE: project.user.docker.shm_size, LEM_RUN_ID: runId,
+        LEM_OWNER_PID: labels["org.llenergymeasure.owner-pid"], LEM_OWNER_HOST: labels["org.llenergymeasure.owner-host"],
+        ...(hf ? { LEM_HF_CACHE: hf } : {}),
+      },
+      warmupDelay: project.user.docker.warmup_delay, autoTeardown: project.user.docker.auto_teardown,
+    });
+  }
+}
+
+async function ensureBackendImage(project: Project, backend: Backend, spec: string, options: { signal: AbortSignal; emit: (e: BuildEvent) => void }) {
+  const images = await import("../exec/docker/images.js");
+  const node = spec.startsWith("docker:") ? images.userImage(spec.slice("docker:".length)) : images.defaultImageFor(backend, { gpu: Boolean(project.host.gpu), root: PACKAGE_ROOT });
+  const result = await images.ensureImage(node, {
+    signal: options.signal,
+    onEvent: (e: { tag: string; state: "building" | "built" | "present"; seconds?: number }) => options.emit({ type: "image", ...e }),
+  });
+  return { tag: result.tag, digest: result.digest ?? null, built: result.built };
+}

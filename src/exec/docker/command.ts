@@ -1,0 +1,46 @@
+/** Everything one `docker run` of the harness needs; turned into argv by dockerRunArgs (pure). */
+export interface RunSpec {
+  image: string;
+  name: string;
+  /** Host exchange dir, mounted at /run/llem. */
+  exchangeDir: string;
+  configFile: string;
+  labels: Record<string, string>;
+  /** "none", "all", or a device list such as "0,1". */
+  gpus: string;
+  shmSize: string;
+  /** 0600 file with secrets (HF_TOKEN...): they never appear in argv. */
+  envFile?: string;
+  env: Record<string, string>;
+  /** Host Hugging Face cache, mounted so models are not downloaded by every container. */
+  hfCache?: string;
+  memory?: string;
+  user?: string;
+  cidFile?: string;
+  command: string[];
+}
+
+export const CONTAINER_EXCHANGE = "/run/llem";
+export const HARNESS_COMMAND = ["python3", "-m", "lem_harness"];
+
+export function dockerRunArgs(spec: RunSpec): string[] {
+  const args = ["run", "--init", "--pull", "never", "--name", spec.name];
+  for (const [key, value] of Object.entries(spec.labels)) args.push("--label", `${key}=${value}`);
+  if (spec.cidFile) args.push("--cidfile", spec.cidFile);
+  args.push("--shm-size", spec.shmSize);
+  if (spec.gpus !== "none") args.push("--gpus", spec.gpus === "all" ? "all" : `"device=${spec.gpus}"`);
+  if (spec.memory) args.push("--memory", spec.memory, "--memory-swap", spec.memory);
+  if (spec.user) args.push("--user", spec.user);
+  args.push("-v", `${spec.exchangeDir}:${CONTAINER_EXCHANGE}`);
+  if (spec.hfCache) args.push("-v", `${spec.hfCache}:/root/.cache/huggingface`);
+  args.push("-e", `LLEM_CONFIG_PATH=${CONTAINER_EXCHANGE}/${spec.configFile}`);
+  for (const [key, value] of Object.entries(spec.env)) args.push("-e", `${key}=${value}`);
+  if (spec.envFile) args.push("--env-file", spec.envFile);
+  args.push(spec.image, ...spec.command);
+  return args;
+}
+
+/** A container name from the node: readable in `docker ps`, unique per run. */
+export function containerName(hash: string, cycle: number, runId: string): string {
+  return `lem-${hash}-c${cycle}-${runId}`;
+}

@@ -1,0 +1,22 @@
+import { $ } from "zx";
+import type { DockerOutput } from "./docker-cli.js";
+
+export interface Compose {
+  /** "v2" (`docker compose`) or "v1" (`docker-compose`). */
+  version: "v1" | "v2";
+  run(args: string[], env?: NodeJS.ProcessEnv): Promise<DockerOutput>;
+}
+
+async function tryRun(cmd: string[], args: string[], env: NodeJS.ProcessEnv): Promise<DockerOutput> {
+  const out = await $({ quiet: true, nothrow: true, env })`${cmd} ${args}`;
+  return { exitCode: out.exitCode, stdout: out.stdout, stderr: out.stderr };
+}
+
+/** Compose v2 (the docker CLI plugin) when present, else v1's docker-compose; undefined when neither. */
+export async function detectCompose(): Promise<Compose | undefined> {
+  for (const [version, cmd] of [["v2", ["docker", "compose"]], ["v1", ["docker-compose"]]] as const) {
+    const probe = await tryRun([...cmd], ["version"], process.env).catch(() => undefined);
+    if (probe?.exitCode === 0) return { version, run: (args, env = process.env) => tryRun([...cmd], args, env) };
+  }
+  return undefined;
+}

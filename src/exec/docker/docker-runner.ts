@@ -1,0 +1,95 @@
+import { existsSync, createWriteStream } from "node:fs";
+import { join } from "node:path";
+import { runInExchangeDir, TailBuffer, type ExchangeDir, type LaunchOutcome } from "../exchange-dir.js";
+import { dockerRunArgs, containerName, HARNESS_COMMAND, type RunSpec } from "./command.js";
+import { docker, dockerProcess } from "./docker-cli.js";
+import { translateDockerError } from "./errors.js";
+import { writeSecretsFile } from "./secrets.js";
+import { ownerLabels, LABEL } from "./labels.js";
+import type { Runner, RunContext, RunOutcome, RunnerMeta } from "../runner.js";
+import type { PlannedNode } from "../../graph/plan.js";
+
+export interface DockerRunnerOptions {
+  image: string;
+  imageDigest: string | null;
+  /** Where the runner choice came from (cli, lemfile, ...), recorded in results. */
+  source: string;
+  runId: string;
+  campaignName: string;
+  /** "none", "all" or a device list. */
+  gpus: string;
+  shmSize: string;
+  memory?: string;
+  secrets: string[];
+  hfCache?: string;
+  /** Seconds a stopped container gets before docker kills it. */
+  stopGrace?: number;
+}
+
+/** Env vars every dispatched experiment sees (seed 000's campaign context). */
+export function campaignEnv(o: { runId: string; campaignName: string }, node: PlannedNode, totalCycles: number): Record<string, string> {
+  return { LEM_CAMPAIGN_ID: o.runId, LEM_CAMPAIGN_NAME: o.campaignName, LEM_CYCLE: String(node.cycle), LEM_TOTAL_CYCLES: String(totalCycles) };
+}
+
+/**
+ * Seed 004's ephemeral runner: one container per node. It runs without --rm so that, when it
+ * fails, `docker inspect` can still tell an OOM kill from any other exit 137; lem removes it
+ * right after either way, so nothing is left behind (and run + rm costs less than run --rm here).
+ */
+export class DockerRunner implements Runner {
+  readonly kind = "docker" as const;
+  constructor(private readonly o: DockerRunnerOptions) {}
+
+  run(node: PlannedNode, ctx: RunContext): Promise<RunOutcome> {
+    const meta: RunnerMeta = { runner_type: "docker", runner_image: this.o.image, runner_source: this.o.source, image_digest: this.o.imageDigest };
+    return runInExchangeDir(node, ctx, meta, (x) => this.launch(x, node, ctx));
+  }
+
+  private async launch(x: ExchangeDir, node: PlannedNode, ctx: RunContext): Promise<LaunchOutcome> {
+    const secrets = writeSecretsFile(this.o.secrets);
+    const name = containerName(node.hash, node.cycle, this.o.runId);
+    const spec: RunSpec = {
+      image: this.o.image, name, exchangeDir: x.dir, configFile: x.configFile,
+      labels: { ...ownerLabels(this.o.runId), [LABEL.node]: `${node.hash}#${node.cycle}` },
+      gpus: this.o.gpus, shmSize: this.o.shmSize, memory: this.o.memory, envFile: secrets.path,
+      env: campaignEnv(this.o, node, ctx.totalCycles), hfCache: this.o.hfCache,
+      user: process.getuid?.() === 0 ? undefined : `${process.getuid?.()}:${process.getgid?.()}`,
+      cidFile: join(secrets.dir, "cid"), command: HARNESS_COMMAND,
+    };
+    const log = createWriteStream(join(x.dir, "harness.log"));
+    const tail = new TailBuffer();
+    let interrupted = false;
+    let timedOut = false;
+    const stopContainer = (grace: number) => void docker(["stop", "-t", String(grace), name]);
+    const onStop = () => { interrupted = true; stopContainer(this.o.stopGrace ?? 10); };
+    const onKill = () => { interrupted = true; void docker(["kill", name]); };
+    ctx.stop.addEventListener("abort", onStop, { once: true });
+    ctx.kill.addEventListener("abort", onKill, { once: true });
+    const timer = ctx.timeoutSeconds ? setTimeout(() => { timedOut = true; stopContainer(5); }, ctx.timeoutSeconds * 1000) : undefined;
+    try {
+      const proc = dockerProcess(dockerRunArgs(spec));
+      proc.stdout.on("data", (chunk: Buffer) => log.write(chunk));
+      proc.stderr.on("data", (chunk: Buffer) => { tail.push(chunk); log.write(chunk); });
+      const output = await proc;
+      const exitCode = output.exitCode;
+      const ok = exitCode === 0 && existsSync(join(x.dir, x.resultFile));
+      let containerId: string | null = null;
+      let oomKilled = false;
+      const inspect = await docker(["inspect", "-f", "{{.Id}} {{.State.OOMKilled}}", name]);
+      if (inspect.exitCode === 0) {
+        const [id, oom] = inspect.stdout.trim().split(" ");
+        containerId = id;
+        oomKilled = oom === "true";
+      }
+      const error = ok || interrupted ? undefined : translateDockerError(exitCode, output.stderr, this.o.image, { oomKilled, timedOut }).toNodeError();
+      return { exitCode, stderrTail: tail.toString(), interrupted: interrupted && !timedOut, timedOut, containerId, error };
+    } finally {
+      clearTimeout(timer);
+      ctx.stop.removeEventListener("abort", onStop);
+      ctx.kill.removeEventListener("abort", onKill);
+      log.end();
+      await docker(["rm", "-f", name]);
+      secrets.remove();
+    }
+  }
+}

@@ -1,0 +1,98 @@
+import { existsSync, createWriteStream, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { runInExchangeDir, TailBuffer, type ExchangeDir, type LaunchOutcome } from "../exchange-dir.js";
+import { ContainerManager } from "./container-manager.js";
+import { translateDockerError } from "./errors.js";
+import { writeSecretsFile } from "./secrets.js";
+import { campaignEnv } from "./docker-runner.js";
+import { HARNESS_COMMAND } from "./command.js";
+import type { Runner, RunContext, RunOutcome, RunnerMeta } from "../runner.js";
+import type { PlannedNode } from "../../graph/plan.js";
+
+/** Where compose.yaml mounts the exchange root inside the service containers. */
+export const CONTAINER_EXCHANGE_ROOT = "/run/llem-root";
+const MAX_RESTARTS = 3;
+
+export interface PersistentRunnerOptions {
+  manager: ContainerManager;
+  service: string;
+  exchangeRoot: string;
+  image: string;
+  imageDigest: string | null;
+  source: string;
+  runId: string;
+  campaignName: string;
+  secrets: string[];
+}
+
+/** A host folder for every node's exchange dir, mounted once into the long-lived containers. */
+export function makeExchangeRoot(): string {
+  return mkdtempSync(join(tmpdir(), "llem-root-"));
+}
+
+/**
+ * Seed 000's persistent strategy: nodes run by `docker exec` in a container that compose keeps
+ * up. The harness's pid is written beside its config so a stop can reach the process inside the
+ * container (killing the exec client alone would leave it running). After a failed node the
+ * service is restarted (up to 3 times), since state may leak between experiments.
+ */
+export class PersistentRunner implements Runner {
+  readonly kind = "persistent" as const;
+  constructor(private readonly o: PersistentRunnerOptions) {}
+
+  prepare(): Promise<void> {
+    return this.o.manager.startAll();
+  }
+
+  async run(node: PlannedNode, ctx: RunContext): Promise<RunOutcome> {
+    const meta: RunnerMeta = { runner_type: "persistent", runner_image: this.o.image, runner_source: this.o.source, image_digest: this.o.imageDigest };
+    const outcome = await runInExchangeDir(node, ctx, meta, (x) => this.launch(x, node, ctx), this.o.exchangeRoot);
+    if (!outcome.ok && !outcome.interrupted && (this.o.manager.restarts.get(this.o.service) ?? 0) < MAX_RESTARTS) {
+      await this.o.manager.restartService(this.o.service).catch(() => undefined);
+    }
+    return outcome;
+  }
+
+  private async launch(x: ExchangeDir, node: PlannedNode, ctx: RunContext): Promise<LaunchOutcome> {
+    const { manager, service } = this.o;
+    await manager.startAll();
+    const inside = `${CONTAINER_EXCHANGE_ROOT}/${basename(x.dir)}`;
+    const secrets = writeSecretsFile(this.o.secrets);
+    const log = createWriteStream(join(x.dir, "harness.log"));
+    const tail = new TailBuffer();
+    let interrupted = false;
+    let timedOut = false;
+    const signal = (sig: "TERM" | "KILL") =>
+      void manager.exec(service, ["sh", "-c", `[ -f ${inside}/harness.pid ] && kill -${sig} $(cat ${inside}/harness.pid)`]);
+    const onStop = () => { interrupted = true; signal("TERM"); };
+    const onKill = () => { interrupted = true; signal("KILL"); };
+    ctx.stop.addEventListener("abort", onStop, { once: true });
+    ctx.kill.addEventListener("abort", onKill, { once: true });
+    const timer = ctx.timeoutSeconds ? setTimeout(() => { timedOut = true; signal("TERM"); }, ctx.timeoutSeconds * 1000) : undefined;
+    try {
+      const proc = manager.exec(service, ["sh", "-c", `echo $$ > ${inside}/harness.pid && exec ${HARNESS_COMMAND.join(" ")}`], {
+        env: { LLEM_CONFIG_PATH: `${inside}/${x.configFile}`, ...campaignEnv(this.o, node, ctx.totalCycles) },
+        envFile: secrets.path,
+      });
+      proc.stdout.on("data", (chunk: Buffer) => log.write(chunk));
+      proc.stderr.on("data", (chunk: Buffer) => { tail.push(chunk); log.write(chunk); });
+      const output = await proc;
+      const ok = output.exitCode === 0 && existsSync(join(x.dir, x.resultFile));
+      const error = ok || interrupted ? undefined : translateDockerError(output.exitCode, output.stderr, this.o.image, { timedOut }).toNodeError();
+      return { exitCode: output.exitCode, stderrTail: tail.toString(), interrupted: interrupted && !timedOut, timedOut, containerId: manager.containerId(service), error };
+    } finally {
+      clearTimeout(timer);
+      ctx.stop.removeEventListener("abort", onStop);
+      ctx.kill.removeEventListener("abort", onKill);
+      log.end();
+      secrets.remove();
+    }
+  }
+
+  async dispose(): Promise<void> {
+    await this.o.manager[Symbol.asyncDispose]();
+    // Kept exchange dirs of failed nodes live under the root: remove it only when empty.
+    if (existsSync(this.o.exchangeRoot) && readdirSync(this.o.exchangeRoot).length === 0) rmSync(this.o.exchangeRoot, { recursive: true });
+  }
+}

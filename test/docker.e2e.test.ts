@@ -1,0 +1,148 @@
+// The Docker runners against a real engine: every error category provoked for real, secrets,
+// interrupts and reaping. Uses a tiny image whose fake harness misbehaves on request
+// (test/fixtures/fake-harness); the real harness in containers is in containers.e2e.test.ts.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, writeFileSync, chmodSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { setTimeout as sleep } from "node:timers/promises";
+import { TempProject, lem } from "./helpers/project.js";
+import { requireDocker, dockerPs } from "./helpers/docker.js";
+import { tempDir } from "./helpers/temp.js";
+
+const FAKE = "lem-test/fake-harness:latest";
+const ready = requireDocker("docker.e2e.test.ts") && buildFake();
+
+function buildFake(): boolean {
+  const dir = fileURLToPath(new URL("./fixtures/fake-harness/", import.meta.url));
+  const r = spawnSync("docker", ["build", "-q", "-t", FAKE, dir], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`cannot build ${FAKE}: ${r.stderr}`);
+  return true;
+}
+
+type BuildJson = { nodes: { name: string; state: string; error?: { type: string; message: string; fix?: string; stderrTail?: string; exchangeDir?: string } }[] };
+
+function fakeProject(behaviour: string, extra = "", settings = "") {
+  const project = new TempProject(`{
+    experiments: [{ name: "${behaviour}", model: "fake:${behaviour}" }],
+    runners: { pytorch: "docker:${FAKE}" }, ${extra}
+  }`);
+  if (settings) writeFileSync(join(project.dir, ".lem-config.yaml"), settings);
+  return project;
+}
+
+async function failure(behaviour: string, settings = "") {
+  const project = fakeProject(behaviour, "", settings);
+  const r = await project.run("build", "--json");
+  assert.is(r.code, 1, `exit code 1 for a failed node:\n${r.stdout}\n${r.stderr}`);
+  const node = (JSON.parse(r.stdout) as BuildJson).nodes[0];
+  assert.is(node.state, "failed");
+  return { project, error: node.error! };
+}
+
+function assertKept(error: { exchangeDir?: string }) {
+  assert.ok(error.exchangeDir && existsSync(error.exchangeDir), "the exchange dir is kept on failure");
+  assert.ok(readdirSync(error.exchangeDir!).some((f) => f.endsWith("_config.json")));
+}
+
+if (ready) {
+  test("a missing image is DockerImagePullError, with a fix and a kept exchange dir", async () => {
+    const project = new TempProject(`{ experiments: [{ name: "x", model: "fake:exit0" }], runners: { pytorch: "docker:lem-test/does-not-exist:1" } }`);
+    const r = await project.run("build", "--json");
+    assert.is(r.code, 1);
+    assert.match(r.stderr + r.stdout, /DockerImagePullError|lem never pulls/);
+  });
+
+  test("GPUs requested without the NVIDIA runtime is DockerGPUAccessError", async () => {
+    const { error } = await failure("exit0", "docker:\n  gpus: all\n");
+    assert.is(error.type, "DockerGPUAccessError");
+    assert.match(error.fix!, /NVIDIA Container Toolkit/);
+    assert.match(error.stderrTail!, /could not select device driver/);
+    assertKept(error);
+  });
+
+  test("running out of memory under a small limit is DockerOOMError", async () => {
+    const { error } = await failure("oom", "docker:\n  memory: 64m\n");
+    assert.is(error.type, "DockerOOMError");
+    assert.match(error.fix!, /memory/);
+    assertKept(error);
+  });
+
+  test("a node past its timeout is DockerTimeoutError and its container is gone", async () => {
+    const { error } = await failure("sleep", "timeout_seconds: 2\n");
+    assert.is(error.type, "DockerTimeoutError");
+    assertKept(error);
+    assert.equal(dockerPs(), []);
+  });
+
+  test("exit 0 without a result file is DockerContainerError", async () => {
+    const { error } = await failure("exit0");
+    assert.is(error.type, "DockerContainerError");
+    assert.match(error.message, /exited 0 but wrote no result/);
+    assertKept(error);
+  });
+
+  test("a harness error payload becomes the node's error; the traceback stays in the kept dir", async () => {
+    const { error } = await failure("error");
+    assert.equal([error.type, error.message], ["ModelLoadError", "fake failure from the harness"]);
+    assertKept(error);
+    const payload = readdirSync(error.exchangeDir!).find((f) => f.endsWith("_error.json"))!;
+    assert.match(readFileSync(join(error.exchangeDir!, payload), "utf8"), /Traceback/);
+  });
+
+  test("HF_TOKEN reaches the container and appears nowhere else: not in argv, results, logs or kept dirs", async () => {
+    const token = `hf_${Math.random().toString(36).slice(2)}${Date.now()}`;
+    // A docker wrapper that records every argv lem passes to docker.
+    const bin = tempDir();
+    const argvLog = join(bin, "argv.log");
+    writeFileSync(join(bin, "docker"), `#!/bin/sh\necho "$@" >> ${argvLog}\nexec docker "$@"\n`);
+    chmodSync(join(bin, "docker"), 0o755);
+    const project = fakeProject("token");
+    const env = { HF_TOKEN: token, LEM_DOCKER: join(bin, "docker") };
+    const r = await lem(project.dir, ["build", "--json"], env);
+    const node = (JSON.parse(r.stdout) as BuildJson).nodes[0];
+    assert.match(node.error!.message, /HF_TOKEN reached the container/);
+    const haystacks = [r.stdout, r.stderr, readFileSync(argvLog, "utf8"), ...filesUnder(node.error!.exchangeDir!), ...filesUnder(join(project.dir, "results"))];
+    assert.ok(readFileSync(argvLog, "utf8").includes("--env-file"));
+    for (const text of haystacks) assert.not.ok(text.includes(token), "the token leaked");
+  });
+
+  test("Ctrl-C during a containerised build leaves no container and exits 130", async () => {
+    const project = fakeProject("sleep");
+    const run = project.run("build");
+    for (let i = 0; i < 100 && dockerPs().length === 0; i++) await sleep(100);
+    assert.is(dockerPs().length, 1, "the node's container is running");
+    run.child.kill("SIGINT");
+    const r = await run;
+    assert.is(r.code, 130, r.stdout + r.stderr);
+    assert.equal(dockerPs(), []);
+    assert.is(project.resultFiles().length, 0);
+  });
+
+  test("the containers of a SIGKILLed lem are reaped by the next run", async () => {
+    const project = fakeProject("sleep");
+    const run = project.run("build");
+    for (let i = 0; i < 100 && dockerPs().length === 0; i++) await sleep(100);
+    assert.is(dockerPs().length, 1);
+    run.child.kill("SIGKILL");
+    await run;
+    await sleep(300);
+    assert.is(dockerPs().length, 1, "the container outlives the killed lem");
+    const next = fakeProject("exit0");
+    const r = await next.run("build");
+    assert.match(r.stdout, /removed 1 container\(s\) left by a killed lem/);
+    assert.equal(dockerPs(), []);
+  });
+}
+
+/** The text of every file under dir. */
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((d) => d.isFile())
+    .map((d) => readFileSync(join(d.parentPath ?? d.path, d.name), "utf8"));
+}
+
+test.run();
