@@ -29,26 +29,47 @@ const PACKAGE_ROOT = fileURLToPath(new URL("../../", import.meta.url));
  * auto: docker when a daemon answers, else local) and prepares what the docker ones need:
  * orphans of killed builds reaped, images built when missing, persistent services started.
  */
+/** The runner of each backend; `auto` is docker when a daemon answers, else local. */
+export async function resolveRunners(project: Project, backends: Backend[], cli?: string): Promise<Map<Backend, ResolvedRunner>> {
+  if (cli !== undefined && !/^(local|docker)$/.test(cli)) throw inputError(`--runner: expected local or docker, got "${cli}"`);
+  let daemon: boolean | undefined;
+  const resolved = new Map<Backend, ResolvedRunner>();
+  for (const backend of backends) {
+    let auto = false;
+    const choice = resolveRunner(backend, { cli, env: process.env, lemfile: project.expanded.runners, user: project.user, auto: () => { auto = true; return "local"; } });
+    if (auto) {
+      daemon ??= await (await import("../exec/docker/docker-cli.js")).daemonAnswers();
+      choice.spec = daemon ? "docker" : "local";
+    }
+    resolved.set(backend, choice);
+  }
+  return resolved;
+}
+
+async function imageNodeFor(project: Project, backend: Backend, spec: string) {
+  const images = await import("../exec/docker/images.js");
+  return spec.startsWith("docker:") ? images.userImage(spec, backend) : images.defaultImageFor(backend, { gpu: Boolean(project.host.gpu), root: PACKAGE_ROOT });
+}
+
+/** For `lem status`: the image each docker backend runs in, and its digest if it exists yet. */
+export async function describeImages(project: Project, backends: Backend[]): Promise<ImageInfo[]> {
+  const { imageDigest } = await import("../exec/docker/images.js");
+  const out: ImageInfo[] = [];
+  for (const [backend, choice] of await resolveRunners(project, backends)) {
+    if (choice.spec === "local") continue;
+    const node = await imageNodeFor(project, backend, choice.spec);
+    const digest = (await imageDigest(node.tag)) ?? null;
+    out.push({ backend, tag: node.tag, digest, built: digest !== null });
+  }
+  return out;
+}
+
 export async function createRunners(
   project: Project,
   backends: Backend[],
   options: { cli?: string; strategy: Strategy; signal: AbortSignal; emit: (e: BuildEvent) => void },
 ): Promise<Runners> {
-  let daemon: boolean | undefined;
-  const docker = () => import("../exec/docker/docker-cli.js");
-  const resolved = new Map<Backend, ResolvedRunner>();
-  for (const backend of backends) {
-    if (options.cli !== undefined && !/^(local|docker)$/.test(options.cli)) {
-      throw inputError(`--runner: expected local or docker, got "${options.cli}"`);
-    }
-    let auto = false;
-    const choice = resolveRunner(backend, { cli: options.cli, env: process.env, lemfile: project.expanded.runners, user: project.user, auto: () => { auto = true; return "local"; } });
-    if (auto) {
-      daemon ??= await (await docker()).daemonAnswers();
-      choice.spec = daemon ? "docker" : "local";
-    }
-    resolved.set(backend, choice);
-  }
+  const resolved = await resolveRunners(project, backends, options.cli);
 
   const runners = new Map<Backend, Runner>();
   const images: ImageInfo[] = [];
@@ -66,28 +87,38 @@ export async function createRunners(
   };
   const hfCache = [process.env.HF_HOME, join(homedir(), ".cache", "huggingface")].find((p) => p && existsSync(p));
 
-  let manager: import("../exec/docker/container-manager.js").ContainerManager | undefined;
-  let exchangeRoot: string | undefined;
+  const gpusFor = (backend: Backend) => (settings.gpus === "auto" ? (backend === "vllm" || project.host.gpu ? "all" : "none") : settings.gpus);
   for (const [backend, choice] of resolved) {
     if (choice.spec === "local") {
-      runners.set(backend, new LocalRunner(process.env.LEM_PYTHON || project.user.python || "python3", choice.source));
+      runners.set(backend, new LocalRunner(process.env.LEM_PYTHON || project.user.python || "python3", choice.source, project.root));
       continue;
     }
-    const image = await ensureBackendImage(project, backend, choice.spec, options);
-    images.push({ backend, ...image });
-    const gpus = settings.gpus === "auto" ? (backend === "vllm" || project.host.gpu ? "all" : "none") : settings.gpus;
+    const node = await imageNodeFor(project, backend, choice.spec);
+    const { ensureImage } = await import("../exec/docker/images.js");
+    const ensured = await ensureImage(node, {
+      signal: options.signal,
+      onEvent: (e) => options.emit({ type: "image", tag: e.tag, state: e.state, seconds: e.seconds }),
+    });
+    images.push({ backend, tag: ensured.tag, digest: ensured.digest, built: ensured.built });
+  }
+
+  let manager: import("../exec/docker/container-manager.js").ContainerManager | undefined;
+  let exchangeRoot: string | undefined;
+  for (const image of images) {
+    const backend = image.backend;
+    const choice = resolved.get(backend)!;
+    const gpus = gpusFor(backend);
     if (options.strategy === "ephemeral") {
       const { DockerRunner } = await import("../exec/docker/docker-runner.js");
       runners.set(backend, new DockerRunner({
-        ...common, image: image.tag, imageDigest: image.digest, source: choice.source, gpus,
+        ...common, image: image.tag, imageDigest: image.digest, source: choice.source, gpus, projectRoot: project.root,
         shmSize: settings.shm_size, memory: settings.memory, hfCache,
       }));
       continue;
     }
     const { PersistentRunner, makeExchangeRoot } = await import("../exec/docker/persistent-runner.js");
     exchangeRoot ??= makeExchangeRoot();
-    manager ??= await makeManager(project, runId, exchangeRoot, dockerBackends.map(([b]) => b), gpus !== "none", hfCache);
-    manager.o.env[`LEM_IMAGE_${backend.toUpperCase()}`] = image.tag;
+    manager ??= await makeManager(project, runId, exchangeRoot, images, images.some((i) => gpusFor(i.backend) !== "none"), hfCache);
     const runner = new PersistentRunner({ ...common, manager, service: backend, exchangeRoot, image: image.tag, imageDigest: image.digest, source: choice.source });
     runners.set(backend, runner);
     if (disposers.length === 0) {
@@ -109,7 +140,7 @@ export async function createRunners(
     dispose: async () => { for (const d of disposers) await d(); },
   };
 
-  async function makeManager(project: Project, runId: string, root: string, services: Backend[], gpu: boolean, hf: string | undefined) {
+  async function makeManager(project: Project, runId: string, root: string, services: ImageInfo[], gpu: boolean, hf: string | undefined) {
     const { detectCompose } = await import("../exec/docker/compose.js");
     const { ContainerManager } = await import("../exec/docker/container-manager.js");
     const { ownerLabels } = await import("../exec/docker/labels.js");
@@ -117,24 +148,15 @@ export async function createRunners(
     if (!compose) throw new LemError("the persistent strategy needs Docker Compose, and neither `docker compose` nor `docker-compose` answers", "install docker-compose (or the compose plugin), or use --container-strategy ephemeral", 1);
     const labels = ownerLabels(runId);
     return new ContainerManager({
-      compose, project: `lem-${runId}`, services,
+      compose, project: `lem-${runId}`, services: services.map((s) => s.backend),
       files: [join(PACKAGE_ROOT, "docker", "compose.yaml"), ...(gpu ? [join(PACKAGE_ROOT, "docker", "compose.gpu.yaml")] : [])],
       env: {
-        LEM_EXCHANGE_ROOT: root, LEM_SHM_SIZE: project.user.docker.shm_size, LEM_RUN_ID: runId,
+        LEM_EXCHANGE_ROOT: root, LEM_PROJECT_ROOT: project.root, LEM_SHM_SIZE: project.user.docker.shm_size, LEM_RUN_ID: runId,
+        ...Object.fromEntries(services.map((s) => [`LEM_IMAGE_${s.backend.toUpperCase()}`, s.tag])),
         LEM_OWNER_PID: labels["org.llenergymeasure.owner-pid"], LEM_OWNER_HOST: labels["org.llenergymeasure.owner-host"],
         ...(hf ? { LEM_HF_CACHE: hf } : {}),
       },
       warmupDelay: project.user.docker.warmup_delay, autoTeardown: project.user.docker.auto_teardown,
     });
   }
-}
-
-async function ensureBackendImage(project: Project, backend: Backend, spec: string, options: { signal: AbortSignal; emit: (e: BuildEvent) => void }) {
-  const images = await import("../exec/docker/images.js");
-  const node = spec.startsWith("docker:") ? images.userImage(spec.slice("docker:".length)) : images.defaultImageFor(backend, { gpu: Boolean(project.host.gpu), root: PACKAGE_ROOT });
-  const result = await images.ensureImage(node, {
-    signal: options.signal,
-    onEvent: (e: { tag: string; state: "building" | "built" | "present"; seconds?: number }) => options.emit({ type: "image", ...e }),
-  });
-  return { tag: result.tag, digest: result.digest ?? null, built: result.built };
 }

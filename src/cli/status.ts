@@ -1,11 +1,12 @@
 import { parse } from "./args.js";
 import { loadProject, planProject } from "./project.js";
 import { out, err, statusNode } from "./output.js";
+import { describeImages } from "./runners.js";
 
 export const STATUS_HELP = `lem status [SELECTOR...] — each node: done, pending or failed, and why it would run
 
   --lemfile PATH   the lemfile (default ./lemfile.ts)
-  --json           {"nodes":[{"name","hash","cycle","state","reason"}]}
+  --json           {"nodes":[{"name","hash","cycle","state","reason"}],"images":[{"backend","tag","digest","built"}]}
 `;
 
 export async function statusCommand(argv: string[]): Promise<number> {
@@ -15,8 +16,9 @@ export async function statusCommand(argv: string[]): Promise<number> {
   const { planned, snapshot } = planProject(project, positionals);
   for (const warning of snapshot.warnings) err(`warning: ${warning}`);
   for (const bad of project.expanded.invalid) err(`warning: skipped experiment "${bad.name}": ${bad.errors.join("; ")}`);
+  const images = await describeImages(project, [...new Set(planned.map((n) => n.config.backend))]);
   if (values.json) {
-    out(JSON.stringify({ nodes: planned.map(statusNode) }));
+    out(JSON.stringify({ nodes: planned.map(statusNode), images }));
     return 0;
   }
   const width = Math.max(10, ...planned.map((n) => n.names[0].length + String(n.cycle).length + 2));
@@ -27,5 +29,6 @@ export async function statusCommand(argv: string[]): Promise<number> {
   }
   const count = (state: string) => planned.filter((n) => n.state === state).length;
   out(`\n${count("done")} done, ${count("pending")} pending, ${count("failed")} failed  (hardware: ${project.host.gpu ?? project.host.cpu})`);
+  for (const image of images) out(`image ${image.backend}: ${image.tag} ${image.digest ?? "(not built yet: lem build builds it)"}`);
   return 0;
 }

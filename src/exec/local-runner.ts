@@ -22,6 +22,8 @@ export class LocalRunner implements Runner {
   constructor(
     private readonly python: string,
     private readonly source: string,
+    /** The lemfile's folder: the harness's working dir, so relative dataset paths resolve. */
+    private readonly projectRoot?: string,
   ) {}
 
   run(node: PlannedNode, ctx: RunContext): Promise<RunOutcome> {
@@ -33,7 +35,7 @@ export class LocalRunner implements Runner {
     return new Promise((resolve, reject) => {
       const log = createWriteStream(join(x.dir, "harness.log"));
       const child = spawn(this.python, ["-m", "lem_harness"], {
-        cwd: x.dir,
+        cwd: this.projectRoot ?? x.dir,
         detached: true,
         stdio: ["ignore", "pipe", "pipe"],
         env: {

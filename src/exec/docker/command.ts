@@ -12,6 +12,8 @@ export interface RunSpec {
   /** 0600 file with secrets (HF_TOKEN...): they never appear in argv. */
   envFile?: string;
   env: Record<string, string>;
+  /** The project folder, mounted read-only as the working dir so relative dataset paths resolve. */
+  projectDir?: string;
   /** Host Hugging Face cache, mounted so models are not downloaded by every container. */
   hfCache?: string;
   memory?: string;
@@ -21,6 +23,7 @@ export interface RunSpec {
 }
 
 export const CONTAINER_EXCHANGE = "/run/llem";
+export const CONTAINER_PROJECT = "/run/lem-project";
 export const HARNESS_COMMAND = ["python3", "-m", "lem_harness"];
 
 export function dockerRunArgs(spec: RunSpec): string[] {
@@ -32,6 +35,7 @@ export function dockerRunArgs(spec: RunSpec): string[] {
   if (spec.memory) args.push("--memory", spec.memory, "--memory-swap", spec.memory);
   if (spec.user) args.push("--user", spec.user);
   args.push("-v", `${spec.exchangeDir}:${CONTAINER_EXCHANGE}`);
+  if (spec.projectDir) args.push("-v", `${spec.projectDir}:${CONTAINER_PROJECT}:ro`, "-w", CONTAINER_PROJECT);
   if (spec.hfCache) args.push("-v", `${spec.hfCache}:/root/.cache/huggingface`);
   args.push("-e", `LLEM_CONFIG_PATH=${CONTAINER_EXCHANGE}/${spec.configFile}`);
   for (const [key, value] of Object.entries(spec.env)) args.push("-e", `${key}=${value}`);

@@ -22,6 +22,8 @@ export interface DockerRunnerOptions {
   memory?: string;
   secrets: string[];
   hfCache?: string;
+  /** The lemfile's folder: the harness's working dir, so relative dataset paths resolve. */
+  projectRoot?: string;
   /** Seconds a stopped container gets before docker kills it. */
   stopGrace?: number;
 }
@@ -52,7 +54,7 @@ export class DockerRunner implements Runner {
       image: this.o.image, name, exchangeDir: x.dir, configFile: x.configFile,
       labels: { ...ownerLabels(this.o.runId), [LABEL.node]: `${node.hash}#${node.cycle}` },
       gpus: this.o.gpus, shmSize: this.o.shmSize, memory: this.o.memory, envFile: secrets.path,
-      env: campaignEnv(this.o, node, ctx.totalCycles), hfCache: this.o.hfCache,
+      env: campaignEnv(this.o, node, ctx.totalCycles), hfCache: this.o.hfCache, projectDir: this.o.projectRoot,
       user: process.getuid?.() === 0 ? undefined : `${process.getuid?.()}:${process.getgid?.()}`,
       cidFile: join(secrets.dir, "cid"), command: HARNESS_COMMAND,
     };

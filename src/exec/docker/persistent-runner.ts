@@ -6,7 +6,7 @@ import { ContainerManager } from "./container-manager.js";
 import { translateDockerError } from "./errors.js";
 import { writeSecretsFile } from "./secrets.js";
 import { campaignEnv } from "./docker-runner.js";
-import { HARNESS_COMMAND } from "./command.js";
+import { HARNESS_COMMAND, CONTAINER_PROJECT } from "./command.js";
 import type { Runner, RunContext, RunOutcome, RunnerMeta } from "../runner.js";
 import type { PlannedNode } from "../../graph/plan.js";
 
@@ -71,7 +71,7 @@ export class PersistentRunner implements Runner {
     ctx.kill.addEventListener("abort", onKill, { once: true });
     const timer = ctx.timeoutSeconds ? setTimeout(() => { timedOut = true; signal("TERM"); }, ctx.timeoutSeconds * 1000) : undefined;
     try {
-      const proc = manager.exec(service, ["sh", "-c", `echo $$ > ${inside}/harness.pid && exec ${HARNESS_COMMAND.join(" ")}`], {
+      const proc = manager.exec(service, ["sh", "-c", `echo $$ > ${inside}/harness.pid && cd ${CONTAINER_PROJECT} && exec ${HARNESS_COMMAND.join(" ")}`], {
         env: { LLEM_CONFIG_PATH: `${inside}/${x.configFile}`, ...campaignEnv(this.o, node, ctx.totalCycles) },
         envFile: secrets.path,
       });
