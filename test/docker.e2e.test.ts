@@ -121,6 +121,40 @@ if (ready) {
     assert.is(project.resultFiles().length, 0);
   });
 
+  test("persistent mode warns and, without a terminal or --yes, exits 2 saying to pass --yes", async () => {
+    const project = fakeProject("ok");
+    const r = await project.run("build", "--container-strategy", "persistent");
+    assert.is(r.code, 2);
+    assert.match(r.stderr, /Persistent container mode/);
+    assert.match(r.stderr, /pass --yes/);
+    assert.equal(dockerPs(), []);
+  });
+
+  test(".lem-config.yaml picks the strategy; --container-strategy overrides it", async () => {
+    const project = fakeProject("ok", "", "docker:\n  strategy: persistent\n");
+    const viaConfig = await project.run("build", "--yes");
+    assert.is(viaConfig.code, 0, viaConfig.stdout + viaConfig.stderr);
+    const show = await project.json<{ results: { effective_config: { runner_type: string } }[] }>("show", "ok");
+    assert.is(show.results[0].effective_config.runner_type, "persistent");
+    const viaCli = await project.json<{ summary: { ran: number } }>("build", "--force", "--container-strategy", "ephemeral");
+    assert.is(viaCli.summary.ran, 1);
+    const again = await project.json<{ results: { effective_config: { runner_type: string } }[] }>("show", "ok");
+    assert.is(again.results[0].effective_config.runner_type, "docker");
+    assert.equal(dockerPs(), []);
+  });
+
+  test("auto_teardown: false leaves the services up and prints the command that stops them", async () => {
+    const project = fakeProject("ok", "", "docker:\n  strategy: persistent\n  auto_teardown: false\n");
+    const r = await project.run("build", "--yes");
+    assert.is(r.code, 0, r.stdout + r.stderr);
+    const down = /stop them with: (.+)$/m.exec(r.stdout)?.[1];
+    assert.ok(down, `no teardown hint in:\n${r.stdout}`);
+    assert.is(dockerPs().length, 1, "the service is still running");
+    const stopped = spawnSync("sh", ["-c", down!], { encoding: "utf8" });
+    assert.is(stopped.status, 0, stopped.stderr);
+    assert.equal(dockerPs(), []);
+  });
+
   test("the containers of a SIGKILLed lem are reaped by the next run", async () => {
     const project = fakeProject("sleep");
     const run = project.run("build");

@@ -153,7 +153,9 @@ export async function createRunners(
       env: {
         LEM_EXCHANGE_ROOT: root, LEM_PROJECT_ROOT: project.root, LEM_SHM_SIZE: project.user.docker.shm_size, LEM_RUN_ID: runId,
         ...Object.fromEntries(services.map((s) => [`LEM_IMAGE_${s.backend.toUpperCase()}`, s.tag])),
-        LEM_OWNER_PID: labels["org.llenergymeasure.owner-pid"], LEM_OWNER_HOST: labels["org.llenergymeasure.owner-host"],
+        // Services left up on purpose (auto_teardown: false) are nobody's orphans: owner pid 0 is never reaped.
+        LEM_OWNER_PID: project.user.docker.auto_teardown ? labels["org.llenergymeasure.owner-pid"] : "0",
+        LEM_OWNER_HOST: labels["org.llenergymeasure.owner-host"],
         ...(hf ? { LEM_HF_CACHE: hf } : {}),
       },
       warmupDelay: project.user.docker.warmup_delay, autoTeardown: project.user.docker.auto_teardown,

@@ -1,0 +1,47 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { resolveRunner } from "../src/config/runner-resolution.js";
+import { loadUserConfig } from "../src/config/user-config.js";
+import { LemError } from "../src/errors.js";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { tempDir } from "./helpers/temp.js";
+
+const user = (runners = {}) => ({ ...loadUserConfig(tempDir()), runners });
+
+test("runner precedence: CLI > LEM_RUNNER_<BACKEND> > lemfile > .lem-config.yaml > auto", () => {
+  const all = { cli: "local", env: { LEM_RUNNER_PYTORCH: "docker:env-img" }, lemfile: { pytorch: "docker:lemfile-img" as const }, user: user({ pytorch: "docker:user-img" }), auto: () => "docker" as const };
+  assert.equal(resolveRunner("pytorch", all), { spec: "local", source: "cli" });
+  assert.equal(resolveRunner("pytorch", { ...all, cli: undefined }), { spec: "docker:env-img", source: "env:LEM_RUNNER_PYTORCH" });
+  assert.equal(resolveRunner("pytorch", { ...all, cli: undefined, env: {} }), { spec: "docker:lemfile-img", source: "lemfile" });
+  assert.equal(resolveRunner("pytorch", { ...all, cli: undefined, env: {}, lemfile: {} }), { spec: "docker:user-img", source: ".lem-config.yaml" });
+  assert.equal(resolveRunner("pytorch", { ...all, cli: undefined, env: {}, lemfile: {}, user: user() }), { spec: "docker", source: "auto" });
+});
+
+test("the env var is per backend", () => {
+  const r = resolveRunner("vllm", { env: { LEM_RUNNER_PYTORCH: "local", LEM_RUNNER_VLLM: "docker" }, lemfile: {}, user: user(), auto: () => "local" });
+  assert.equal(r, { spec: "docker", source: "env:LEM_RUNNER_VLLM" });
+});
+
+test("an invalid runner value is an input error naming its source", () => {
+  try {
+    resolveRunner("pytorch", { env: { LEM_RUNNER_PYTORCH: "kubernetes" }, lemfile: {}, user: user(), auto: () => "local" });
+    assert.unreachable();
+  } catch (error) {
+    assert.instance(error, LemError);
+    assert.match((error as LemError).message, /env:LEM_RUNNER_PYTORCH: runner "kubernetes"/);
+  }
+});
+
+test(".lem-config.yaml: defaults applied, bad values and bad YAML are input errors with the file", () => {
+  const dir = tempDir();
+  assert.equal(loadUserConfig(dir).docker.strategy, "ephemeral");
+  writeFileSync(join(dir, ".lem-config.yaml"), "docker:\n  strategy: persistent\n  auto_teardown: false\n");
+  assert.equal([loadUserConfig(dir).docker.strategy, loadUserConfig(dir).docker.auto_teardown], ["persistent", false]);
+  writeFileSync(join(dir, ".lem-config.yaml"), "docker:\n  strategy: sometimes\n");
+  assert.throws(() => loadUserConfig(dir), (e: LemError) => e.exitCode === 2 && e.message.includes(".lem-config.yaml") && e.notes.join().includes("docker.strategy: expected one of"));
+  writeFileSync(join(dir, ".lem-config.yaml"), "docker: [\n");
+  assert.throws(() => loadUserConfig(dir), (e: LemError) => e.exitCode === 2 && /not valid YAML/.test(e.message));
+});
+
+test.run();
