@@ -33,11 +33,23 @@ export async function doctorCommand(argv: string[]): Promise<number> {
   const docker = run("docker", ["version", "--format", "client {{.Client.Version}}, daemon {{.Server.Version}}"]);
   checks.push({ name: "docker", ok: docker.ok, value: docker.ok ? docker.text : docker.text.split("\n").pop() || "not found",
     fix: "install docker.io and start dockerd (only needed for the docker runners)" });
+  if (docker.ok) {
+    const runtimes = run("docker", ["info", "--format", "{{json .Runtimes}}"]);
+    const nvidia = runtimes.ok && runtimes.text.includes("nvidia");
+    checks.push({ name: "gpu runtime", ok: nvidia || !hw.gpu, value: nvidia ? "nvidia runtime present" : `no NVIDIA runtime${hw.gpu ? "" : " (not needed: no GPU)"}`,
+      fix: "install the NVIDIA Container Toolkit and restart dockerd" });
+    const images = run("docker", ["images", "--filter", "reference=lem-*", "--format", "{{.Repository}}:{{.Tag}} {{.Size}}"]);
+    const list = images.ok ? images.text.split("\n").filter(Boolean) : [];
+    checks.push({ name: "images", ok: true, value: list.length ? list.join(", ") : "none yet (lem build makes them on first use)" });
+  }
   const compose2 = run("docker", ["compose", "version", "--short"]);
   const compose1 = run("docker-compose", ["version", "--short"]);
   checks.push({ name: "compose", ok: compose2.ok || compose1.ok, value: compose2.ok ? `v2 ${compose2.text}` : compose1.ok ? `v1 ${compose1.text}` : "not found",
     fix: "install docker-compose (only needed for the persistent strategy)" });
-  if (values.json) { out(JSON.stringify({ checks })); return checks[1].ok && checks[2].ok ? 0 : 1; }
+  // lem can measure when either runner works: the local one (Python + torch + harness) or Docker.
+  const byName = (name: string) => checks.find((c) => c.name === name)?.ok ?? false;
+  const usable = (byName("python + torch") && byName("harness")) || byName("docker");
+  if (values.json) { out(JSON.stringify({ checks, usable })); return usable ? 0 : 1; }
   for (const c of checks) out(`${c.ok ? "ok  " : "--  "} ${c.name.padEnd(15)} ${c.value}${!c.ok && c.fix ? `\n     ${"".padEnd(15)} fix: ${c.fix}` : ""}`);
-  return checks[1].ok && checks[2].ok ? 0 : 1;
+  return usable ? 0 : 1;
 }
