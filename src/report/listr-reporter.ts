@@ -1,8 +1,8 @@
-import { Listr, PRESET_TIMER } from "listr2";
+import { Listr } from "listr2";
 import { nodeLabel, type BuildEvent } from "../events.js";
 import type { PlannedNode } from "../graph/plan.js";
 
-type Settle = { kind: "done" } | { kind: "skip"; why: string } | { kind: "fail"; message: string };
+type Settle = { kind: "done"; seconds: number } | { kind: "skip"; why: string } | { kind: "fail"; message: string; seconds: number };
 
 /** Beyond this many cached nodes, they are one summary row instead of a row each. */
 const MAX_CACHED_ROWS = 30;
@@ -21,10 +21,10 @@ export class ListrReporter {
         this.start(event.nodes, event.toRun);
         break;
       case "finished":
-        this.settle(event.node, { kind: "done" });
+        this.settle(event.node, { kind: "done", seconds: event.seconds });
         break;
       case "failed":
-        this.settle(event.node, { kind: "fail", message: `${event.error.type}: ${event.error.message}${event.error.exchangeDir ? ` (kept ${event.error.exchangeDir})` : ""}` });
+        this.settle(event.node, { kind: "fail", seconds: event.seconds, message: `${event.error.type}: ${event.error.message}${event.error.exchangeDir ? ` (kept ${event.error.exchangeDir})` : ""}` });
         break;
       case "skipped":
         this.settle(event.node, { kind: "skip", why: event.why });
@@ -41,22 +41,28 @@ export class ListrReporter {
       const promise = new Promise<Settle>((r) => (resolve = r));
       this.settled.set(node, { promise, resolve });
     }
-    const row = (node: PlannedNode) => ({
-      title: `${nodeLabel(node)} ${node.hash.slice(0, 8)}${node.reason ? ` (${node.reason})` : ""}`,
-      task: async (_: unknown, task: { skip: (m: string) => void }) => {
-        const settle = await this.settled.get(node)!.promise;
-        if (settle.kind === "skip") task.skip(`${nodeLabel(node)}: ${settle.why}`);
-        if (settle.kind === "fail") throw new Error(settle.message);
-      },
-    });
+    const row = (node: PlannedNode) => {
+      const title = `${nodeLabel(node)} ${node.hash.slice(0, 8)}${node.reason ? ` (${node.reason})` : ""}`;
+      return {
+        title,
+        // Rows wait concurrently, so listr2's own timer would count from the build's start;
+        // the node's own running time comes with its event instead.
+        task: async (_: unknown, task: { skip: (m: string) => void; title: string }) => {
+          const settle = await this.settled.get(node)!.promise;
+          if (settle.kind === "skip") task.skip(`${nodeLabel(node)}: ${settle.why}`);
+          else task.title = `${title} [${settle.seconds.toFixed(1)}s]`;
+          if (settle.kind === "fail") throw new Error(settle.message);
+        },
+      };
+    };
     const cachedRows = cached.length > MAX_CACHED_ROWS
-      ? [{ title: `${cached.length} nodes cached`, skip: () => `${cached.length} nodes cached`, task: async () => undefined }]
-      : cached.map((node) => ({ title: nodeLabel(node), skip: () => `${nodeLabel(node)} cached`, task: async () => undefined }));
+      ? [{ title: `${cached.length} nodes cached`, skip: () => true, task: async () => undefined }]
+      : cached.map((node) => ({ title: `${nodeLabel(node)} ${node.hash.slice(0, 8)} cached`, skip: () => true, task: async () => undefined }));
     const list = new Listr([...cachedRows, ...toRun.map(row)], {
       concurrent: true,
       exitOnError: false,
       registerSignalListeners: false,
-      rendererOptions: { timer: PRESET_TIMER, collapseErrors: false, collapseSkips: false, showSkipMessage: true },
+      rendererOptions: { collapseErrors: false, collapseSkips: true, showSkipMessage: true },
     });
     this.running = list.run().catch(() => undefined);
   }
