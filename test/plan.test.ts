@@ -3,7 +3,7 @@ import * as assert from "uvu/assert";
 import { planBuild, describeChange } from "../src/graph/plan.js";
 import { buildNodes } from "../src/graph/nodes.js";
 import { expandLemfile } from "../src/config/expand.js";
-import { makeSelector } from "../src/graph/select.js";
+import { makeSelector, shardSelector } from "../src/graph/select.js";
 import { ResultStore } from "../src/store/store.js";
 import { sweep } from "../src/index.js";
 import { fakeResult, config } from "./helpers/fixtures.js";
@@ -78,6 +78,15 @@ test("selectors match name globs and hash prefixes", () => {
   assert.equal(nodes.filter(makeSelector(["bs-1*"])).map((n) => n.names[0]), ["bs-1", "bs-16"]);
   assert.equal(nodes.filter(makeSelector([nodes[1].hash.slice(0, 6)])).map((n) => n.names[0]), ["bs-2"]);
   assert.is(nodes.filter(makeSelector([])).length, 3);
+});
+
+test("shards are disjoint, cover every node, and keep a config's cycles together", () => {
+  const nodes = nodesOf([1, 2, 3, 4, 5, 6, 7, 8], 2);
+  const parts = [1, 2, 3].map((i) => nodes.filter(shardSelector(`${i}/3`)));
+  assert.is(parts.flat().length, nodes.length);
+  assert.is(new Set(parts.flat()).size, nodes.length);
+  for (const part of parts) for (const n of part) assert.ok(part.some((m) => m.hash === n.hash && m.cycle !== n.cycle));
+  assert.throws(() => shardSelector("4/3"), /--shard: expected I\/N/);
 });
 
 test("describeChange lists every differing leaf", () => {

@@ -23,6 +23,7 @@ export const BUILD_HELP = `lem build [SELECTOR...] — measure every node that i
                            docker: a fresh container per node (default), or long-lived ones (faster, less isolated)
   --yes                    do not ask before using persistent containers
   --keep-going             after a failure, go on with the other nodes
+  --shard I/N              only the I-th of N disjoint parts (by config hash), e.g. one per CI job
   --json                   print the outcome as JSON on stdout (progress goes to stderr)
 `;
 
@@ -35,7 +36,7 @@ export async function buildCommand(argv: string[]): Promise<number> {
   }, "build");
   if (values.help) { out(BUILD_HELP); return 0; }
   const project = await loadProject(values.lemfile);
-  const { planned, snapshot } = planProject(project, positionals, values.force);
+  const { planned, snapshot } = planProject(project, positionals, values.force, values.shard);
   const report = (line: string) => (values.json ? err(line) : out(line));
   for (const warning of snapshot.warnings) err(`warning: ${warning}`);
   for (const bad of project.expanded.invalid) err(`warning: skipped experiment "${bad.name}": ${bad.errors.join("; ")}`);

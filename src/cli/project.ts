@@ -4,7 +4,7 @@ import { expandLemfile, type ExpandedLemfile } from "../config/expand.js";
 import { loadUserConfig, type UserConfig } from "../config/user-config.js";
 import { buildNodes, type NodeSpec } from "../graph/nodes.js";
 import { planBuild, type PlannedNode } from "../graph/plan.js";
-import { makeSelector } from "../graph/select.js";
+import { makeSelector, shardSelector } from "../graph/select.js";
 import { ResultStore, type StoreSnapshot } from "../store/store.js";
 import { detectHardware, hardwareFor, type HostHardware } from "../exec/hardware.js";
 
@@ -36,8 +36,10 @@ export interface PlanView {
 }
 
 /** Plans the selected nodes against the store. */
-export function planProject(project: Project, selectors: string[], force = false): PlanView {
-  const select = makeSelector(selectors);
+export function planProject(project: Project, selectors: string[], force = false, shard?: string): PlanView {
+  const bySelector = makeSelector(selectors);
+  const inShard = shardSelector(shard);
+  const select = (node: NodeSpec) => bySelector(node) && inShard(node);
   const snapshot = project.store.snapshot();
   const currentHashes = new Set(project.nodes.map((n) => n.hash));
   const planned = planBuild(project.nodes.filter(select), snapshot, { hardwareFor: hardwareFor(project.host), force, currentHashes });
