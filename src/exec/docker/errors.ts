@@ -1,4 +1,5 @@
 import type { NodeError } from "../../events.js";
+import { LemError } from "../../errors.js";
 
 export type DockerErrorKind = "image-missing" | "gpu-unavailable" | "oom" | "timeout" | "permission" | "daemon-down" | "container";
 
@@ -13,13 +14,14 @@ const CATEGORIES: Record<DockerErrorKind, { type: string; fix: string }> = {
   container: { type: "DockerContainerError", fix: "read the container output below and the harness log in the kept exchange dir" },
 };
 
-export class DockerError extends Error {
+/** A LemError (exit 1) so that, outside a node (e.g. compose up), the CLI prints it with its fix. */
+export class DockerError extends LemError {
   readonly type: string;
-  readonly fix: string;
+  declare readonly fix: string;
   constructor(readonly kind: DockerErrorKind, message: string, readonly stderrTail = "") {
-    super(message);
+    super(message, CATEGORIES[kind].fix, 1, stderrTail ? stderrTail.split("\n") : []);
+    this.name = "DockerError";
     this.type = CATEGORIES[kind].type;
-    this.fix = CATEGORIES[kind].fix;
   }
   toNodeError(): NodeError {
     return { type: this.type, message: this.message, fix: this.fix, stderrTail: this.stderrTail };
