@@ -3,6 +3,7 @@ import { createWriteStream } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runInExchangeDir, TailBuffer, type ExchangeDir, type LaunchOutcome } from "./exchange-dir.js";
+import { watchInterrupts } from "./interrupts.js";
 import type { Runner, RunContext, RunOutcome, RunnerMeta } from "./runner.js";
 import type { PlannedNode } from "../graph/plan.js";
 
@@ -49,27 +50,20 @@ export class LocalRunner implements Runner {
       const tail = new TailBuffer();
       child.stdout.pipe(log, { end: false });
       child.stderr.on("data", (chunk: Buffer) => { tail.push(chunk); log.write(chunk); });
-      let interrupted = false;
-      let timedOut = false;
       const signalGroup = (signal: NodeJS.Signals) => {
         try { process.kill(-child.pid!, signal); } catch { /* already gone */ }
       };
       let killTimer: NodeJS.Timeout | undefined;
-      const terminate = () => {
-        signalGroup("SIGTERM");
-        killTimer ??= setTimeout(() => signalGroup("SIGKILL"), GRACE_MS);
-      };
-      const onStop = () => { interrupted = true; terminate(); };
-      const onKill = () => { interrupted = true; signalGroup("SIGKILL"); };
-      ctx.stop.addEventListener("abort", onStop, { once: true });
-      ctx.kill.addEventListener("abort", onKill, { once: true });
-      if (ctx.stop.aborted) onStop();
-      const timeout = ctx.timeoutSeconds ? setTimeout(() => { timedOut = true; terminate(); }, ctx.timeoutSeconds * 1000) : undefined;
+      const watch = watchInterrupts(ctx, {
+        terminate: () => { signalGroup("SIGTERM"); killTimer ??= setTimeout(() => signalGroup("SIGKILL"), GRACE_MS); },
+        kill: () => signalGroup("SIGKILL"),
+      });
+      const cleanup = () => { watch.dispose(); clearTimeout(killTimer); };
 
       child.on("error", (error: NodeJS.ErrnoException) => {
         cleanup();
         if (error.code === "ENOENT") {
-          resolve({ exitCode: null, stderrTail: "", interrupted, timedOut, error: {
+          resolve({ exitCode: null, stderrTail: "", interrupted: watch.interrupted, timedOut: watch.timedOut, error: {
             type: "PythonNotFound", message: `cannot run ${this.python}: not found`,
             fix: "install Python 3 with torch, or point LEM_PYTHON at one (lem doctor shows what it finds)" } });
         } else reject(error);
@@ -77,14 +71,8 @@ export class LocalRunner implements Runner {
       child.on("close", (code, signal) => {
         cleanup();
         log.end();
-        resolve({ exitCode: code ?? (signal ? 128 : null), stderrTail: tail.toString(), interrupted, timedOut });
+        resolve({ exitCode: code ?? (signal ? 128 : null), stderrTail: tail.toString(), interrupted: watch.interrupted, timedOut: watch.timedOut });
       });
-      function cleanup() {
-        clearTimeout(timeout);
-        clearTimeout(killTimer);
-        ctx.stop.removeEventListener("abort", onStop);
-        ctx.kill.removeEventListener("abort", onKill);
-      }
     });
   }
 }

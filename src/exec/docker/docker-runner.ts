@@ -6,6 +6,7 @@ import { docker, dockerProcess } from "./docker-cli.js";
 import { translateDockerError } from "./errors.js";
 import { writeSecretsFile } from "./secrets.js";
 import { ownerLabels, LABEL } from "./labels.js";
+import { watchInterrupts } from "../interrupts.js";
 import type { Runner, RunContext, RunOutcome, RunnerMeta } from "../runner.js";
 import type { PlannedNode } from "../../graph/plan.js";
 
@@ -60,14 +61,11 @@ export class DockerRunner implements Runner {
     };
     const log = createWriteStream(join(x.dir, "harness.log"));
     const tail = new TailBuffer();
-    let interrupted = false;
-    let timedOut = false;
-    const stopContainer = (grace: number) => void docker(["stop", "-t", String(grace), name]);
-    const onStop = () => { interrupted = true; stopContainer(this.o.stopGrace ?? 10); };
-    const onKill = () => { interrupted = true; void docker(["kill", name]); };
-    ctx.stop.addEventListener("abort", onStop, { once: true });
-    ctx.kill.addEventListener("abort", onKill, { once: true });
-    const timer = ctx.timeoutSeconds ? setTimeout(() => { timedOut = true; stopContainer(5); }, ctx.timeoutSeconds * 1000) : undefined;
+    // docker stop sends SIGTERM to --init, which passes it to the harness.
+    const watch = watchInterrupts(ctx, {
+      terminate: () => void docker(["stop", "-t", String(this.o.stopGrace ?? 10), name]),
+      kill: () => void docker(["kill", name]),
+    });
     try {
       const proc = dockerProcess(dockerRunArgs(spec));
       proc.stdout.on("data", (chunk: Buffer) => log.write(chunk));
@@ -83,12 +81,11 @@ export class DockerRunner implements Runner {
         containerId = id;
         oomKilled = oom === "true";
       }
+      const { interrupted, timedOut } = watch;
       const error = ok || interrupted ? undefined : translateDockerError(exitCode, output.stderr, this.o.image, { oomKilled, timedOut }).toNodeError();
-      return { exitCode, stderrTail: tail.toString(), interrupted: interrupted && !timedOut, timedOut, containerId, error };
+      return { exitCode, stderrTail: tail.toString(), interrupted, timedOut, containerId, error };
     } finally {
-      clearTimeout(timer);
-      ctx.stop.removeEventListener("abort", onStop);
-      ctx.kill.removeEventListener("abort", onKill);
+      watch.dispose();
       log.end();
       await docker(["rm", "-f", name]);
       secrets.remove();

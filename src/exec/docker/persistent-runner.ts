@@ -7,6 +7,7 @@ import { translateDockerError } from "./errors.js";
 import { writeSecretsFile } from "./secrets.js";
 import { campaignEnv } from "./docker-runner.js";
 import { HARNESS_COMMAND, CONTAINER_PROJECT } from "./command.js";
+import { watchInterrupts } from "../interrupts.js";
 import type { Runner, RunContext, RunOutcome, RunnerMeta } from "../runner.js";
 import type { PlannedNode } from "../../graph/plan.js";
 
@@ -61,15 +62,9 @@ export class PersistentRunner implements Runner {
     const secrets = writeSecretsFile(this.o.secrets);
     const log = createWriteStream(join(x.dir, "harness.log"));
     const tail = new TailBuffer();
-    let interrupted = false;
-    let timedOut = false;
     const signal = (sig: "TERM" | "KILL") =>
       void manager.exec(service, ["sh", "-c", `[ -f ${inside}/harness.pid ] && kill -${sig} $(cat ${inside}/harness.pid)`]);
-    const onStop = () => { interrupted = true; signal("TERM"); };
-    const onKill = () => { interrupted = true; signal("KILL"); };
-    ctx.stop.addEventListener("abort", onStop, { once: true });
-    ctx.kill.addEventListener("abort", onKill, { once: true });
-    const timer = ctx.timeoutSeconds ? setTimeout(() => { timedOut = true; signal("TERM"); }, ctx.timeoutSeconds * 1000) : undefined;
+    const watch = watchInterrupts(ctx, { terminate: () => signal("TERM"), kill: () => signal("KILL") });
     try {
       const proc = manager.exec(service, ["sh", "-c", `echo $$ > ${inside}/harness.pid && cd ${CONTAINER_PROJECT} && exec ${HARNESS_COMMAND.join(" ")}`], {
         env: { LLEM_CONFIG_PATH: `${inside}/${x.configFile}`, ...campaignEnv(this.o, node, ctx.totalCycles) },
@@ -79,12 +74,11 @@ export class PersistentRunner implements Runner {
       proc.stderr.on("data", (chunk: Buffer) => { tail.push(chunk); log.write(chunk); });
       const output = await proc;
       const ok = output.exitCode === 0 && existsSync(join(x.dir, x.resultFile));
+      const { interrupted, timedOut } = watch;
       const error = ok || interrupted ? undefined : translateDockerError(output.exitCode, output.stderr, this.o.image, { timedOut }).toNodeError();
-      return { exitCode: output.exitCode, stderrTail: tail.toString(), interrupted: interrupted && !timedOut, timedOut, containerId: manager.containerId(service), error };
+      return { exitCode: output.exitCode, stderrTail: tail.toString(), interrupted, timedOut, containerId: manager.containerId(service), error };
     } finally {
-      clearTimeout(timer);
-      ctx.stop.removeEventListener("abort", onStop);
-      ctx.kill.removeEventListener("abort", onKill);
+      watch.dispose();
       log.end();
       secrets.remove();
     }
