@@ -55,7 +55,11 @@ export async function buildCommand(argv: string[]): Promise<number> {
   const kill = new AbortController();
   const listr = !values.json && isInteractive() ? new ListrReporter() : undefined;
   const listeners: ((e: BuildEvent) => void)[] = [listr ? listr.handle : plainReporter(report)];
-  if (listr) listeners.push((e) => { if (e.type === "warning" || e.type === "interrupting") err(e.type === "warning" ? `warning: ${e.message}` : "lem: interrupted"); });
+  if (listr) {
+    // What happens outside the node rows (image builds, reaping, warnings) still gets a line.
+    const lines = plainReporter(err);
+    listeners.push((e) => { if (e.type === "warning" || e.type === "interrupting" || e.type === "image" || e.type === "containers") lines(e); });
+  }
   const emit = (event: BuildEvent) => listeners.forEach((l) => l(event));
 
   let interrupts = 0;
@@ -71,7 +75,13 @@ export async function buildCommand(argv: string[]): Promise<number> {
   try {
     // Every runner is resolved (and its image built) before any node starts.
     const backends = [...new Set(planned.filter(needsRun).map((n) => n.config.backend))];
-    runners = await createRunners(project, backends, { cli: values.runner, strategy, signal: stop.signal, emit });
+    try {
+      runners = await createRunners(project, backends, { cli: values.runner, strategy, signal: stop.signal, emit });
+    } catch (error) {
+      if (!stop.signal.aborted) throw error;
+      err("lem: interrupted before any node started");
+      return 130;
+    }
     const { runnerFor } = runners;
     outcome = await executeBuild({
       planned, store: project.store, execution: project.expanded.execution, emit,

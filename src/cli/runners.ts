@@ -129,7 +129,13 @@ export async function createRunners(
       });
     }
   }
-  for (const runner of runners.values()) await runner.prepare?.();
+  const dispose = async () => { for (const d of disposers) await d(); };
+  try {
+    for (const runner of runners.values()) await runner.prepare?.();
+  } catch (error) {
+    await dispose(); // a service that did come up must not outlive a failed start
+    throw error;
+  }
   return {
     runnerFor: (backend) => {
       const runner = runners.get(backend);
@@ -137,7 +143,7 @@ export async function createRunners(
       return runner;
     },
     images,
-    dispose: async () => { for (const d of disposers) await d(); },
+    dispose,
   };
 
   async function makeManager(project: Project, runId: string, root: string, services: ImageInfo[], gpu: boolean, hf: string | undefined) {
