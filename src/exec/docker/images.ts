@@ -7,6 +7,7 @@ import { LemError } from "../../errors.js";
 import type { NodeError } from "../../events.js";
 import { canonicalJson } from "../../graph/canonical-json.js";
 import { contextFiles } from "./build-context.js";
+import { tail } from "./errors.js";
 
 /**
  * Container images as graph nodes. An image's hash covers everything that decides its content as
@@ -266,4 +267,3 @@ function dockerUnavailable(stderr: string): ImageError | undefined {
   return undefined;
 }
 
-const tail = (text: string, lines = 20) => text.trimEnd().split(/\r?\n/).slice(-lines).join("\n");
