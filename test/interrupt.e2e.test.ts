@@ -9,10 +9,11 @@ import { TempProject } from "./helpers/project.js";
 import { requirePython } from "./helpers/python.js";
 
 const python = requirePython("interrupt.e2e.test.ts");
+// The middle node is long (it is the one interrupted); the others are short.
 const body = `{
-  defaults: { model: "synthetic:tiny", n: 64, max_input_tokens: 16, max_output_tokens: 64, precision: "fp32",
+  defaults: { model: "synthetic:tiny", n: 8, max_input_tokens: 16, max_output_tokens: 64, precision: "fp32",
     warmup: { n_warmup: 1 }, baseline: { enabled: false }, pytorch: { num_threads: 1 } },
-  experiments: sweep("bs", { "pytorch.batch_size": [1, 2, 3] }),
+  experiments: [{ name: "bs-1", n: 8 }, { name: "bs-2", n: 800 }, { name: "bs-3", n: 8, pytorch: { batch_size: 2 } }],
 }`;
 
 /** Starts `lem build` and resolves once the given node has started. */

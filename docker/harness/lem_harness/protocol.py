@@ -85,7 +85,10 @@ def start_parent_watchdog(raw_pid: Optional[str]) -> None:
         while True:
             time.sleep(1.0)
             if not _parent_alive(pid, watch_ppid):
-                log(f"parent process {pid} is gone; exiting")
+                try:
+                    log(f"parent process {pid} is gone; exiting")
+                except Exception:
+                    pass  # stderr was a pipe to the dead parent: EPIPE must not stop the exit
                 os._exit(EXIT_INTERRUPTED)
 
     threading.Thread(target=watch, name="lem-parent-watchdog", daemon=True).start()
