@@ -1,8 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Compose } from "./compose.js";
 import { DockerError, tail } from "./errors.js";
-import { dockerProcess } from "./docker-cli.js";
-import type { ProcessPromise } from "zx";
+import { dockerProcess, type RunningDocker } from "./docker-cli.js";
 
 export type ServiceStatus = "stopped" | "running" | "error";
 
@@ -69,7 +68,7 @@ export class ContainerManager implements AsyncDisposable {
   }
 
   /** `docker exec` into the service's container; `envFile` carries secrets outside argv. */
-  exec(service: string, command: string[], options: { env?: Record<string, string>; envFile?: string } = {}): ProcessPromise {
+  exec(service: string, command: string[], options: { env?: Record<string, string>; envFile?: string } = {}): RunningDocker {
     const args = ["exec"];
     for (const [k, v] of Object.entries(options.env ?? {})) args.push("-e", `${k}=${v}`);
     if (options.envFile) args.push("--env-file", options.envFile);
