@@ -1,4 +1,4 @@
-import { existsSync, createWriteStream } from "node:fs";
+import { existsSync, createWriteStream, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { runInExchangeDir, TailBuffer, type ExchangeDir, type LaunchOutcome } from "../exchange-dir.js";
 import { dockerRunArgs, containerName, HARNESS_COMMAND, type RunSpec } from "./command.js";
@@ -73,13 +73,16 @@ export class DockerRunner implements Runner {
       const output = await proc;
       const exitCode = output.exitCode;
       const ok = exitCode === 0 && existsSync(join(x.dir, x.resultFile));
-      let containerId: string | null = null;
+      let containerId = readCid(spec.cidFile!);
       let oomKilled = false;
-      const inspect = await docker(["inspect", "-f", "{{.Id}} {{.State.OOMKilled}}", name]);
-      if (inspect.exitCode === 0) {
-        const [id, oom] = inspect.stdout.trim().split(" ");
-        containerId = id;
-        oomKilled = oom === "true";
+      // Only a failure needs docker inspect (OOMKilled); a success has its id from --cidfile.
+      if (!ok) {
+        const inspect = await docker(["inspect", "-f", "{{.Id}} {{.State.OOMKilled}}", name]);
+        if (inspect.exitCode === 0) {
+          const [id, oom] = inspect.stdout.trim().split(" ");
+          containerId = id;
+          oomKilled = oom === "true";
+        }
       }
       const { interrupted, timedOut } = watch;
       const error = ok || interrupted ? undefined : translateDockerError(exitCode, output.stderr, this.o.image, { oomKilled, timedOut }).toNodeError();
@@ -87,8 +90,12 @@ export class DockerRunner implements Runner {
     } finally {
       watch.dispose();
       log.end();
-      await docker(["rm", "-f", name]);
+      await dockerProcess(["rm", "-f", name]);
       secrets.remove();
     }
   }
+}
+
+function readCid(path: string): string | null {
+  try { return readFileSync(path, "utf8").trim() || null; } catch { return null; }
 }
