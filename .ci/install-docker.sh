@@ -2,13 +2,15 @@
 # Docker for lem's tests on a bare Debian (bookworm) machine, from Debian's packages only:
 # docker.io (started by hand: no systemd), debootstrap (offline base images), busybox-static
 # (a tiny no-op image for dispatch tests), and Compose v2: trixie's docker-compose deb runs on
-# bookworm as a CLI plugin (bookworm itself only has v1, whose exec takes ~1 s).
+# bookworm as a CLI plugin (bookworm itself only has v1, whose exec takes ~1 s; installed too,
+# since lem supports both).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 pkgs=()
 command -v dockerd >/dev/null || pkgs+=(docker.io)
 command -v debootstrap >/dev/null || pkgs+=(debootstrap)
 [ -x /bin/busybox ] || pkgs+=(busybox-static)
+command -v docker-compose >/dev/null || pkgs+=(docker-compose)   # Compose v1, tested beside v2
 if [ ${#pkgs[@]} -gt 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null; fi
 
 if ! docker info >/dev/null 2>&1; then

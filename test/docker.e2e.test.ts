@@ -155,6 +155,27 @@ if (ready) {
     assert.equal(dockerPs(), []);
   });
 
+  for (const version of ["v2", "v1"]) {
+    const bin = version === "v2" ? ["docker", "compose", "version"] : ["docker-compose", "version"];
+    if (spawnSync(bin[0], bin.slice(1), { stdio: "ignore" }).status !== 0) {
+      if (process.env.LEM_REQUIRE_DOCKER === "1") throw new Error(`Compose ${version} is not installed, and LEM_REQUIRE_DOCKER=1`);
+      console.warn(`\n!! SKIPPING the Compose ${version} test: ${bin.join(" ")} does not answer\n`);
+      continue;
+    }
+    test(`persistent containers work with Compose ${version}: up, one exec per node, down`, async () => {
+      const project = new TempProject(`{
+        experiments: sweep("n", { random_seed: [1, 2, 3] }, { model: "fake:ok" }),
+        runners: { pytorch: "docker:${FAKE}" },
+      }`, { LEM_COMPOSE: version });
+      const r = await project.json<{ summary: { ran: number } }>("build", "--container-strategy", "persistent", "--yes");
+      assert.is(r.summary.ran, 3);
+      const show = await project.json<{ results: { effective_config: { runner_type: string }; environment: { container_id: string } }[] }>("show", "n-1");
+      assert.is(show.results[0].effective_config.runner_type, "persistent");
+      assert.match(show.results[0].environment.container_id, /^[0-9a-f]{12,64}$/);
+      assert.equal(dockerPs(), []);
+    });
+  }
+
   test("the containers of a SIGKILLed lem are reaped by the next run", async () => {
     const project = fakeProject("sleep");
     const run = project.run("build");

@@ -62,8 +62,16 @@ export async function runInExchangeDir(
     error: { type: "LaunchError", message: error instanceof Error ? error.message : String(error) },
   }));
   const run = collect(x, outcome, node, meta);
-  if (run.ok || run.interrupted) rmSync(x.dir, { recursive: true, force: true });
-  else run.error.exchangeDir = x.dir;
+  if (!run.ok && !run.interrupted) {
+    run.error.exchangeDir = x.dir;
+    return run;
+  }
+  try {
+    rmSync(x.dir, { recursive: true, force: true });
+  } catch (error) {
+    // A dir we cannot remove must not turn a good measurement into a failure: say so instead.
+    if (run.ok) run.warning = `could not remove exchange dir ${x.dir}: ${(error as Error).message}`;
+  }
   return run;
 }
 

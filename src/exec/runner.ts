@@ -12,7 +12,7 @@ export interface RunContext {
 }
 
 export type RunOutcome =
-  | { ok: true; result: ExperimentResult }
+  | { ok: true; result: ExperimentResult; warning?: string }
   | { ok: false; error: NodeError; interrupted?: boolean };
 
 /** Runner metadata recorded in effective_config; never part of the hash. */
