@@ -121,15 +121,14 @@ export async function createRunners(
     manager ??= await makeManager(project, runId, exchangeRoot, images, images.some((i) => gpusFor(i.backend) !== "none"), hfCache);
     const runner = new PersistentRunner({ ...common, manager, service: backend, exchangeRoot, image: image.tag, imageDigest: image.digest, source: choice.source });
     runners.set(backend, runner);
-    if (disposers.length === 0) {
-      const m = manager;
-      disposers.push(async () => {
-        await runner.dispose();
-        if (settings.auto_teardown === false) options.emit({ type: "containers", message: `persistent containers left running (auto_teardown: false); stop them with: ${m.downCommand}` });
-      });
-    }
+    disposers.push(() => runner.dispose()); // the runners share one manager; tearing it down twice is a no-op
   }
-  const dispose = async () => { for (const d of disposers) await d(); };
+  const dispose = async () => {
+    for (const d of disposers) await d();
+    if (manager && !settings.auto_teardown) {
+      options.emit({ type: "containers", message: `persistent containers left running (auto_teardown: false); stop them with: ${manager.downCommand}` });
+    }
+  };
   try {
     for (const runner of runners.values()) await runner.prepare?.();
   } catch (error) {
