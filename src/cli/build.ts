@@ -2,7 +2,7 @@ import { parse, positiveInt } from "./args.js";
 import { loadProject, planProject, type Project } from "./project.js";
 import { out, err, isInteractive, statusNode } from "./output.js";
 import { executeBuild, type BuildOutcome } from "../exec/scheduler.js";
-import { createRunners, type Runners, type Strategy } from "./runners.js";
+import { createRunners, resolveRunners, type Runners, type Strategy } from "./runners.js";
 import { confirm } from "./confirm.js";
 import { plainReporter } from "../report/plain-reporter.js";
 import { ListrReporter } from "../report/listr-reporter.js";
@@ -50,7 +50,10 @@ export async function buildCommand(argv: string[]): Promise<number> {
     return 0;
   }
 
-  const strategy = await chooseStrategy(project, values["container-strategy"], values.yes);
+  // Every runner is resolved (and, below, its image built) before any node starts.
+  const resolved = await resolveRunners(project, [...new Set(planned.filter(needsRun).map((n) => n.config.backend))], values.runner);
+  const usesDocker = [...resolved.values()].some((r) => r.spec !== "local");
+  const strategy = await chooseStrategy(project, values["container-strategy"], values.yes, usesDocker);
   const stop = new AbortController();
   const kill = new AbortController();
   const listr = !values.json && isInteractive() ? new ListrReporter() : undefined;
@@ -73,10 +76,8 @@ export async function buildCommand(argv: string[]): Promise<number> {
   let outcome: BuildOutcome;
   let runners: Runners | undefined;
   try {
-    // Every runner is resolved (and its image built) before any node starts.
-    const backends = [...new Set(planned.filter(needsRun).map((n) => n.config.backend))];
     try {
-      runners = await createRunners(project, backends, { cli: values.runner, strategy, signal: stop.signal, emit });
+      runners = await createRunners(project, resolved, { strategy, signal: stop.signal, emit });
     } catch (error) {
       if (!stop.signal.aborted) throw error;
       err("lem: interrupted before any node started");
@@ -126,12 +127,12 @@ const PERSISTENT_WARNING = `Persistent container mode: containers will remain ru
   - Use --container-strategy ephemeral for better isolation`;
 
 /** --container-strategy > .lem-config.yaml docker.strategy > ephemeral; persistent asks first. */
-async function chooseStrategy(project: Project, cli: string | undefined, yes: boolean | undefined): Promise<Strategy> {
+async function chooseStrategy(project: Project, cli: string | undefined, yes: boolean | undefined, usesDocker: boolean): Promise<Strategy> {
   if (cli !== undefined && cli !== "ephemeral" && cli !== "persistent") {
     throw inputError(`--container-strategy: expected ephemeral or persistent, got "${cli}"`);
   }
   const strategy = (cli ?? project.user.docker.strategy) as Strategy;
-  if (strategy !== "persistent" || yes) return strategy;
+  if (strategy !== "persistent" || yes || !usesDocker) return strategy;
   err(PERSISTENT_WARNING);
   if (!process.stdin.isTTY) {
     throw inputError("the persistent strategy needs confirmation, and there is no terminal to ask on", "pass --yes to confirm, or use --container-strategy ephemeral");

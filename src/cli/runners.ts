@@ -66,11 +66,9 @@ export async function describeImages(project: Project, backends: Backend[]): Pro
 
 export async function createRunners(
   project: Project,
-  backends: Backend[],
-  options: { cli?: string; strategy: Strategy; signal: AbortSignal; emit: (e: BuildEvent) => void },
+  resolved: Map<Backend, ResolvedRunner>,
+  options: { strategy: Strategy; signal: AbortSignal; emit: (e: BuildEvent) => void },
 ): Promise<Runners> {
-  const resolved = await resolveRunners(project, backends, options.cli);
-
   const runners = new Map<Backend, Runner>();
   const images: ImageInfo[] = [];
   const disposers: (() => Promise<void>)[] = [];
