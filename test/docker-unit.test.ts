@@ -5,6 +5,7 @@ import { statSync, readFileSync, existsSync } from "node:fs";
 import { dockerRunArgs, containerName, HARNESS_COMMAND, type RunSpec } from "../src/exec/docker/command.js";
 import { translateDockerError } from "../src/exec/docker/errors.js";
 import { writeSecretsFile } from "../src/exec/docker/secrets.js";
+import { restartReason, type HealthPolicy } from "../src/exec/docker/health.js";
 
 const spec = (over: Partial<RunSpec> = {}): RunSpec => ({
   image: "lem-pytorch:abc", name: "lem-0123456789abcdef-c1-ff00ff00", exchangeDir: "/tmp/llem-x", configFile: "0123456789abcdef_config.json",
@@ -91,6 +92,25 @@ test("the stderr tail keeps the last 20 lines", () => {
   const tailLines = translateDockerError(1, long, "x").stderrTail.split("\n");
   assert.is(tailLines.length, 20);
   assert.is(tailLines[19], "line 49");
+});
+
+const policy: HealthPolicy = { enabled: true, interval_experiments: 1, gpu_memory_threshold_pct: 90, restart_on_failure: true, max_restarts: 3, force_cold_start: false };
+const healthy = { failed: false, interrupted: false, sinceCheck: 1, gpuMemoryPct: 10, restarts: 0 };
+
+test("health check: restart after a failure, or when GPU memory stays in use past the threshold, up to max_restarts", () => {
+  assert.is(restartReason(policy, healthy), undefined);
+  assert.is(restartReason(policy, { ...healthy, failed: true }), "the experiment failed");
+  assert.is(restartReason({ ...policy, restart_on_failure: false }, { ...healthy, failed: true }), undefined);
+  assert.is(restartReason(policy, { ...healthy, gpuMemoryPct: 95 }), "GPU memory 95% in use (threshold 90%)");
+  assert.is(restartReason(policy, { ...healthy, gpuMemoryPct: null }), undefined, "no GPU, nothing to read");
+  assert.is(restartReason({ ...policy, interval_experiments: 3 }, { ...healthy, gpuMemoryPct: 95 }), undefined, "not due yet");
+  assert.is(restartReason({ ...policy, enabled: false }, { ...healthy, gpuMemoryPct: 95 }), undefined);
+  assert.is(restartReason(policy, { ...healthy, failed: true, restarts: 3 }), undefined, "max_restarts reached");
+  assert.is(restartReason(policy, { ...healthy, failed: true, interrupted: true }), undefined, "an interrupt is not a failure");
+});
+
+test("cold start restarts after every node, whatever the count", () => {
+  assert.match(restartReason({ ...policy, force_cold_start: true }, { ...healthy, restarts: 99 }) ?? "", /cold start/);
 });
 
 test.run();

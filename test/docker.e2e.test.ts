@@ -176,6 +176,21 @@ if (ready) {
     });
   }
 
+  test("persistent: a failed node restarts its service; force_cold_start restarts it after every node", async () => {
+    const failing = new TempProject(`{ experiments: [{ name: "bad", model: "fake:error" }, { name: "good", model: "fake:ok" }],
+      runners: { pytorch: "docker:${FAKE}" } }`);
+    const r1 = await failing.run("build", "--container-strategy", "persistent", "--yes", "--keep-going");
+    assert.is(r1.code, 1);
+    assert.match(r1.stdout, /warning: pytorch service restarted: the experiment failed/);
+    assert.match(r1.stdout, /done\s+good #1/);
+    const cold = new TempProject(`{ experiments: sweep("n", { random_seed: [1, 2] }, { model: "fake:ok" }), runners: { pytorch: "docker:${FAKE}" } }`);
+    writeFileSync(join(cold.dir, ".lem-config.yaml"), "docker:\n  cold_start:\n    force_cold_start: true\n");
+    const r2 = await cold.run("build", "--container-strategy", "persistent", "--yes");
+    assert.is(r2.code, 0, r2.stdout + r2.stderr);
+    assert.is((r2.stdout.match(/restarted: cold start/g) ?? []).length, 2);
+    assert.equal(dockerPs(), []);
+  });
+
   test("the containers of a SIGKILLed lem are reaped by the next run", async () => {
     const project = fakeProject("sleep");
     const run = project.run("build");

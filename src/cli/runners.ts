@@ -117,7 +117,10 @@ export async function createRunners(
     const { PersistentRunner, makeExchangeRoot } = await import("../exec/docker/persistent-runner.js");
     exchangeRoot ??= makeExchangeRoot();
     manager ??= await makeManager(project, runId, exchangeRoot, images, images.some((i) => gpusFor(i.backend) !== "none"), hfCache);
-    const runner = new PersistentRunner({ ...common, manager, service: backend, exchangeRoot, image: image.tag, imageDigest: image.digest, source: choice.source });
+    const runner = new PersistentRunner({
+      ...common, manager, service: backend, exchangeRoot, image: image.tag, imageDigest: image.digest, source: choice.source,
+      health: { ...settings.health_check, force_cold_start: settings.cold_start.force_cold_start }, gpu: gpus !== "none" && Boolean(project.host.gpu),
+    });
     runners.set(backend, runner);
     disposers.push(() => runner.dispose()); // the runners share one manager; tearing it down twice is a no-op
   }

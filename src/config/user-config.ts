@@ -20,6 +20,8 @@ export interface UserConfig {
     gpus: string;
     memory?: string;
     secrets: string[];
+    health_check: { enabled: boolean; interval_experiments: number; gpu_memory_threshold_pct: number; restart_on_failure: boolean; max_restarts: number };
+    cold_start: { force_cold_start: boolean };
   };
 }
 

@@ -11,9 +11,10 @@ export interface RunContext {
   timeoutSeconds?: number;
 }
 
-export type RunOutcome =
-  | { ok: true; result: ExperimentResult; warning?: string }
-  | { ok: false; error: NodeError; interrupted?: boolean };
+export type RunOutcome = (
+  | { ok: true; result: ExperimentResult }
+  | { ok: false; error: NodeError; interrupted?: boolean }
+) & { /** Something the user should know that did not fail the node. */ warning?: string };
 
 /** Runner metadata recorded in effective_config; never part of the hash. */
 export interface RunnerMeta {

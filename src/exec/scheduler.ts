@@ -89,11 +89,11 @@ export async function executeBuild(options: ExecuteOptions): Promise<BuildOutcom
         stop, kill: options.kill, totalCycles: options.execution.cycles, timeoutSeconds: options.timeoutSeconds,
       });
       const seconds = (performance.now() - started) / 1000;
+      if (outcome.warning) emit({ type: "warning", message: outcome.warning });
       if (outcome.ok) {
         store.saveResult(outcome.result);
         outcomes.set(node, { node, state: "ran" });
         emit({ type: "finished", node, seconds, result: outcome.result });
-        if (outcome.warning) emit({ type: "warning", message: outcome.warning });
         if (outcome.result.hardware !== node.hardware) {
           emit({ type: "warning", message: `${node.names[0]} #${node.cycle}: measured on ${outcome.result.hardware}, expected ${node.hardware}; it stays pending here` });
         }

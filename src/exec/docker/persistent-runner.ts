@@ -8,12 +8,12 @@ import { writeSecretsFile } from "./secrets.js";
 import { campaignEnv } from "./docker-runner.js";
 import { HARNESS_COMMAND, CONTAINER_PROJECT } from "./command.js";
 import { watchInterrupts } from "../interrupts.js";
+import { restartReason, gpuMemoryPct, type HealthPolicy } from "./health.js";
 import type { Runner, RunContext, RunOutcome, RunnerMeta } from "../runner.js";
 import type { PlannedNode } from "../../graph/plan.js";
 
 /** Where compose.yaml mounts the exchange root inside the service containers. */
 export const CONTAINER_EXCHANGE_ROOT = "/run/llem-root";
-const MAX_RESTARTS = 3;
 
 export interface PersistentRunnerOptions {
   manager: ContainerManager;
@@ -25,6 +25,9 @@ export interface PersistentRunnerOptions {
   runId: string;
   campaignName: string;
   secrets: string[];
+  health: HealthPolicy;
+  /** Whether this host has a GPU whose memory the health check should read. */
+  gpu: boolean;
 }
 
 /** A host folder for every node's exchange dir, mounted once into the long-lived containers. */
@@ -35,11 +38,12 @@ export function makeExchangeRoot(): string {
 /**
  * Seed 000's persistent strategy: nodes run by `docker exec` in a container that compose keeps
  * up. The harness's pid is written beside its config so a stop can reach the process inside the
- * container (killing the exec client alone would leave it running). After a failed node the
- * service is restarted (up to 3 times), since state may leak between experiments.
+ * container (killing the exec client alone would leave it running). Between nodes the health
+ * check may restart the service (see health.ts), since state leaks between experiments.
  */
 export class PersistentRunner implements Runner {
   readonly kind = "persistent" as const;
+  private sinceCheck = 0;
   constructor(private readonly o: PersistentRunnerOptions) {}
 
   prepare(): Promise<void> {
@@ -49,8 +53,16 @@ export class PersistentRunner implements Runner {
   async run(node: PlannedNode, ctx: RunContext): Promise<RunOutcome> {
     const meta: RunnerMeta = { runner_type: "persistent", runner_image: this.o.image, runner_source: this.o.source, image_digest: this.o.imageDigest };
     const outcome = await runInExchangeDir(node, ctx, meta, (x) => this.launch(x, node, ctx), this.o.exchangeRoot);
-    if (!outcome.ok && !outcome.interrupted && (this.o.manager.restarts.get(this.o.service) ?? 0) < MAX_RESTARTS) {
-      await this.o.manager.restartService(this.o.service).catch(() => undefined);
+    this.sinceCheck += 1;
+    const checkGpu = this.o.gpu && this.o.health.enabled && this.sinceCheck >= this.o.health.interval_experiments;
+    const why = restartReason(this.o.health, {
+      failed: !outcome.ok, interrupted: !outcome.ok && Boolean(outcome.interrupted), sinceCheck: this.sinceCheck,
+      gpuMemoryPct: checkGpu ? gpuMemoryPct() : null, restarts: this.o.manager.restarts.get(this.o.service) ?? 0,
+    });
+    if (checkGpu) this.sinceCheck = 0;
+    if (why) {
+      const restarted = await this.o.manager.restartService(this.o.service).then(() => "restarted", (e: Error) => `could not restart (${e.message})`);
+      outcome.warning = `${this.o.service} service ${restarted}: ${why}`;
     }
     return outcome;
   }
