@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { parse } from "./args.js";
 import { out } from "./output.js";
 import { detectHardware } from "../exec/hardware.js";
-import { HARNESS_DIR } from "../exec/local-runner.js";
+import { HARNESS_DIR } from "../paths.js";
 import { VERSION } from "./version.js";
 
 export const DOCTOR_HELP = `lem doctor — what lem finds on this machine: Node, Python and torch, Docker, GPUs

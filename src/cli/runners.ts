@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { basename, join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { fileURLToPath } from "node:url";
+import { PACKAGE_ROOT, DOCKER_DIR } from "../paths.js";
 import { resolveRunner, type ResolvedRunner } from "../config/runner-resolution.js";
 import { LocalRunner } from "../exec/local-runner.js";
 import { inputError, LemError } from "../errors.js";
@@ -21,8 +21,7 @@ export interface Runners {
   dispose(): Promise<void>;
 }
 
-/** lem's package root (docker/ lives there), two levels above src/cli and dist/cli. */
-const PACKAGE_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
 
 /**
  * Resolves a runner per backend (CLI > LEM_RUNNER_<BACKEND> > lemfile > .lem-config.yaml >
@@ -155,7 +154,7 @@ export async function createRunners(
     const labels = ownerLabels(runId);
     return new ContainerManager({
       compose, project: `lem-${runId}`, services: services.map((s) => s.backend),
-      files: [join(PACKAGE_ROOT, "docker", "compose.yaml"), ...(gpu ? [join(PACKAGE_ROOT, "docker", "compose.gpu.yaml")] : [])],
+      files: [join(DOCKER_DIR, "compose.yaml"), ...(gpu ? [join(DOCKER_DIR, "compose.gpu.yaml")] : [])],
       env: {
         LEM_EXCHANGE_ROOT: root, LEM_PROJECT_ROOT: project.root, LEM_SHM_SIZE: project.user.docker.shm_size, LEM_RUN_ID: runId,
         ...Object.fromEntries(services.map((s) => [`LEM_IMAGE_${s.backend.toUpperCase()}`, s.tag])),

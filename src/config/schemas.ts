@@ -1,18 +1,17 @@
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
 
 // ajv-formats is CommonJS; under NodeNext its default export arrives as the module object.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 
-/** schemas/ sits two levels above this file in both src/ and dist/. */
-export const SCHEMA_DIR = fileURLToPath(new URL("../../schemas/", import.meta.url));
+import { SCHEMA_DIR } from "../paths.js";
 
 const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: false });
 addFormats(ajv);
 
-const load = (file: string): object => JSON.parse(readFileSync(SCHEMA_DIR + file, "utf8"));
+const load = (file: string): object => JSON.parse(readFileSync(join(SCHEMA_DIR, file), "utf8"));
 
 export const schemas = {
   experiment: load("experiment.schema.json"),

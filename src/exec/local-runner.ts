@@ -1,14 +1,12 @@
 import { spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { runInExchangeDir, TailBuffer, type ExchangeDir, type LaunchOutcome } from "./exchange-dir.js";
 import { watchInterrupts } from "./interrupts.js";
 import type { Runner, RunContext, RunOutcome, RunnerMeta } from "./runner.js";
 import type { PlannedNode } from "../graph/plan.js";
 
-/** docker/harness in this copy of lem (two levels above src/exec and dist/exec). */
-export const HARNESS_DIR = fileURLToPath(new URL("../../docker/harness/", import.meta.url));
+import { HARNESS_DIR } from "../paths.js";
 
 /** How long a stopped harness gets to exit on SIGTERM before it is killed. */
 const GRACE_MS = 10_000;

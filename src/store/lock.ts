@@ -5,7 +5,8 @@ export interface LockInfo { pid: number; host: string; started_at: string }
 
 export type LockResult = { acquired: true; release: () => void } | { acquired: false; holder: LockInfo };
 
-function alive(pid: number): boolean {
+/** Whether a process exists (EPERM: it does, owned by someone else). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -30,7 +31,7 @@ export function tryLock(path: string): LockResult {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     }
     const holder = readLock(path);
-    if (holder && (holder.host !== hostname() || alive(holder.pid))) return { acquired: false, holder };
+    if (holder && (holder.host !== hostname() || processAlive(holder.pid))) return { acquired: false, holder };
     if (!holder && !olderThan(path, 10_000)) return { acquired: false, holder: { pid: 0, host: "?", started_at: "" } };
     try { unlinkSync(path); } catch { /* another build broke it first */ }
   }

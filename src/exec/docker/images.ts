@@ -1,12 +1,12 @@
 import { createHash } from "node:crypto";
 import { lstatSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { $ } from "zx";
 import { LemError } from "../../errors.js";
 import type { NodeError } from "../../events.js";
 import { canonicalJson } from "../../graph/canonical-json.js";
 import { contextFiles } from "./build-context.js";
+import { PACKAGE_ROOT } from "../../paths.js";
 import { tail } from "./errors.js";
 
 /**
@@ -78,8 +78,7 @@ export class ImageError extends LemError {
   }
 }
 
-/** lem's package root (three folders above src/exec/docker and dist/exec/docker). */
-export const PACKAGE_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+export { PACKAGE_ROOT };
 
 /** trixie: its python3-torch is 2.6 (SDPA); bookworm's is 1.13. */
 const BASE_SUITE = "trixie";

@@ -1,10 +1,8 @@
 import { hostname } from "node:os";
 import { docker } from "./docker-cli.js";
 import { LABEL } from "./labels.js";
+import { processAlive } from "../../store/lock.js";
 
-function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === "EPERM"; }
-}
 
 /**
  * Removes containers (and compose networks) left by a lem on this host that died without
@@ -16,7 +14,7 @@ export async function reapOrphans(): Promise<string[]> {
     `{{.Names}}\t{{.Label "${LABEL.ownerPid}"}}\t{{.Label "${LABEL.ownerHost}"}}\t{{.Label "com.docker.compose.project"}}`]);
   if (ps.exitCode !== 0) return [];
   const orphans = ps.stdout.split("\n").filter(Boolean).map((line) => line.split("\t"))
-    .filter(([, pid, host]) => host === hostname() && Number(pid) > 0 && !alive(Number(pid)));
+    .filter(([, pid, host]) => host === hostname() && Number(pid) > 0 && !processAlive(Number(pid)));
   if (orphans.length === 0) return [];
   await docker(["rm", "-f", ...orphans.map(([name]) => name)]);
   const projects = [...new Set(orphans.map(([, , , project]) => project).filter(Boolean))];

@@ -1,0 +1,8 @@
+import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+
+/** lem's package root: one level above this file, in src/ and in dist/ alike. */
+export const PACKAGE_ROOT = fileURLToPath(new URL("../", import.meta.url));
+export const SCHEMA_DIR = join(PACKAGE_ROOT, "schemas");
+export const DOCKER_DIR = join(PACKAGE_ROOT, "docker");
+export const HARNESS_DIR = join(DOCKER_DIR, "harness");
