@@ -87,6 +87,18 @@ if (python) {
     assert.is(byHash.nodes.length, 3, "only the selected nodes are considered");
   });
 
+  test("a harness failure (vllm not installed) fails the node with its type, keeps the dir, and status says failed", async () => {
+    const failing = new TempProject(`{ experiments: [{ name: "v", model: "synthetic:tiny", backend: "vllm", n: 2 }] }`, { LEM_PYTHON: python, LEM_RUNNER_VLLM: "local" });
+    const r = await failing.run("build", "--json");
+    assert.is(r.code, 1);
+    const node = (JSON.parse(r.stdout) as { nodes: { state: string; error: { type: string; message: string; exchangeDir: string } }[] }).nodes[0];
+    assert.equal([node.state, node.error.type], ["failed", "BackendUnavailable"]);
+    assert.match(node.error.message, /vllm/);
+    assert.ok(existsSync(node.error.exchangeDir));
+    const status = await failing.json<StatusJson>("status");
+    assert.equal([status.nodes[0].state, status.nodes[0].reason], ["failed", "failed before"]);
+  });
+
   test("a selector that matches nothing is an input error", async () => {
     const r = await project.run("build", "nope-*");
     assert.is(r.code, 2);
