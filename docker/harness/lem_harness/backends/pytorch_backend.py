@@ -1,6 +1,7 @@
 """The pytorch backend: batched generation with a KV cache (prefill, then one decode step per token),
 timed per request; for synthetic:<preset> models or transformers models."""
 
+import os
 import time
 from typing import List, Optional, Tuple
 
@@ -104,7 +105,8 @@ class PytorchBackend(Backend):
         effective = {
             "backend": "pytorch", "device": self.device, "dtype": DTYPE_NAMES[dtype], "num_threads": threads,
             "attn_implementation": attn, "torch_version": torch.__version__,
-            "batch_size": self.section["batch_size"], "decoding": self.sampler.mode, **extra,
+            "batch_size": self.section["batch_size"], "decoding": self.sampler.mode,
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), **extra,
         }
         if attn_note:
             effective["attn_implementation_note"] = attn_note
