@@ -2,7 +2,8 @@
 // first use (a few minutes once), runs a tiny sweep, and leaves no container or exchange dir.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { tmpdir } from "node:os";
 import { TempProject } from "./helpers/project.js";
 import { requireDocker, dockerPs } from "./helpers/docker.js";
@@ -57,6 +58,20 @@ if (docker && python) {
       assert.equal([again.summary.ran, again.summary.cached], [0, 4]);
     });
   }
+
+  test("the example lemfile.ts builds in containers with both strategies", async () => {
+    const example = readFileSync(fileURLToPath(new URL("../lemfile.ts", import.meta.url)), "utf8");
+    for (const strategy of ["ephemeral", "persistent"]) {
+      const project = new TempProject("{ experiments: [] }", { LEM_RUNNER_PYTORCH: "docker" }); // env beats the lemfile's "local"
+      project.writeRaw(example);
+      const r = await project.run("build", "--json", "--container-strategy", strategy, "--yes");
+      assert.is(r.code, 0, r.stdout + r.stderr);
+      const build = JSON.parse(r.stdout) as { nodes: unknown[]; summary: { ran: number; failed: number } };
+      assert.equal([build.summary.ran, build.summary.failed], [build.nodes.length, 0]);
+      assert.ok(build.nodes.length >= 8);
+      assert.equal(dockerPs(), []);
+    }
+  });
 
   test("lem status shows the image each backend runs in, with its digest", async () => {
     const project = new TempProject(body("docker"));
