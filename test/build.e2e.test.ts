@@ -1,7 +1,7 @@
 // End to end: the real CLI, the real harness, a real (tiny, synthetic) model on this CPU.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { TempProject } from "./helpers/project.js";
 import { requirePython } from "./helpers/python.js";
@@ -97,6 +97,19 @@ if (python) {
     assert.ok(existsSync(node.error.exchangeDir));
     const status = await failing.json<StatusJson>("status");
     assert.equal([status.nodes[0].state, status.nodes[0].reason], ["failed", "failed before"]);
+  });
+
+  test("a JSONL dataset (relative path) is measured, and editing the file re-runs what uses it", async () => {
+    const data = new TempProject(`{ experiments: [{ name: "jsonl", ${FAST}, dataset: "prompts.jsonl" }] }`, { LEM_PYTHON: python, LEM_RUNNER_PYTORCH: "local" });
+    const prompts = (words: string) => [1, 2, 3, 4].map((i) => JSON.stringify({ prompt: `${words} ${i}` })).join("\n");
+    writeFileSync(join(data.dir, "prompts.jsonl"), prompts("hello there"));
+    const first = await data.json<BuildJson>("build");
+    assert.equal(first.summary, { ran: 1, cached: 0, failed: 0, skipped: 0 });
+    writeFileSync(join(data.dir, "prompts.jsonl"), prompts("something else"));
+    const status = await data.json<StatusJson>("status");
+    assert.equal(status.nodes[0].state, "pending");
+    assert.match(status.nodes[0].reason ?? "", /^changed: dataset_sha256 [0-9a-f]{64} → [0-9a-f]{64}$/);
+    assert.is((await data.json<BuildJson>("build")).summary.ran, 1);
   });
 
   test("a selector that matches nothing is an input error", async () => {

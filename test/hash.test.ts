@@ -66,14 +66,14 @@ function otherValue(schema: Record<string, unknown>): unknown {
     const up = schema.default + 0.25;
     return typeof schema.maximum === "number" && up > schema.maximum ? schema.default / 2 : up;
   }
-  if (type === "string") return "synthetic:other";
+  if (type === "string") return typeof schema.pattern === "string" && schema.pattern.includes("0-9a-f") ? "a".repeat(64) : "synthetic:other";
   throw new Error(`no alternative value for ${JSON.stringify(schema)}`);
 }
 
 test("every measurement field changes the hash", () => {
   const fields = measurementFields();
   assert.ok(fields.length >= 30, `expected the schema's leaves, got ${fields.length}`);
-  for (const [path, value] of fields) {
+  for (const [path, value] of fields.filter(([p]) => p !== "dataset_sha256")) { // set by lem: see below
     const backend = path.startsWith("vllm.") || path === "backend" ? "vllm" : "pytorch";
     const base: Record<string, unknown> = { model: "synthetic:tiny", backend };
     const changed = structuredClone(base);
@@ -86,6 +86,18 @@ test("every measurement field changes the hash", () => {
     const [after] = hashOf({ experiments: [changed] });
     assert.is.not(after, before, `changing ${path} to ${JSON.stringify(value)} must change the hash`);
   }
+});
+
+test("a dataset file's contents change the hash; a missing file makes the experiment invalid", () => {
+  const lemfile = { experiments: [{ name: "d", model: "m", dataset: "prompts.jsonl" }, { name: "s", model: "m" }] };
+  const [v1] = expandLemfile(lemfile, "l.ts", () => "1".repeat(64)).experiments;
+  const [v2] = expandLemfile(lemfile, "l.ts", () => "2".repeat(64)).experiments;
+  assert.is(v1.config.dataset_sha256, "1".repeat(64));
+  assert.is.not(v1.hash, v2.hash);
+  const missing = expandLemfile(lemfile, "l.ts", () => undefined);
+  assert.equal(missing.invalid.map((i) => i.name), ["d"]);
+  assert.match(missing.invalid[0].errors[0], /dataset: no such file "prompts.jsonl"/);
+  assert.is(missing.experiments[0].config.dataset_sha256, null, "synthetic prompts have no file");
 });
 
 test.run();

@@ -1,4 +1,6 @@
 import { dirname, resolve, isAbsolute, join } from "node:path";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { loadLemfile } from "../lemfile/load.js";
 import { expandLemfile, type ExpandedLemfile } from "../config/expand.js";
 import { loadUserConfig, type UserConfig } from "../config/user-config.js";
@@ -23,7 +25,7 @@ export async function loadProject(lemfilePath = "lemfile.ts"): Promise<Project> 
   const lemfile = resolve(lemfilePath);
   const root = dirname(lemfile);
   const raw = await loadLemfile(lemfilePath);
-  const expanded = expandLemfile(raw, lemfilePath);
+  const expanded = expandLemfile(raw, lemfilePath, datasetDigest(root));
   const user = loadUserConfig(root);
   const dir = expanded.resultsDir ?? user.results_dir;
   const store = new ResultStore(isAbsolute(dir) ? dir : join(root, dir));
@@ -44,4 +46,16 @@ export function planProject(project: Project, selectors: string[], force = false
   const currentHashes = new Set(project.nodes.map((n) => n.hash));
   const planned = planBuild(project.nodes.filter(select), snapshot, { hardwareFor: hardwareFor(project.host), force, currentHashes });
   return { planned, snapshot };
+}
+
+/** sha256 of each dataset file, read once per path, relative to the project root. */
+function datasetDigest(root: string): (path: string) => string | undefined {
+  const seen = new Map<string, string | undefined>();
+  return (path) => {
+    if (!seen.has(path)) {
+      const file = resolve(root, path);
+      seen.set(path, existsSync(file) && statSync(file).isFile() ? createHash("sha256").update(readFileSync(file)).digest("hex") : undefined);
+    }
+    return seen.get(path);
+  };
 }

@@ -57,12 +57,16 @@ export function normalizeExperiment(merged: Json): { config: ExperimentConfig } 
   return { config: config as unknown as ExperimentConfig };
 }
 
+/** Digest of a dataset file (path as written in the lemfile), or undefined when it does not exist. */
+export type DatasetDigest = (path: string) => string | undefined;
+
 /**
- * Lemfile → unique, validated, hashed experiments. Pure: `file` is only used in messages.
+ * Lemfile → unique, validated, hashed experiments. Pure: `file` is only used in messages, and
+ * dataset files are read through `digest` (the CLI passes one that reads the project's files).
  * Throws a LemError (exit 2) when the lemfile's own shape is wrong, when two different
  * configs share a name, or when no valid experiment remains.
  */
-export function expandLemfile(raw: unknown, file: string): ExpandedLemfile {
+export function expandLemfile(raw: unknown, file: string, digest?: DatasetDigest): ExpandedLemfile {
   const lemfile = structuredClone(raw) as Lemfile;
   if (!validators.lemfile(lemfile)) {
     const lines = formatSchemaErrors(validators.lemfile.errors ?? [], lemfile, schemas.lemfile);
@@ -80,6 +84,18 @@ export function expandLemfile(raw: unknown, file: string): ExpandedLemfile {
     if ("errors" in result) {
       invalid.push({ name: label, errors: result.errors });
       return;
+    }
+    // A dataset file is an input like any other: its contents are part of the hash.
+    const dataset = result.config.dataset ?? "synthetic";
+    if (dataset !== "synthetic" && digest) {
+      const sha = digest(dataset);
+      if (!sha) {
+        invalid.push({ name: label, errors: [`dataset: no such file "${dataset}" (relative paths are from the lemfile's folder; or use "synthetic")`] });
+        return;
+      }
+      result.config.dataset_sha256 = sha;
+    } else {
+      result.config.dataset_sha256 = null;
     }
     const hash = measurementHash(result.config);
     const name = given ?? `exp-${hash.slice(0, 8)}`;

@@ -39,6 +39,8 @@ export interface ExperimentConfig {
   backend: Backend;
   n?: number;
   dataset?: string;
+  /** Set by lem from the dataset file's contents (not by hand). */
+  dataset_sha256?: string | null;
   precision?: Precision;
   random_seed?: number;
   max_input_tokens?: number;
@@ -53,7 +55,7 @@ export interface ExperimentConfig {
 
 /** Runtime-checked mirror of ExperimentConfig's keys (the compiler keeps it exhaustive). */
 export const EXPERIMENT_KEYS = {
-  model: true, backend: true, n: true, dataset: true, precision: true, random_seed: true,
+  model: true, backend: true, n: true, dataset: true, dataset_sha256: true, precision: true, random_seed: true,
   max_input_tokens: true, max_output_tokens: true, decoder: true, warmup: true, baseline: true,
   energy: true, pytorch: true, vllm: true,
 } as const satisfies Record<keyof ExperimentConfig, true>;
