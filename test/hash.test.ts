@@ -1,10 +1,11 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { measurementHash } from "../src/graph/hash.js";
+import { measurementHash, HASH_VERSION } from "../src/graph/hash.js";
 import { canonicalJson } from "../src/graph/canonical-json.js";
 import { expandLemfile } from "../src/config/expand.js";
 import { schemas } from "../src/config/schemas.js";
 import { config } from "./helpers/fixtures.js";
+import { LemError } from "../src/errors.js";
 
 const hashOf = (lemfile: object) => expandLemfile(lemfile, "lemfile.ts").experiments.map((e) => e.hash);
 
@@ -40,6 +41,29 @@ test("runner, cycles, gaps, names and results_dir do not change a hash", () => {
 test("defaults written out explicitly hash the same as defaults left implicit", () => {
   assert.equal(hashOf({ experiments: [{ model: "m", backend: "pytorch", n: 100, precision: "bf16", pytorch: { batch_size: 1 } }] }),
     hashOf({ experiments: [{ model: "m" }] }));
+});
+
+// Golden values: every stored result is keyed by these hashes. If one of these tests fails, the
+// change would orphan every result anyone has measured: raise HASH_VERSION in src/graph/hash.ts,
+// note it in the README's hash section, and only then update the values below.
+const ORPHANS = "this change would orphan every stored result: raise HASH_VERSION (src/graph/hash.ts), note it in the README, then update this golden value";
+const FIXED = {
+  model: "synthetic:tiny", backend: "pytorch", n: 8, dataset: "synthetic", dataset_sha256: null, precision: "fp32", random_seed: 42,
+  max_input_tokens: 64, max_output_tokens: 32,
+  decoder: { temperature: 0, do_sample: true, top_k: 50, top_p: 1, repetition_penalty: 1, ignore_eos: true },
+  warmup: { enabled: true, n_warmup: 2 }, baseline: { enabled: true, duration_seconds: 5 }, energy: { backend: "auto", sample_interval_ms: 100 },
+  pytorch: { batch_size: 4, device: "cpu", attn_implementation: "sdpa", num_threads: null },
+};
+
+test("golden: the hash of a fixed, complete config is pinned (canonical JSON, sha256, hash_version)", () => {
+  assert.is(HASH_VERSION, 1, ORPHANS);
+  assert.is(measurementHash(FIXED as unknown as Parameters<typeof measurementHash>[0]), "5104eeb6268885e5", ORPHANS);
+});
+
+test("golden: the schema's defaults are pinned through the hash of a one-field experiment, per backend", () => {
+  // A default that changes re-keys every experiment that left the field out.
+  assert.equal(hashOf({ experiments: [{ model: "synthetic:tiny" }] }), ["3b88cf49b22ccc62"], ORPHANS);
+  assert.equal(hashOf({ experiments: [{ model: "synthetic:tiny", backend: "vllm" }] }), ["0bea1fa0e1595bd9"], ORPHANS);
 });
 
 /** Every leaf of the experiment schema, with a second valid value for it. */
@@ -88,16 +112,18 @@ test("every measurement field changes the hash", () => {
   }
 });
 
-test("a dataset file's contents change the hash; a missing file makes the experiment invalid", () => {
+test("a dataset file's contents change the hash; a missing file is an error naming the experiment and field", () => {
   const lemfile = { experiments: [{ name: "d", model: "m", dataset: "prompts.jsonl" }, { name: "s", model: "m" }] };
   const [v1] = expandLemfile(lemfile, "l.ts", () => "1".repeat(64)).experiments;
   const [v2] = expandLemfile(lemfile, "l.ts", () => "2".repeat(64)).experiments;
   assert.is(v1.config.dataset_sha256, "1".repeat(64));
   assert.is.not(v1.hash, v2.hash);
-  const missing = expandLemfile(lemfile, "l.ts", () => undefined);
-  assert.equal(missing.invalid.map((i) => i.name), ["d"]);
-  assert.match(missing.invalid[0].errors[0], /dataset: no such file "prompts.jsonl"/);
-  assert.is(missing.experiments[0].config.dataset_sha256, null, "synthetic prompts have no file");
+  const missing = (() => { try { expandLemfile(lemfile, "l.ts", () => undefined); } catch (e) { return e as LemError; } })();
+  assert.instance(missing, LemError);
+  assert.is(missing!.exitCode, 2);
+  assert.match([missing!.message, ...missing!.notes].join("\n"), /"d"[^]*dataset: no such file "prompts.jsonl"/);
+  const synthetic = expandLemfile({ experiments: [{ name: "s", model: "m" }] }, "l.ts", () => undefined);
+  assert.is(synthetic.experiments[0].config.dataset_sha256, null, "synthetic prompts have no file");
 });
 
 test.run();

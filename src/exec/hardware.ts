@@ -12,16 +12,33 @@ export interface HostHardware {
 
 const collapse = (s: string) => s.replace(/\s+/g, " ").trim();
 
+/**
+ * `cpu:<model>` from /proc/cpuinfo's first non-empty `model name` (whitespace runs collapsed), else
+ * the fallback; the harness's environment.cpu_model does the same (a test runs both on one text).
+ */
+export function cpuFingerprint(cpuinfo: string | undefined, fallback?: string): string {
+  for (const line of (cpuinfo ?? "").split("\n")) {
+    const colon = line.indexOf(":");
+    if (colon < 0 || line.slice(0, colon).trim() !== "model name") continue;
+    const model = collapse(line.slice(colon + 1));
+    if (model) return `cpu:${model}`;
+  }
+  return `cpu:${collapse(fallback ?? "") || "unknown"}`;
+}
+
+/** `gpu:<name> x<count>`, as the harness's hardware_fingerprint writes it. */
+export const gpuFingerprint = (name: string, count: number) => `gpu:${collapse(name) || "unknown"} x${count}`;
+
 /** The same fingerprints the harness writes into `hardware` (see docker/harness). */
 export function detectHardware(): HostHardware {
-  let model = cpus()[0]?.model;
+  let cpuinfo: string | undefined;
   try {
-    model = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? model;
+    cpuinfo = readFileSync("/proc/cpuinfo", "utf8");
   } catch { /* not Linux: os.cpus() is all there is */ }
-  const cpu = `cpu:${collapse(model ?? "unknown")}`;
+  const cpu = cpuFingerprint(cpuinfo, cpus()[0]?.model);
   const smi = spawnSync("nvidia-smi", ["--query-gpu=name", "--format=csv,noheader"], { encoding: "utf8", timeout: 10_000 });
   const names = smi.status === 0 ? smi.stdout.split("\n").map(collapse).filter(Boolean) : [];
-  return names.length ? { cpu, gpu: `gpu:${names[0]} x${names.length}`, gpuName: names[0] } : { cpu };
+  return names.length ? { cpu, gpu: gpuFingerprint(names[0], names.length), gpuName: names[0] } : { cpu };
 }
 
 /**
@@ -32,6 +49,6 @@ export function hardwareFor(host: HostHardware): (config: ExperimentConfig) => s
   return (config) => {
     if (!host.gpuName || config.pytorch?.device === "cpu") return host.cpu;
     const count = config.backend === "vllm" ? config.vllm?.engine?.tensor_parallel_size ?? 1 : 1;
-    return `gpu:${host.gpuName} x${count}`;
+    return gpuFingerprint(host.gpuName, count);
   };
 }

@@ -35,10 +35,12 @@ def cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str:
     return re.sub(r"\s+", " ", platform.processor() or "").strip() or "unknown"
 
 
-def hardware_fingerprint(device: str, gpu_name: Optional[str], gpu_count: int) -> str:
+def hardware_fingerprint(device: str, gpu_name: Optional[str], gpu_count: int, cpuinfo: str = "/proc/cpuinfo") -> str:
+    """`gpu:<name> x<count>` or `cpu:<model>`, whitespace runs collapsed: what src/exec/hardware.ts computes."""
     if device == "cuda":
-        return f"gpu:{gpu_name or 'unknown'} x{gpu_count}"
-    return f"cpu:{cpu_model()}"
+        name = re.sub(r"\s+", " ", gpu_name or "").strip() or "unknown"
+        return f"gpu:{name} x{gpu_count}"
+    return f"cpu:{cpu_model(cpuinfo)}"
 
 
 def in_container() -> bool:

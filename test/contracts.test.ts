@@ -1,0 +1,71 @@
+// Where TypeScript and the Python harness must agree (experiment defaults, hardware fingerprints),
+// both are run on the same inputs and compared. The harness modules used here need no torch.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { expandLemfile } from "../src/config/expand.js";
+import { canonicalJson } from "../src/graph/canonical-json.js";
+import { cpuFingerprint, detectHardware, gpuFingerprint, hardwareFor } from "../src/exec/hardware.js";
+import { HARNESS_DIR } from "../src/paths.js";
+import { config } from "./helpers/fixtures.js";
+import { tempDir } from "./helpers/temp.js";
+
+const PYTHON = process.env.LEM_PYTHON || "python3";
+
+/** Runs `code` in the harness's package with `input` as JSON on stdin; returns its JSON stdout. */
+function harness<T>(code: string, input: unknown): T {
+  const r = spawnSync(PYTHON, ["-c", `import sys, json\nsys.path.insert(0, ${JSON.stringify(HARNESS_DIR)})\n${code}`],
+    { input: JSON.stringify(input), encoding: "utf8", timeout: 30_000 });
+  assert.is(r.status, 0, `${PYTHON} failed:\n${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+test("the harness fills in the schema's defaults: a one-field config comes out as lem would hash it, per backend", () => {
+  const cases = [{ model: "synthetic:tiny" }, { model: "synthetic:tiny", backend: "vllm" }];
+  const fromHarness = harness<unknown[]>(
+    "from lem_harness.config import with_defaults\nprint(json.dumps([with_defaults(c) for c in json.load(sys.stdin)]))", cases);
+  cases.forEach((c, i) => {
+    const { dataset_sha256, ...fromSchema } = expandLemfile({ experiments: [c] }, "lemfile.ts").experiments[0].config;
+    assert.is(dataset_sha256, null, "set by lem from the dataset file, never by the harness");
+    assert.is(canonicalJson(fromHarness[i]), canonicalJson(fromSchema), `defaults differ for ${JSON.stringify(c)}`);
+  });
+});
+
+test("a config lem sends complete passes through the harness's defaults unchanged", () => {
+  const full = config({ precision: "fp32", pytorch: { batch_size: 4, device: "cpu" }, decoder: { temperature: 0 } });
+  const [back] = harness<unknown[]>("from lem_harness.config import with_defaults\nprint(json.dumps([with_defaults(c) for c in json.load(sys.stdin)]))", [full]);
+  assert.is(canonicalJson(back), canonicalJson(full));
+});
+
+test("this machine's CPU fingerprint is the same string in TypeScript and in the harness", () => {
+  const py = harness<string>("from lem_harness.environment import hardware_fingerprint\nprint(json.dumps(hardware_fingerprint('cpu', None, 0)))", null);
+  assert.is(detectHardware().cpu, py);
+  assert.match(py, /^cpu:\S/);
+});
+
+test("CPU and GPU fingerprints agree on injected facts: odd whitespace, an empty model name, GPU counts", () => {
+  const dir = tempDir();
+  const cpuinfos = [
+    "processor\t: 0\nmodel name\t: Intel(R) Xeon(R)   CPU @ 2.20GHz  \nflags\t: fpu\n",
+    "model name\t:   \nmodel name\t: AMD\tEPYC 7B13 64-Core Processor\n",
+    "processor : 0\nvendor_id : GenuineIntel\nmodel name: Apple M2\n\nprocessor : 1\nmodel name: Other\n",
+  ].map((text, i) => { const file = join(dir, `cpuinfo-${i}`); writeFileSync(file, text); return { file, text }; });
+  const gpus: [string, number][] = [["NVIDIA H100 80GB HBM3", 1], ["NVIDIA  A100-SXM4-80GB ", 8], ["Tesla V100-SXM2-16GB", 2]];
+  const py = harness<{ cpu: string[]; gpu: string[] }>(`from lem_harness.environment import hardware_fingerprint
+facts = json.load(sys.stdin)
+print(json.dumps({"cpu": [hardware_fingerprint("cpu", None, 0, f) for f in facts["cpu"]],
+                  "gpu": [hardware_fingerprint("cuda", n, c) for n, c in facts["gpu"]]}))`, { cpu: cpuinfos.map((c) => c.file), gpu: gpus });
+  assert.equal(cpuinfos.map((c) => cpuFingerprint(c.text)), py.cpu);
+  assert.equal(py.cpu, ["cpu:Intel(R) Xeon(R) CPU @ 2.20GHz", "cpu:AMD EPYC 7B13 64-Core Processor", "cpu:Apple M2"]);
+  assert.equal(gpus.map(([name, count]) => gpuFingerprint(name, count)), py.gpu);
+  // What the planner expects a run to be fingerprinted as, for the GPUs the run will use.
+  const host = { cpu: "cpu:x", gpu: gpuFingerprint("NVIDIA H100 80GB HBM3", 8), gpuName: "NVIDIA H100 80GB HBM3" };
+  const expect = hardwareFor(host);
+  assert.is(expect(config()), py.gpu[0], "pytorch uses one GPU");
+  assert.is(expect(config({ backend: "vllm", vllm: { engine: { tensor_parallel_size: 2 } } })), gpuFingerprint("NVIDIA H100 80GB HBM3", 2));
+  assert.is(expect(config({ pytorch: { device: "cpu" } })), "cpu:x", "device cpu is measured on the CPU");
+});
+
+test.run();
