@@ -14,9 +14,12 @@ export function parse<O extends Options>(argv: string[], options: O, command: st
   }
 }
 
+/** A flag's whole number ≥ 1, written in plain digits ("1.5", "0x10", "1e3", " 2" are mistakes). */
 export function positiveInt(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw inputError(`${flag}: expected a whole number ≥ 1, got "${value}"`);
+  if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
+    throw inputError(`${flag}: expected a whole number ≥ 1, got "${value}"`, `e.g. ${flag} 2`);
+  }
   return n;
 }

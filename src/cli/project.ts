@@ -3,7 +3,8 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { loadLemfile } from "../lemfile/load.js";
 import { expandLemfile, type ExpandedLemfile } from "../config/expand.js";
-import { loadUserConfig, type UserConfig } from "../config/user-config.js";
+import { loadUserConfig, USER_CONFIG_FILE, type UserConfig } from "../config/user-config.js";
+import { inputError } from "../errors.js";
 import { buildNodes, type NodeSpec } from "../graph/nodes.js";
 import { planBuild, type PlannedNode } from "../graph/plan.js";
 import { makeSelector, shardSelector } from "../graph/select.js";
@@ -21,15 +22,37 @@ export interface Project {
   host: HostHardware;
 }
 
-export async function loadProject(lemfilePath = "lemfile.ts"): Promise<Project> {
+export interface LoadOptions {
+  /** --skip-invalid: skip sweep points that only a combination of values makes invalid. */
+  skipInvalid?: boolean;
+}
+
+export async function loadProject(lemfilePath = "lemfile.ts", options: LoadOptions = {}): Promise<Project> {
   const lemfile = resolve(lemfilePath);
   const root = dirname(lemfile);
   const raw = await loadLemfile(lemfilePath);
-  const expanded = expandLemfile(raw, lemfilePath, datasetDigest(root));
+  const expanded = expandLemfile(raw, lemfilePath, { digest: datasetDigest(root), skipInvalid: options.skipInvalid });
   const user = loadUserConfig(root);
   const dir = expanded.resultsDir ?? user.results_dir;
-  const store = new ResultStore(isAbsolute(dir) ? dir : join(root, dir));
+  const resultsDir = isAbsolute(dir) ? dir : join(root, dir);
+  const configFile = join(root, USER_CONFIG_FILE);
+  checkResultsDir(resultsDir, expanded.resultsDir !== undefined ? lemfilePath : existsSync(configFile) ? configFile : `${lemfilePath} (the default results_dir)`);
+  const store = new ResultStore(resultsDir);
   return { lemfile, root, expanded, user, store, nodes: buildNodes(expanded.experiments, expanded.execution), host: detectHardware() };
+}
+
+/** results_dir may be missing (the store makes it) but never a file, nor below one. */
+function checkResultsDir(dir: string, source: string) {
+  let stat;
+  try {
+    stat = statSync(dir, { throwIfNoEntry: false });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOTDIR") throw error;
+    throw inputError(`${source}: results_dir: ${dir} lies below a file, expected a folder`, "point results_dir at a folder (or move that file away)");
+  }
+  if (stat && !stat.isDirectory()) {
+    throw inputError(`${source}: results_dir: ${dir} is a file, expected a folder`, "point results_dir at a folder (or move that file away)");
+  }
 }
 
 export interface PlanView {

@@ -37,17 +37,29 @@ function closest(word: string, options: string[]): string | undefined {
   return best && best[1] <= Math.max(2, Math.floor(word.length / 3)) ? best[0] : undefined;
 }
 
+/** One readable schema error and the fields it is about (a sweep uses them to blame an axis). */
+export interface SchemaProblem {
+  line: string;
+  fields: string[];
+}
+
 /**
  * One readable line per schema error: `field: what was expected, got what`. `schema` is the
  * JSON Schema the data was checked against, used to list the allowed keys of unknown fields.
  */
 export function formatSchemaErrors(errors: SchemaError[], data: unknown, schema?: object): string[] {
-  const lines: string[] = [];
+  return [...new Set(schemaProblems(errors, data, schema).map((p) => p.line))];
+}
+
+/** formatSchemaErrors with each line's fields: a backend section error is about `backend` too. */
+export function schemaProblems(errors: SchemaError[], data: unknown, schema?: object): SchemaProblem[] {
+  const problems: SchemaProblem[] = [];
   for (const error of errors) {
     // if/then wrappers repeat what the inner error already says.
     if (error.keyword === "if") continue;
     const field = fieldPath(error) || "(top level)";
     const got = show(valueAt(data, error.instancePath));
+    const lines: string[] = [];
     switch (error.keyword) {
       case "additionalProperties": {
         const allowed = allowedKeys(schema, error.schemaPath);
@@ -75,8 +87,10 @@ export function formatSchemaErrors(errors: SchemaError[], data: unknown, schema?
       default:
         lines.push(`${field}: ${error.message ?? "does not match the schema"}, got ${got}`);
     }
+    const fields = error.keyword === "false schema" ? [field, "backend"] : [field];
+    for (const line of lines) if (!problems.some((p) => p.line === line)) problems.push({ line, fields });
   }
-  return [...new Set(lines)];
+  return problems;
 }
 
 function allowedKeys(schema: object | undefined, schemaPath: string): string[] | undefined {

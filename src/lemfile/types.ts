@@ -65,7 +65,23 @@ export type ExperimentEntry = Partial<ExperimentConfig> & {
   name?: string;
   /** Set by sweep(): the sweep a point came from, so an edited point can be traced to its old value. */
   sweep?: string;
+  /** Set by sweep(): this point's value of each axis (dotted path → value), to tell which value made it invalid. Not hashed. */
+  sweep_point?: Record<string, SweepValue>;
+  /** Set by sweep(..., { skip_invalid: true }): skip this point if only a combination of valid values makes it invalid. */
+  skip_invalid?: boolean;
 };
+
+/** A value on a sweep axis: plain JSON data. */
+export type SweepValue = string | number | boolean | null | { readonly [key: string]: unknown } | readonly unknown[];
+
+/** sweep()'s fourth argument. */
+export interface SweepOptions {
+  /**
+   * Skip (and report by name) points that are invalid only through a combination of axis values
+   * that are each valid elsewhere. A value invalid in every point is always an error.
+   */
+  skip_invalid?: boolean;
+}
 
 export type RunnerSpec = "local" | "docker" | `docker:${string}`;
 
