@@ -6,6 +6,8 @@
 # since lem supports both).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
+# LEM_DOCKER, as everywhere in lem, names the docker CLI (a wrapper, another path).
+docker() { command "${LEM_DOCKER:-docker}" "$@"; }
 pkgs=()
 command -v dockerd >/dev/null || pkgs+=(docker.io)
 command -v debootstrap >/dev/null || pkgs+=(debootstrap)

@@ -7,8 +7,11 @@
 #
 # trixie is the default because its python3-torch is 2.6 (SDPA); bookworm's is 1.13.
 # Idempotent: an existing TAG is kept (set LEM_REBUILD=1 to replace it). Needs root (debootstrap).
-# Env: LEM_DEBIAN_MIRROR (default http://deb.debian.org/debian).
+# Env: LEM_DEBIAN_MIRROR (default http://deb.debian.org/debian); LEM_DOCKER, the docker CLI to call.
 set -euo pipefail
+
+DOCKER="${LEM_DOCKER:-docker}"
+docker() { command "$DOCKER" "$@"; }
 
 tag="${1:-lem-debian:trixie-minbase}"
 suite="${2:-trixie}"

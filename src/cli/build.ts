@@ -3,6 +3,7 @@ import { loadProject, planProject, type Project } from "./project.js";
 import { out, err, isInteractive, statusNode } from "./output.js";
 import { executeBuild, type BuildOutcome } from "../exec/scheduler.js";
 import { createRunners, resolveRunners, type Runners, type Strategy } from "./runners.js";
+import { preflight } from "../exec/preflight.js";
 import { confirm } from "./confirm.js";
 import { plainReporter } from "../report/plain-reporter.js";
 import { ListrReporter } from "../report/listr-reporter.js";
@@ -57,6 +58,8 @@ export async function buildCommand(argv: string[]): Promise<number> {
   const stop = new AbortController();
   const kill = new AbortController();
   const listr = !values.json && isInteractive() ? new ListrReporter() : undefined;
+  // Each runner can work, or one error with the fix: before any node starts or any dir is made.
+  await preflight(resolved, { user: project.user, gpu: Boolean(project.host.gpu) });
   const listeners: ((e: BuildEvent) => void)[] = [listr ? listr.handle : plainReporter(report)];
   if (listr) {
     // What happens outside the node rows (image builds, reaping, warnings) still gets a line.

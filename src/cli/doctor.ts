@@ -1,13 +1,18 @@
 import { spawnSync } from "node:child_process";
+import { dirname, resolve } from "node:path";
 import { parse } from "./args.js";
 import { out } from "./output.js";
 import { detectHardware } from "../exec/hardware.js";
 import { HARNESS_DIR } from "../paths.js";
 import { VERSION } from "./version.js";
+import { resolvePython, describePython } from "../config/python.js";
+import { loadUserConfig } from "../config/user-config.js";
+import { dockerBinary } from "../exec/docker/docker-cli.js";
 
 export const DOCTOR_HELP = `lem doctor — what lem finds on this machine: Node, Python and torch, Docker, GPUs
 
-  --json   print the checks as JSON
+  --lemfile PATH   the project whose .lem-config.yaml names the Python (default ./lemfile.ts)
+  --json           print the checks as JSON
 `;
 
 interface Check { name: string; ok: boolean; value: string; fix?: string }
@@ -18,31 +23,34 @@ function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv) {
 }
 
 export async function doctorCommand(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { json: { type: "boolean" }, help: { type: "boolean", short: "h" } }, "doctor");
+  const { values } = parse(argv, { json: { type: "boolean" }, lemfile: { type: "string" }, help: { type: "boolean", short: "h" } }, "doctor");
   if (values.help) { out(DOCTOR_HELP); return 0; }
-  const python = process.env.LEM_PYTHON || "python3";
+  // The same Python lem build would use: LEM_PYTHON, the project's .lem-config.yaml, then one with torch.
+  const resolved = resolvePython(loadUserConfig(dirname(resolve(values.lemfile ?? "lemfile.ts"))));
+  const python = resolved.python;
+  const docker = dockerBinary();
   const checks: Check[] = [];
   checks.push({ name: "lem", ok: true, value: `${VERSION} (node ${process.version})` });
   const py = run(python, ["-c", "import sys, torch; print(sys.version.split()[0], 'torch', torch.__version__, 'cuda' if torch.cuda.is_available() else 'cpu-only')"]);
-  checks.push({ name: "python + torch", ok: py.ok, value: py.ok ? `${python}: ${py.text}` : `${python}: ${py.text.split("\n").pop()}`,
-    fix: "install torch for this Python (Debian: apt-get install python3-torch libopenblas0-pthread) or set LEM_PYTHON" });
+  checks.push({ name: "python + torch", ok: py.ok, value: `${describePython(resolved)}: ${py.ok ? py.text : py.text.split("\n").pop()}`,
+    fix: "run `npx lem setup` (Debian: installs python3-torch), or point LEM_PYTHON at a Python with torch" });
   const harness = run(python, ["-c", "import lem_harness"], { ...process.env, PYTHONPATH: HARNESS_DIR });
   checks.push({ name: "harness", ok: harness.ok, value: harness.ok ? HARNESS_DIR : harness.text.split("\n").pop() ?? "", fix: "reinstall lem: docker/harness is missing" });
   const hw = detectHardware();
   checks.push({ name: "hardware", ok: true, value: hw.gpu ? `${hw.gpu}; ${hw.cpu}` : `${hw.cpu} (no NVIDIA GPU: energy is null on CPU without RAPL)` });
-  const docker = run("docker", ["version", "--format", "client {{.Client.Version}}, daemon {{.Server.Version}}"]);
-  checks.push({ name: "docker", ok: docker.ok, value: docker.ok ? docker.text : docker.text.split("\n").pop() || "not found",
+  const daemon = run(docker, ["version", "--format", "client {{.Client.Version}}, daemon {{.Server.Version}}"]);
+  checks.push({ name: "docker", ok: daemon.ok, value: daemon.ok ? daemon.text : daemon.text.split("\n").pop() || "not found",
     fix: "install docker.io and start dockerd (only needed for the docker runners)" });
-  if (docker.ok) {
-    const runtimes = run("docker", ["info", "--format", "{{json .Runtimes}}"]);
+  if (daemon.ok) {
+    const runtimes = run(docker, ["info", "--format", "{{json .Runtimes}}"]);
     const nvidia = runtimes.ok && runtimes.text.includes("nvidia");
     checks.push({ name: "gpu runtime", ok: nvidia || !hw.gpu, value: nvidia ? "nvidia runtime present" : `no NVIDIA runtime${hw.gpu ? "" : " (not needed: no GPU)"}`,
       fix: "install the NVIDIA Container Toolkit and restart dockerd" });
-    const images = run("docker", ["images", "--filter", "reference=lem-*", "--format", "{{.Repository}}:{{.Tag}} {{.Size}}"]);
+    const images = run(docker, ["images", "--filter", "reference=lem-*", "--format", "{{.Repository}}:{{.Tag}} {{.Size}}"]);
     const list = images.ok ? images.text.split("\n").filter(Boolean) : [];
     checks.push({ name: "images", ok: true, value: list.length ? list.join(", ") : "none yet (lem build makes them on first use)" });
   }
-  const compose2 = run("docker", ["compose", "version", "--short"]);
+  const compose2 = run(docker, ["compose", "version", "--short"]);
   const compose1 = run("docker-compose", ["version", "--short"]);
   checks.push({ name: "compose", ok: compose2.ok || compose1.ok, value: compose2.ok ? `v2 ${compose2.text}` : compose1.ok ? `v1 ${compose1.text}` : "not found",
     fix: "install docker-compose (only needed for the persistent strategy)" });

@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { PACKAGE_ROOT, DOCKER_DIR } from "../paths.js";
 import { resolveRunner, type ResolvedRunner } from "../config/runner-resolution.js";
 import { LocalRunner } from "../exec/local-runner.js";
+import { resolvePython } from "../config/python.js";
 import { inputError, LemError } from "../errors.js";
 import type { Runner } from "../exec/runner.js";
 import type { Backend } from "../lemfile/types.js";
@@ -46,16 +47,17 @@ export async function resolveRunners(project: Project, backends: Backend[], cli?
 }
 
 async function imageNodeFor(project: Project, backend: Backend, spec: string) {
-  const images = await import("../exec/docker/images.js");
-  return spec.startsWith("docker:") ? images.userImage(spec, backend) : images.defaultImageFor(backend, { gpu: Boolean(project.host.gpu), root: PACKAGE_ROOT });
+  const { imageForSpec } = await import("../exec/docker/images.js");
+  return imageForSpec(backend, spec, { gpu: Boolean(project.host.gpu), root: PACKAGE_ROOT });
 }
 
 /** For `lem status`: the image each docker backend runs in, and its digest if it exists yet. */
 export async function describeImages(project: Project, backends: Backend[]): Promise<ImageInfo[]> {
-  const { imageDigest } = await import("../exec/docker/images.js");
   const out: ImageInfo[] = [];
   for (const [backend, choice] of await resolveRunners(project, backends)) {
     if (choice.spec === "local") continue;
+    // Imported only for a docker runner: zx and the image code cost ~100 ms of start-up.
+    const { imageDigest } = await import("../exec/docker/images.js");
     const node = await imageNodeFor(project, backend, choice.spec);
     const digest = (await imageDigest(node.tag)) ?? null;
     out.push({ backend, tag: node.tag, digest, built: digest !== null });
@@ -87,7 +89,7 @@ export async function createRunners(
   const gpusFor = (backend: Backend) => (settings.gpus === "auto" ? (backend === "vllm" || project.host.gpu ? "all" : "none") : settings.gpus);
   for (const [backend, choice] of resolved) {
     if (choice.spec === "local") {
-      runners.set(backend, new LocalRunner(process.env.LEM_PYTHON || project.user.python || "python3", choice.source, project.root));
+      runners.set(backend, new LocalRunner(resolvePython(project.user).python, choice.source, project.root));
       continue;
     }
     const node = await imageNodeFor(project, backend, choice.spec);

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Compose } from "./compose.js";
 import { DockerError, tail } from "./errors.js";
-import { dockerProcess, type RunningDocker } from "./docker-cli.js";
+import { dockerBinary, dockerProcess, type RunningDocker } from "./docker-cli.js";
 
 export type ServiceStatus = "stopped" | "running" | "error";
 
@@ -95,7 +95,7 @@ export class ContainerManager implements AsyncDisposable {
 
   /** The command that stops what auto_teardown: false leaves running. */
   get downCommand(): string {
-    const cmd = this.o.compose.version === "v2" ? "docker compose" : "docker-compose";
+    const cmd = this.o.compose.version === "v2" ? `${dockerBinary()} compose` : "docker-compose";
     return `${cmd} -p ${this.o.project} ${this.o.files.map((f) => `-f ${f}`).join(" ")} down`;
   }
 

@@ -4,11 +4,14 @@ import { $ } from "zx";
 
 export interface DockerOutput { exitCode: number | null; stdout: string; stderr: string }
 
-const DOCKER = process.env.LEM_DOCKER || "docker";
+/** The docker CLI lem calls everywhere: LEM_DOCKER when set (a wrapper, another path), else docker on PATH. */
+export function dockerBinary(): string {
+  return process.env.LEM_DOCKER || "docker";
+}
 
 /** Runs `docker <args>` (zx quotes every argument) and never throws on a non-zero exit. */
 export async function docker(args: string[], options: { signal?: AbortSignal; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<DockerOutput> {
-  const out = await $({ quiet: true, nothrow: true, signal: options.signal, env: options.env ?? process.env, cwd: options.cwd })`${DOCKER} ${args}`;
+  const out = await $({ quiet: true, nothrow: true, signal: options.signal, env: options.env ?? process.env, cwd: options.cwd })`${dockerBinary()} ${args}`;
   return { exitCode: out.exitCode, stdout: out.stdout, stderr: out.stderr };
 }
 
@@ -20,7 +23,7 @@ export type RunningDocker = Promise<DockerOutput> & { stdout: Readable; stderr: 
  * ~6 ms a call, a tenth of a `docker exec`.
  */
 export function dockerProcess(args: string[], env: NodeJS.ProcessEnv = process.env): RunningDocker {
-  const child = spawn(DOCKER, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(dockerBinary(), args, { env, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d: Buffer) => (stdout += d));

@@ -8,6 +8,7 @@ import { canonicalJson } from "../../graph/canonical-json.js";
 import { contextFiles } from "./build-context.js";
 import { PACKAGE_ROOT } from "../../paths.js";
 import { tail } from "./errors.js";
+import { dockerBinary } from "./docker-cli.js";
 
 /**
  * Container images as graph nodes. An image's hash covers everything that decides its content as
@@ -153,9 +154,14 @@ export function userImage(ref: string, backend: "pytorch" | "vllm" = "pytorch"):
   return { ...recipe, name: `image:${tag}`, hash: imageHash(recipe) };
 }
 
+/** The image a docker runner spec runs in: the user's `docker:<image>`, else the one lem builds. */
+export function imageForSpec(backend: "pytorch" | "vllm", spec: string, opts: { gpu: boolean; root?: string }): ImageNode {
+  return spec.startsWith("docker:") ? userImage(spec, backend) : defaultImageFor(backend, opts);
+}
+
 /** The local image Id ("sha256:…") of a tag, or undefined when there is no such image. */
 export async function imageDigest(tag: string, signal?: AbortSignal): Promise<string | undefined> {
-  const out = await $({ signal, quiet: true, nothrow: true })`docker image inspect --format {{.Id}} ${tag}`;
+  const out = await $({ signal, quiet: true, nothrow: true })`${dockerBinary()} image inspect --format {{.Id}} ${tag}`;
   if (out.exitCode === 0) return out.stdout.trim();
   if (signal?.aborted) throw new ImageError("interrupted", `inspecting ${tag} was interrupted`, "run the build again");
   const stderr = out.stderr;
@@ -226,7 +232,7 @@ async function runBuild(node: ImageNode, opts: EnsureOptions) {
   const $$ = $({ signal: opts.signal, quiet: true, nothrow: true, detached: true });
   const proc = node.script
     ? $$`bash ${node.script} ${node.tag} ${node.buildArgs.SUITE ?? BASE_SUITE}`
-    : $$`docker ${buildArgv(node)}`;
+    : $$`${dockerBinary()} ${buildArgv(node)}`;
   const killGroup = () => { try { if (proc.pid) process.kill(-proc.pid, "SIGTERM"); } catch { /* gone */ } };
   opts.signal?.addEventListener("abort", killGroup, { once: true });
   const out = await proc;

@@ -1,0 +1,119 @@
+import { spawnSync } from "node:child_process";
+import { parse } from "./args.js";
+import { out, err } from "./output.js";
+import { loadProject, type Project } from "./project.js";
+import { resolveRunners } from "./runners.js";
+import { LemError } from "../errors.js";
+import { forgetPythonProbes, resolvePython } from "../config/python.js";
+import { checkDocker } from "../exec/preflight.js";
+import { APT_COMMAND, APT_PACKAGES, hostFacts, planLocal, type SetupStep } from "../exec/setup-plan.js";
+import { PACKAGE_ROOT } from "../paths.js";
+import type { Backend } from "../lemfile/types.js";
+
+export const SETUP_HELP = `lem setup — make this machine able to run the lemfile's experiments
+
+  For each backend the lemfile uses, checks the runner it resolves to (as lem build would) and
+  installs what is missing:
+    local   a Python with torch (LEM_PYTHON, .lem-config.yaml python, python3, /usr/bin/python3);
+            if none, as root on Debian: apt-get install ${APT_PACKAGES.join(" ")}
+            (Debian's /usr/bin/python3 with CPU torch)
+    docker  builds lem's image for the backend (on a CPU host, first an offline Debian base)
+  A second run has nothing to do.
+
+  --lemfile PATH           the lemfile (default ./lemfile.ts)
+  --runner local|docker    set up this runner for every backend
+  --dry-run                say what would be installed, and where, without doing it
+`;
+
+export async function setupCommand(argv: string[]): Promise<number> {
+  const { values } = parse(argv, {
+    lemfile: { type: "string" }, runner: { type: "string" }, "dry-run": { type: "boolean" }, help: { type: "boolean", short: "h" },
+  }, "setup");
+  if (values.help) { out(SETUP_HELP); return 0; }
+  const project = await loadProject(values.lemfile);
+  const backends = [...new Set(project.nodes.map((n) => n.config.backend))];
+  const steps = await planSetup(project, backends, values.runner);
+  // A blocked step is the error below; the others are what setup found or does.
+  for (const step of steps) if (step.kind !== "blocked") out(describe(step, Boolean(values["dry-run"])));
+
+  const blocked = steps.filter((s): s is Extract<SetupStep, { kind: "blocked" }> => s.kind === "blocked");
+  if (blocked.length === 1) throw new LemError(`setup cannot make ${blocked[0].backend} work here: ${blocked[0].message}`, blocked[0].fix, 2);
+  if (blocked.length > 1) {
+    throw new LemError(`setup cannot make ${blocked.map((b) => b.backend).join(", ")} work here`, "see each backend's fix", 2,
+      blocked.map((b) => `${b.backend}: ${b.message}; fix: ${b.fix}`));
+  }
+  const todo = steps.filter((s) => s.kind !== "ready");
+  if (todo.length === 0) { out("nothing to do: `npx lem build` can run every experiment here"); return 0; }
+  if (values["dry-run"]) { out("dry run: nothing installed (run without --dry-run to do it)"); return 0; }
+
+  for (const step of todo) {
+    if (step.kind === "apt") await installApt();
+    if (step.kind === "image" && !(await buildImage(project, step.backend, step.runner))) { err("lem setup: interrupted"); return 130; }
+  }
+  out("done: `npx lem build` can run every experiment here");
+  return 0;
+}
+
+async function planSetup(project: Project, backends: Backend[], cli: string | undefined): Promise<SetupStep[]> {
+  const resolved = await resolveRunners(project, backends, cli);
+  const host = hostFacts();
+  const steps: SetupStep[] = [];
+  for (const [backend, choice] of resolved) {
+    if (choice.spec === "local") { steps.push(planLocal(backend, resolvePython(project.user), host)); continue; }
+    const problem = await checkDocker(backend, choice.spec, { user: project.user, gpu: Boolean(project.host.gpu), root: PACKAGE_ROOT });
+    if (problem) { steps.push({ kind: "blocked", backend, runner: choice.spec, message: problem.message, fix: problem.fix }); continue; }
+    const { imageForSpec, imageDigest } = await import("../exec/docker/images.js");
+    const image = imageForSpec(backend, choice.spec, { gpu: Boolean(project.host.gpu), root: PACKAGE_ROOT });
+    const present = await imageDigest(image.tag);
+    const base = image.dependsOn && !(await imageDigest(image.dependsOn.tag)) ? `, first the offline Debian base ${image.dependsOn.tag} (debootstrap)` : "";
+    steps.push(present
+      ? { kind: "ready", backend, runner: choice.spec, detail: `image ${image.tag} is built` }
+      : { kind: "image", backend, runner: choice.spec, tag: image.tag, detail: `builds Docker image ${image.tag}${base}; it lives in Docker's image store (docker images)` });
+  }
+  return steps;
+}
+
+function describe(step: SetupStep, dryRun: boolean): string {
+  const head = `${step.backend.padEnd(8)} ${step.runner.padEnd(7)}`;
+  switch (step.kind) {
+    case "ready": return `${head} ready: ${step.detail}`;
+    case "blocked": return `${head} cannot set up: ${step.message}`;
+    case "apt": return `${head} ${dryRun ? "would run" : "runs"}: ${APT_COMMAND}\n${"".padEnd(17)} ${step.detail}`;
+    case "image": return `${head} ${dryRun ? "would build" : "builds"}: ${step.detail}`;
+  }
+}
+
+async function installApt() {
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  // apt's own progress is the user's: it goes straight to the terminal.
+  for (const args of [["update"], ["install", "-y", "--no-install-recommends", ...APT_PACKAGES]]) {
+    out(`$ apt-get ${args.join(" ")}`);
+    const r = spawnSync("apt-get", args, { env, stdio: ["ignore", "inherit", "inherit"] });
+    if (r.status !== 0) throw new LemError(`apt-get ${args[0]} failed (exit ${r.status ?? r.signal})`, "check network access to the Debian mirror and the output above, then run `npx lem setup` again", 1);
+  }
+  forgetPythonProbes();
+  const py = resolvePython({});
+  if (!py.probe.torch) throw new LemError(`installed ${APT_PACKAGES.join(" ")}, yet no Python here finds torch`, "run `lem doctor` to see what lem finds", 1);
+  out(`installed: ${py.python}, Python ${py.probe.version} with torch`);
+}
+
+/** Builds lem's image for a backend; false when interrupted. */
+async function buildImage(project: Project, backend: Backend, spec: string): Promise<boolean> {
+  const { imageForSpec, ensureImage } = await import("../exec/docker/images.js");
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.on("SIGINT", onSignal);
+  try {
+    const image = await ensureImage(imageForSpec(backend, spec, { gpu: Boolean(project.host.gpu), root: PACKAGE_ROOT }), {
+      signal: stop.signal,
+      onEvent: (e) => (e.state === "building" ? out(`building ${e.name} (${e.tag}) …`) : e.state === "built" ? out(`built ${e.tag} in ${e.seconds?.toFixed(0)} s`) : undefined),
+    });
+    out(`image ready: ${image.tag} (${image.digest.slice(0, 19)})`);
+    return true;
+  } catch (error) {
+    if (stop.signal.aborted) return false;
+    throw error;
+  } finally {
+    process.off("SIGINT", onSignal);
+  }
+}

@@ -1,0 +1,120 @@
+import { existsSync } from "node:fs";
+import { delimiter, join } from "node:path";
+import { LemError } from "../errors.js";
+import { resolvePython, describePython, PYTHON_CANDIDATES } from "../config/python.js";
+import type { ResolvedRunner } from "../config/runner-resolution.js";
+import type { Backend } from "../lemfile/types.js";
+
+/** Why one backend's runner cannot work on this machine, and what makes it work. */
+export interface RunnerProblem {
+  backend: Backend;
+  runner: string;
+  message: string;
+  fix: string;
+}
+
+export interface PreflightSettings {
+  /** .lem-config.yaml's `python`, if any. */
+  user: { python?: string };
+  /** An NVIDIA GPU is here (lem's pytorch image then builds on CUDA, not on the offline base). */
+  gpu: boolean;
+  root?: string;
+}
+
+export const SETUP_FIX = "run `npx lem setup` (it installs what is missing and says where)";
+
+/** True when `cmd` is an executable on PATH (no process started). */
+export function onPath(cmd: string): boolean {
+  return (process.env.PATH ?? "").split(delimiter).some((dir) => dir && existsSync(join(dir, cmd)));
+}
+
+/** The local runner's Python: it runs, finds torch and finds lem's harness. */
+export function checkLocal(backend: Backend, settings: PreflightSettings): RunnerProblem | undefined {
+  const py = resolvePython(settings.user);
+  const named = py.source !== "auto";
+  const problem = (message: string, fix: string): RunnerProblem => ({ backend, runner: "local", message, fix });
+  const pinnedFix = `install torch for ${py.python} (${py.python} -m pip install torch --index-url https://download.pytorch.org/whl/cpu), `
+    + `or ${py.source === "env:LEM_PYTHON" ? "unset LEM_PYTHON" : "remove python from .lem-config.yaml"} and ${SETUP_FIX}`;
+  if (!py.probe.found) {
+    return named
+      ? problem(`the local runner for ${backend} cannot run ${describePython(py)}: ${py.probe.error}`, pinnedFix)
+      : problem(`the local runner for ${backend} needs Python 3 with torch, and there is no Python here (tried ${PYTHON_CANDIDATES.join(", ")})`, SETUP_FIX);
+  }
+  if (!py.probe.torch) {
+    return named
+      ? problem(`the local runner for ${backend} needs torch, and ${describePython(py)} has none`, pinnedFix)
+      : problem(`the local runner for ${backend} needs torch, and no Python here has it (tried ${py.tried.map((t) => t.python).join(", ")})`,
+        `${SETUP_FIX}, or point LEM_PYTHON at a Python with torch`);
+  }
+  if (!py.probe.harness) {
+    return problem(`${describePython(py)} cannot import lem's harness (docker/harness in the lem package)`, "reinstall lem: its docker/harness folder is missing");
+  }
+  return undefined;
+}
+
+/** Docker: the daemon answers, and the image exists or lem has the means to build it. */
+export async function checkDocker(backend: Backend, spec: string, settings: PreflightSettings): Promise<RunnerProblem | undefined> {
+  const { docker, dockerBinary } = await import("./docker/docker-cli.js");
+  const problem = (message: string, fix: string): RunnerProblem => ({ backend, runner: spec, message, fix });
+  const version = await docker(["version", "--format", "{{.Server.Version}}"]).catch((e: Error) => ({ exitCode: 127, stdout: "", stderr: e.message }));
+  if (version.exitCode !== 0) {
+    const stderr = version.stderr;
+    if (version.exitCode === 127 || /command not found|ENOENT|not found/i.test(stderr) && !/daemon/i.test(stderr)) {
+      return problem(`the ${spec} runner for ${backend} needs Docker, and \`${dockerBinary()}\` is not installed`,
+        "install Docker (Debian: apt-get install docker.io, then start dockerd), or use --runner local");
+    }
+    if (/permission denied/i.test(stderr)) {
+      return problem(`the ${spec} runner for ${backend} needs Docker, and this user may not use the Docker socket`,
+        "add your user to the docker group (sudo usermod -aG docker $USER, then log in again), or use --runner local");
+    }
+    return problem(`the ${spec} runner for ${backend} needs Docker, and the Docker daemon does not answer`,
+      "start dockerd (or the Docker service), or use --runner local");
+  }
+  const { imageForSpec, imageDigest } = await import("./docker/images.js");
+  const image = imageForSpec(backend, spec, { gpu: settings.gpu, root: settings.root });
+  let baseMissing = false;
+  try {
+    if (await imageDigest(image.tag)) return undefined;
+    if (image.external) {
+      return problem(`image ${image.tag} (runner ${spec} for ${backend}) does not exist on this host, and lem never pulls`,
+        `build or load ${image.tag} first (docker build -t ${image.tag} … or docker load), or use runner "docker" and lem builds its own image`);
+    }
+    baseMissing = Boolean(image.dependsOn?.script) && !(await imageDigest(image.dependsOn!.tag));
+  } catch (error) {
+    return problem(`the ${spec} runner for ${backend}: ${(error as Error).message}`, (error as LemError).fix ?? "run `lem doctor`");
+  }
+  // lem builds a missing image itself; only the offline Debian base needs more than Docker to build.
+  if (baseMissing) {
+    const base = image.dependsOn!.tag;
+    if (process.getuid?.() !== 0) {
+      return problem(`lem's image for ${backend} builds on an offline Debian base (${base}), and building that needs root (debootstrap)`,
+        "run `sudo npx lem setup` once (it builds the images), or use --runner local");
+    }
+    if (!onPath("debootstrap") && !onPath("apt-get")) {
+      return problem(`building lem's offline Debian base (${base}) needs debootstrap, which is not installed`, "install debootstrap, or use --runner local");
+    }
+  }
+  return undefined;
+}
+
+/** Every problem of the runners a build will use, in backend order. */
+export async function checkRunners(resolved: Map<Backend, ResolvedRunner>, settings: PreflightSettings): Promise<RunnerProblem[]> {
+  const problems: RunnerProblem[] = [];
+  for (const [backend, choice] of resolved) {
+    const problem = choice.spec === "local" ? checkLocal(backend, settings) : await checkDocker(backend, choice.spec, settings);
+    if (problem) problems.push({ ...problem, message: `${problem.message} (runner from ${choice.source})` });
+  }
+  return problems;
+}
+
+/**
+ * Before any node starts: each runner the build will use can work. If one cannot, one error
+ * (exit 2) with the fix, rather than a failed first node, a kept exchange dir and a row of skips.
+ */
+export async function preflight(resolved: Map<Backend, ResolvedRunner>, settings: PreflightSettings): Promise<void> {
+  const problems = await checkRunners(resolved, settings);
+  if (problems.length === 0) return;
+  if (problems.length === 1) throw new LemError(`cannot measure here: ${problems[0].message}`, problems[0].fix, 2);
+  throw new LemError(`cannot measure here: ${problems.length} runners cannot work`, SETUP_FIX, 2,
+    problems.map((p) => `${p.message}; fix: ${p.fix}`));
+}
