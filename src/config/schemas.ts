@@ -1,31 +1,26 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
-import addFormatsModule from "ajv-formats";
+import type { ErrorObject, ValidateFunction } from "ajv/dist/2020.js";
+import { readSchemas } from "./schema-files.js";
+import type { SchemaName } from "./schema-compiler.js";
 
-// ajv-formats is CommonJS; under NodeNext its default export arrives as the module object.
-const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
+const { schemas: loaded, digest } = readSchemas();
 
-import { SCHEMA_DIR } from "../paths.js";
+export const schemas: Record<SchemaName, object> = loaded;
 
-const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: false });
-addFormats(ajv);
+// The validators generated at build time (scripts/generate-validators.ts) cost ~2 ms to load;
+// compiling with ajv costs ~100+ ms, so that is done only when the schemas changed since the
+// generation (or it never ran): a stale generated file can never validate against old rules.
+async function loadValidators(): Promise<Record<SchemaName, ValidateFunction>> {
+  try {
+    const generated = (await import("./validators.generated.js")) as Record<string, unknown>;
+    if (generated.SCHEMA_DIGEST === digest) return generated as unknown as Record<SchemaName, ValidateFunction>;
+  } catch {
+    // not generated yet: compile below
+  }
+  const { compileValidators } = await import("./schema-compiler.js");
+  return compileValidators(schemas);
+}
 
-const load = (file: string): object => JSON.parse(readFileSync(join(SCHEMA_DIR, file), "utf8"));
-
-export const schemas = {
-  experiment: load("experiment.schema.json"),
-  result: load("result.schema.json"),
-  userConfig: load("user-config.schema.json"),
-  lemfile: load("lemfile.schema.json"),
-};
-
-// Compiled once per process; each validator applies the schema's defaults to what it checks.
-export const validators: Record<keyof typeof schemas, ValidateFunction> = {
-  experiment: ajv.compile(schemas.experiment),
-  result: ajv.compile(schemas.result),
-  userConfig: ajv.compile(schemas.userConfig),
-  lemfile: ajv.compile(schemas.lemfile),
-};
+/** One validator per schema; each applies the schema's defaults to what it checks. */
+export const validators: Record<SchemaName, ValidateFunction> = await loadValidators();
 
 export type SchemaError = ErrorObject;

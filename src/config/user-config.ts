@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parse, YAMLParseError } from "yaml";
+import { createRequire } from "node:module";
+import type * as Yaml from "yaml";
 import { validators, schemas } from "./schemas.js";
 import { formatSchemaErrors } from "./format-errors.js";
 import { inputError } from "../errors.js";
@@ -27,11 +28,15 @@ export interface UserConfig {
 
 export const USER_CONFIG_FILE = ".lem-config.yaml";
 
+// yaml is loaded only when there is a .lem-config.yaml to read (~50 ms of start-up otherwise).
+const loadYaml = () => createRequire(import.meta.url)("yaml") as typeof Yaml;
+
 /** Reads .lem-config.yaml from the project root (optional), validated, with defaults applied. */
 export function loadUserConfig(root: string): UserConfig {
   const path = join(root, USER_CONFIG_FILE);
   let data: unknown = {};
   if (existsSync(path)) {
+    const { parse, YAMLParseError } = loadYaml();
     try {
       data = parse(readFileSync(path, "utf8")) ?? {};
     } catch (error) {
