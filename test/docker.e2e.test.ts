@@ -4,7 +4,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, writeFileSync, chmodSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync, chmodSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -33,54 +33,91 @@ function fakeProject(behaviour: string, extra = "", settings = "") {
   return project;
 }
 
-async function failure(behaviour: string, settings = "") {
+async function failure(behaviour: string, settings = "", env: NodeJS.ProcessEnv = {}) {
   const project = fakeProject(behaviour, "", settings);
-  const r = await project.run("build", "--json");
+  const r = await lem(project.dir, ["build", "--json"], env);
   assert.is(r.code, 1, `exit code 1 for a failed node:\n${r.stdout}\n${r.stderr}`);
   const node = (JSON.parse(r.stdout) as BuildJson).nodes[0];
   assert.is(node.state, "failed");
   return { project, error: node.error! };
 }
 
+/** The failed node kept its exchange dir, holding the config it was given; removed when the file ends. */
 function assertKept(error: { exchangeDir?: string }) {
-  assert.ok(error.exchangeDir && existsSync(error.exchangeDir), "the exchange dir is kept on failure");
-  assert.ok(readdirSync(error.exchangeDir!).some((f) => f.endsWith("_config.json")));
+  assert.ok(error.exchangeDir && existsSync(error.exchangeDir), `the exchange dir is kept on failure: ${error.exchangeDir}`);
+  kept.push(error.exchangeDir!);
+  const config = readdirSync(error.exchangeDir!).find((f) => f.endsWith("_config.json"));
+  assert.ok(config, "the kept dir holds the node's config");
+  assert.match(readFileSync(join(error.exchangeDir!, config!), "utf8"), /"model": ?"fake:[a-z0-9]+"/, "the config is the node's own");
+}
+const kept: string[] = [];
+process.on("exit", () => { for (const dir of kept) rmSync(dir, { recursive: true, force: true }); });
+
+/** A docker CLI for LEM_DOCKER: passes everything to docker, but runs `onRun` (bash) for `docker run`. */
+function dockerWrapper(onRun: string): string {
+  const bin = tempDir();
+  writeFileSync(join(bin, "docker"), `#!/bin/bash\nif [ "$1" = run ]; then ${onRun}; fi\nexec docker "$@"\n`);
+  chmodSync(join(bin, "docker"), 0o755);
+  return join(bin, "docker");
 }
 
 if (ready) {
-  test("a missing image is DockerImagePullError, with a fix and a kept exchange dir", async () => {
-    const project = new TempProject(`{ experiments: [{ name: "x", model: "fake:exit0" }], runners: { pytorch: "docker:lem-test/does-not-exist:1" } }`);
+  test("a missing docker:<image> is refused before any node: exit 2, the fix, no exchange dir", async () => {
+    const tmp = tempDir("lem-tmp-");
+    const project = new TempProject(`{ experiments: [{ name: "x", model: "fake:exit0" }], runners: { pytorch: "docker:lem-test/does-not-exist:1" } }`, { TMPDIR: tmp });
     const r = await project.run("build", "--json");
-    assert.is(r.code, 1);
-    assert.match(r.stderr + r.stdout, /DockerImagePullError|lem never pulls/);
+    assert.is(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /image lem-test\/does-not-exist:1 \(runner docker:lem-test\/does-not-exist:1 for pytorch\) does not exist on this host, and lem never pulls/);
+    assert.match(r.stderr, /fix: build or load lem-test\/does-not-exist:1 first/);
+    assert.equal(readdirSync(tmp), [], "no exchange dir");
+    assert.is(project.resultFiles().length, 0);
   });
 
-  test("GPUs requested without the NVIDIA runtime is DockerGPUAccessError", async () => {
+  test("an image gone by the time its node runs is DockerImagePullError, with the fix and a kept exchange dir", async () => {
+    const swap = `args=(); for a in "$@"; do [ "$a" = "${FAKE}" ] && a=lem-test/gone:1; args+=("$a"); done; exec docker "\${args[@]}"`;
+    const { error } = await failure("exit0", "", { LEM_DOCKER: dockerWrapper(swap) });
+    assert.is(error.type, "DockerImagePullError");
+    assert.match(error.fix!, /build the image first .*lem never pulls/);
+    assert.match(error.stderrTail!, /No such image/i);
+    assertKept(error);
+  });
+
+  test("the daemon going away mid-build is DockerDaemonError, with the fix and a kept exchange dir", async () => {
+    const down = `echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2; exit 1`;
+    const { error } = await failure("exit0", "", { LEM_DOCKER: dockerWrapper(down) });
+    assert.is(error.type, "DockerDaemonError");
+    assert.match(error.fix!, /start Docker .*docker info/);
+    assertKept(error);
+  });
+
+  test("GPUs requested without the NVIDIA runtime is DockerGPUAccessError, with the fix and a kept exchange dir", async () => {
     const { error } = await failure("exit0", "docker:\n  gpus: all\n");
     assert.is(error.type, "DockerGPUAccessError");
-    assert.match(error.fix!, /NVIDIA Container Toolkit/);
+    assert.match(error.fix!, /install the NVIDIA Container Toolkit and restart dockerd, or set docker.gpus: none/);
     assert.match(error.stderrTail!, /could not select device driver/);
     assertKept(error);
   });
 
-  test("running out of memory under a small limit is DockerOOMError", async () => {
+  test("running out of memory under a small limit is DockerOOMError, with the fix and a kept exchange dir", async () => {
     const { error } = await failure("oom", "docker:\n  memory: 64m\n");
     assert.is(error.type, "DockerOOMError");
-    assert.match(error.fix!, /memory/);
+    assert.match(error.fix!, /ran out of memory: lower pytorch.batch_size or n.*raise the memory limit/);
     assertKept(error);
   });
 
-  test("a node past its timeout is DockerTimeoutError and its container is gone", async () => {
+  test("a node past its timeout is DockerTimeoutError, with the fix and a kept exchange dir, and its container is gone", async () => {
     const { error } = await failure("sleep", "timeout_seconds: 2\n");
     assert.is(error.type, "DockerTimeoutError");
+    assert.match(error.fix!, /raise timeout_seconds in \.lem-config\.yaml/);
     assertKept(error);
     assert.equal(dockerPs(), []);
   });
 
-  test("exit 0 without a result file is DockerContainerError", async () => {
+  test("exit 0 without a result file is DockerContainerError, with the fix and a kept exchange dir", async () => {
     const { error } = await failure("exit0");
     assert.is(error.type, "DockerContainerError");
     assert.match(error.message, /exited 0 but wrote no result/);
+    assert.match(error.fix!, /harness log in the kept exchange dir/);
     assertKept(error);
   });
 
@@ -107,6 +144,27 @@ if (ready) {
     const haystacks = [r.stdout, r.stderr, readFileSync(argvLog, "utf8"), ...filesUnder(node.error!.exchangeDir!), ...filesUnder(join(project.dir, "results"))];
     assert.ok(readFileSync(argvLog, "utf8").includes("--env-file"));
     for (const text of haystacks) assert.not.ok(text.includes(token), "the token leaked");
+  });
+
+  test("LEM_DOCKER is the only docker lem calls: doctor, status and build all go through it", async () => {
+    const real = spawnSync("sh", ["-c", "command -v docker"], { encoding: "utf8" }).stdout.trim();
+    const bin = tempDir();
+    const viaLem = join(bin, "via-lem-docker.log");
+    const viaPath = join(bin, "via-path.log");
+    // `docker` on PATH still works (so a stray call cannot hide as a failure) but is logged apart.
+    writeFileSync(join(bin, "docker"), `#!/bin/sh\necho "$@" >> ${viaPath}\nexec ${real} "$@"\n`);
+    writeFileSync(join(bin, "lem-docker"), `#!/bin/sh\necho "$@" >> ${viaLem}\nexec ${real} "$@"\n`);
+    for (const f of ["docker", "lem-docker"]) chmodSync(join(bin, f), 0o755);
+    const project = fakeProject("ok");
+    const env = { LEM_DOCKER: join(bin, "lem-docker"), PATH: `${bin}:${process.env.PATH}` };
+    const doctor = await lem(project.dir, ["doctor", "--json"], env);
+    assert.ok((JSON.parse(doctor.stdout) as { checks: { name: string; ok: boolean }[] }).checks.find((c) => c.name === "docker")?.ok, doctor.stdout);
+    assert.is((await lem(project.dir, ["status"], env)).code, 0);
+    const build = await lem(project.dir, ["build", "--json"], env);
+    assert.is(build.code, 0, build.stdout + build.stderr);
+    const calls = readFileSync(viaLem, "utf8");
+    for (const call of [/^version/m, /^info/m, /^compose version/m, /^image inspect --format \{\{\.Id\}\} lem-test\/fake-harness/m, /^run --init/m]) assert.match(calls, call);
+    assert.not.ok(existsSync(viaPath), `docker called past LEM_DOCKER:\n${existsSync(viaPath) ? readFileSync(viaPath, "utf8") : ""}`);
   });
 
   test("Ctrl-C during a containerised build leaves no container and exits 130", async () => {
