@@ -25,6 +25,7 @@ export const BUILD_HELP = `lem build [SELECTOR...] — measure every node that i
   --yes                    do not ask before using persistent containers
   --keep-going             after a failure, go on with the other nodes
   --shard I/N              only the I-th of N disjoint parts (by config hash), e.g. one per CI job
+  --skip-invalid           skip sweep points invalid only as a combination of values (named in a warning)
   --json                   print the outcome as JSON on stdout (progress goes to stderr)
 `;
 
@@ -33,14 +34,16 @@ export async function buildCommand(argv: string[]): Promise<number> {
     lemfile: { type: "string" }, "dry-run": { type: "boolean" }, force: { type: "boolean" },
     jobs: { type: "string" }, runner: { type: "string" }, "keep-going": { type: "boolean" },
     json: { type: "boolean" }, "container-strategy": { type: "string" }, yes: { type: "boolean" },
-    shard: { type: "string" }, help: { type: "boolean", short: "h" },
+    shard: { type: "string" }, "skip-invalid": { type: "boolean" }, help: { type: "boolean", short: "h" },
   }, "build");
   if (values.help) { out(BUILD_HELP); return 0; }
-  const project = await loadProject(values.lemfile);
+  // Flags are checked before the lemfile is loaded: a bad --jobs fails fast, naming the flag.
+  const jobs = positiveInt(values.jobs, "--jobs");
+  const project = await loadProject(values.lemfile, { skipInvalid: values["skip-invalid"] });
   const { planned, snapshot } = planProject(project, positionals, values.force, values.shard);
   const report = (line: string) => (values.json ? err(line) : out(line));
   for (const warning of snapshot.warnings) err(`warning: ${warning}`);
-  for (const bad of project.expanded.invalid) err(`warning: skipped experiment "${bad.name}": ${bad.errors.join("; ")}`);
+  for (const bad of project.expanded.invalid) err(`warning: skipped sweep point "${bad.name}": ${bad.errors.join("; ")}`);
   if (positionals.length > 0 && planned.length === 0) {
     throw inputError(`no experiment matches ${positionals.map((p) => `"${p}"`).join(" ")}`, "run `lem status` to list names and hashes");
   }
@@ -90,7 +93,7 @@ export async function buildCommand(argv: string[]): Promise<number> {
     outcome = await executeBuild({
       planned, store: project.store, execution: project.expanded.execution, emit,
       runnerFor: (node) => runnerFor(node.config.backend),
-      jobs: positiveInt(values.jobs, "--jobs") ?? project.user.jobs,
+      jobs: jobs ?? project.user.jobs,
       keepGoing: values["keep-going"], timeoutSeconds: project.user.timeout_seconds ?? undefined,
       stop: stop.signal, kill: kill.signal,
     });

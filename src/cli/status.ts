@@ -6,16 +6,17 @@ import { describeImages } from "./runners.js";
 export const STATUS_HELP = `lem status [SELECTOR...] — each node: done, pending or failed, and why it would run
 
   --lemfile PATH   the lemfile (default ./lemfile.ts)
+  --skip-invalid   skip sweep points invalid only as a combination of values (as lem build --skip-invalid)
   --json           {"nodes":[{"name","hash","cycle","state","reason"}],"images":[{"backend","tag","digest","built"}]}
 `;
 
 export async function statusCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { lemfile: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } }, "status");
+  const { values, positionals } = parse(argv, { lemfile: { type: "string" }, json: { type: "boolean" }, "skip-invalid": { type: "boolean" }, help: { type: "boolean", short: "h" } }, "status");
   if (values.help) { out(STATUS_HELP); return 0; }
-  const project = await loadProject(values.lemfile);
+  const project = await loadProject(values.lemfile, { skipInvalid: values["skip-invalid"] });
   const { planned, snapshot } = planProject(project, positionals);
   for (const warning of snapshot.warnings) err(`warning: ${warning}`);
-  for (const bad of project.expanded.invalid) err(`warning: skipped experiment "${bad.name}": ${bad.errors.join("; ")}`);
+  for (const bad of project.expanded.invalid) err(`warning: skipped sweep point "${bad.name}": ${bad.errors.join("; ")}`);
   const images = await describeImages(project, [...new Set(planned.map((n) => n.config.backend))]);
   if (values.json) {
     out(JSON.stringify({ nodes: planned.map(statusNode), images }));
