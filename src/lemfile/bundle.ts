@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { dirname, extname, join } from "node:path";
 import { isBuiltin } from "node:module";
@@ -36,6 +36,7 @@ export async function bundleLemfile(file: string, ownEntry: string, checker: str
   const digest = sha256(code).slice(0, 24);
   try {
     mkdirSync(cache, { recursive: true });
+    prune(cache);
     const bundlePath = join(cache, `${digest}.mjs`);
     writeAtomically(bundlePath, code);
     writeAtomically(manifestPath, JSON.stringify({ bundle: `${digest}.mjs`, inputs }));
@@ -67,10 +68,25 @@ function cachedBundle(manifestPath: string, cache: string): string | undefined {
       if (sha256(readFileSync(path)) !== digest) return undefined;
     }
     const bundlePath = join(cache, manifest.bundle);
-    return statSync(bundlePath).isFile() ? bundlePath : undefined;
+    // Touched, so pruning by another lem (oldest first) leaves what is in use.
+    const now = new Date();
+    utimesSync(bundlePath, now, now);
+    utimesSync(manifestPath, now, now);
+    return bundlePath;
   } catch {
     return undefined;
   }
+}
+
+/** Beyond this many files (two per lemfile), the least recently written half is removed. */
+const CACHE_FILES = 512;
+
+function prune(cache: string) {
+  const files = readdirSync(cache);
+  if (files.length < CACHE_FILES) return;
+  const aged = files.map((name) => ({ name, mtime: statSync(join(cache, name), { throwIfNoEntry: false })?.mtimeMs ?? 0 }));
+  aged.sort((a, b) => a.mtime - b.mtime);
+  for (const { name } of aged.slice(0, aged.length / 2)) rmSync(join(cache, name), { force: true });
 }
 
 function writeAtomically(path: string, text: string) {
