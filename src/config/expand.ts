@@ -155,24 +155,31 @@ export interface EvaluatedEntry {
   problems: SchemaProblem[];
 }
 
+const NO_PROBLEMS: SchemaProblem[] = [];
+
 function evaluate(entry: ExperimentEntry, index: number, defaults: Json, digest?: DatasetDigest): EvaluatedEntry {
   const { name: given, sweep: group, sweep_point: point, skip_invalid: skip, ...fields } = entry;
-  const base = { label: given ?? `experiments[${index}]`, given, group, point, skip: skip === true };
+  const evaluated: EvaluatedEntry = { label: given ?? `experiments[${index}]`, given, group, point, skip: skip === true, problems: NO_PROBLEMS };
   const result = normalizeExperiment(deepMerge(defaults, fields as Json));
-  if ("problems" in result) return { ...base, problems: result.problems };
+  if ("problems" in result) {
+    evaluated.problems = result.problems;
+    return evaluated;
+  }
   // A dataset file is an input like any other: its contents are part of the hash.
   const dataset = result.config.dataset ?? "synthetic";
   if (dataset !== "synthetic" && digest) {
     const sha = digest(dataset);
     if (!sha) {
       const line = `dataset: no such file "${dataset}" (relative paths are from the lemfile's folder; or use "synthetic")`;
-      return { ...base, problems: [{ line, fields: ["dataset"] }] };
+      evaluated.problems = [{ line, fields: ["dataset"] }];
+      return evaluated;
     }
     result.config.dataset_sha256 = sha;
   } else {
     result.config.dataset_sha256 = null;
   }
-  return { ...base, config: result.config, problems: [] };
+  evaluated.config = result.config;
+  return evaluated;
 }
 
 const SKIP_HINT = "to skip such points, pass { skip_invalid: true } as sweep()'s 4th argument or --skip-invalid";

@@ -51,22 +51,29 @@ export function sweep(name: string, axes: SweepAxes, base: ExperimentEntry = {},
   if (badBase.length) throw inputError(`${where}: base${badBase[0].path ? `.${badBase[0].path}` : ""} is ${badBase[0].what}`, "the base must be plain data");
 
   const labels = entries.map(([, values]) => valueLabels(values));
-  let points: { entry: Record<string, unknown>; label: string[]; point: Record<string, SweepValue> }[] =
-    [{ entry: structuredClone(base) as Record<string, unknown>, label: [], point: {} }];
-  entries.forEach(([path, values], axis) => {
-    const next: typeof points = [];
-    for (const point of points) {
-      values.forEach((value, i) => {
-        const entry = structuredClone(point.entry);
-        setPath(entry, path, value);
-        next.push({ entry, label: [...point.label, labels[axis][i]], point: { ...point.point, [path]: value } });
-      });
+  const points: ExperimentEntry[] = [];
+  // Odometer over the axes, last axis fastest: the order the axes and values were written.
+  const at = entries.map(() => 0);
+  for (let n = 0; n < size; n++) {
+    const entry = structuredClone(base) as Record<string, unknown>;
+    const point: Record<string, SweepValue> = {};
+    let label = name;
+    entries.forEach(([path, values], axis) => {
+      setPath(entry, path, values[at[axis]]);
+      point[path] = values[at[axis]];
+      label += `-${labels[axis][at[axis]]}`;
+    });
+    entry.name = label;
+    entry.sweep = name;
+    entry.sweep_point = point;
+    if (options.skip_invalid === true) entry.skip_invalid = true;
+    points.push(entry as ExperimentEntry);
+    for (let axis = entries.length - 1; axis >= 0; axis--) {
+      if (++at[axis] < entries[axis][1].length) break;
+      at[axis] = 0;
     }
-    points = next;
-  });
-  const skip = options.skip_invalid === true ? { skip_invalid: true } : {};
-  return points.map(({ entry, label, point }) =>
-    ({ ...entry, name: [name, ...label].join("-"), sweep: name, sweep_point: point, ...skip }) as ExperimentEntry);
+  }
+  return points;
 }
 
 /**
