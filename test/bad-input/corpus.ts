@@ -97,22 +97,27 @@ async function runCase(c: Case, seed: string): Promise<Outcome> {
   return { result, before, after: filesUnder(join(dir, "results")) };
 }
 
-/** Runs every case, a few at a time (each is a lem process), and asserts each in its own test. */
-export function runCorpus(title: string, cases: Case[], concurrency = 3) {
+// One pool for every corpus file in the process: each case is a lem process, and the machine
+// has few cores.
+const CONCURRENCY = 3;
+let running = 0;
+const waiting: (() => void)[] = [];
+async function slot<T>(work: () => Promise<T>): Promise<T> {
+  if (running >= CONCURRENCY) await new Promise<void>((go) => waiting.push(go));
+  running += 1;
+  try { return await work(); } finally { running -= 1; waiting.shift()?.(); }
+}
+let seeded: string | undefined;
+
+/** Runs every case, a few at a time, and asserts each in its own test. */
+export function runCorpus(title: string, cases: Case[]) {
   const names = new Set<string>();
   for (const c of cases) {
     assert.ok(!names.has(c.name), `duplicate case name: ${c.name}`);
     names.add(c.name);
   }
-  const seed = seedStore();
+  const seed = (seeded ??= seedStore());
   const outcomes = new Map<string, Promise<Outcome>>();
-  let next = 0;
-  const queue: (() => void)[] = [];
-  const slot = async <T>(work: () => Promise<T>): Promise<T> => {
-    if (next >= concurrency) await new Promise<void>((go) => queue.push(go));
-    next += 1;
-    try { return await work(); } finally { next -= 1; queue.shift()?.(); }
-  };
   for (const c of cases) outcomes.set(c.name, slot(() => runCase(c, seed)));
 
   const corpus = suite(title);
