@@ -129,6 +129,19 @@ export default defineLemfile({ experiments: models.map((model, i) => ({ name: "m
   assert.equal(edited.nodes.map((n) => n.name).sort(), ["m0", "m1", "m2"]);
 });
 
+test("a package installed beside the lemfile (ESM-only) is imported from there", async () => {
+  const p = project(`import { defineLemfile } from "llenergymeasure";
+import { seeds } from "seed-list";
+export default defineLemfile({ experiments: seeds.map((s: number) => ({ name: "s" + s, model: "synthetic:tiny", random_seed: s })) });
+`);
+  const pkg = join(p.dir, "node_modules", "seed-list");
+  mkdirSync(pkg, { recursive: true });
+  writeFileSync(join(pkg, "package.json"), JSON.stringify({ name: "seed-list", type: "module", exports: { import: "./index.js" } }));
+  writeFileSync(join(pkg, "index.js"), "export const seeds = [1, 2, 3];\n");
+  const r = await p.json<{ nodes: { name: string }[] }>("status");
+  assert.equal([...new Set(r.nodes.map((n) => n.name))].sort(), ["s1", "s2", "s3"]);
+});
+
 test("an unwritable cache folder only costs the cache", async () => {
   const blocker = join(tempDir(), "not-a-folder");
   writeFileSync(blocker, "");

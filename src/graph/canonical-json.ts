@@ -32,18 +32,35 @@ function write(value: unknown): string | undefined {
         return `${out}]`;
       }
       const record = value as Record<string, unknown>;
-      const keys = Object.keys(record).sort();
+      const keys = Object.keys(record);
+      if (!isSorted(keys)) keys.sort();
       let out = "{";
       for (let i = 0; i < keys.length; i++) {
         const item = write(record[keys[i]]);
         if (item === undefined) return undefined;
-        out += `${i === 0 ? "" : ","}${JSON.stringify(keys[i])}:${item}`;
+        out += i === 0 ? keyPrefix(keys[i]) + item : `,${keyPrefix(keys[i])}${item}`;
       }
       return `${out}}`;
     }
     default:
       return undefined;
   }
+}
+
+function isSorted(keys: string[]): boolean {
+  for (let i = 1; i < keys.length; i++) if (keys[i - 1] > keys[i]) return false;
+  return true;
+}
+
+// Configs share a few dozen field names: their quoted `"name":` is written once, not per config.
+const prefixes = new Map<string, string>();
+function keyPrefix(key: string): string {
+  let prefix = prefixes.get(key);
+  if (prefix === undefined) {
+    prefix = `${JSON.stringify(key)}:`;
+    if (prefixes.size < 4096) prefixes.set(key, prefix);
+  }
+  return prefix;
 }
 
 /** The message for the first value `write` refused, with its path ("$.pytorch.batch_size"). */

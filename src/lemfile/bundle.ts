@@ -13,15 +13,21 @@ export class BundleError extends Error {
   }
 }
 
-/** A lemfile compiled to one ES module: where it is, and how to remove it when it is not cached. */
+/**
+ * A lemfile compiled to one file. `script`: a CommonJS body lem runs on its own thread under a vm
+ * time limit (no worker to start: ~40 ms less CPU); `module`: an ES module for a worker, for a
+ * lemfile that needs one (a top-level await, or an import of a package, which may be ESM-only).
+ */
 export interface Bundle {
+  mode: "script" | "module";
+  path: string;
   url: string;
   cleanup(): void;
 }
 
 /**
  * Bundles a lemfile, its relative imports and lem's own API (`llenergymeasure`, so it resolves
- * from any folder) into one ES module a worker can import without a TypeScript loader. Packages
+ * from any folder) into one JavaScript file that needs no TypeScript loader. Packages
  * stay external, resolved from the lemfile's folder. The result is cached by the content of every
  * input, so only the first load after an edit pays for esbuild (~100 ms here).
  */
@@ -30,28 +36,28 @@ export async function bundleLemfile(file: string, ownEntry: string, checker: str
   const key = sha256(JSON.stringify([BUNDLE_FORMAT, file, ownEntry, checker])).slice(0, 24);
   const manifestPath = join(cache, `${key}.json`);
   const hit = cachedBundle(manifestPath, cache);
-  if (hit) return { url: pathToFileURL(hit).href, cleanup() {} };
+  if (hit) return { ...hit, url: pathToFileURL(hit.path).href, cleanup() {} };
 
-  const { code, inputs } = await compile(file, ownEntry, checker);
-  const digest = sha256(code).slice(0, 24);
+  const { code, inputs, mode } = await compile(file, ownEntry, checker);
+  const name = `${sha256(code).slice(0, 24)}.${mode === "module" ? "mjs" : "cjs"}`;
   try {
     mkdirSync(cache, { recursive: true });
     prune(cache);
-    const bundlePath = join(cache, `${digest}.mjs`);
-    writeAtomically(bundlePath, code);
-    writeAtomically(manifestPath, JSON.stringify({ bundle: `${digest}.mjs`, inputs }));
-    return { url: pathToFileURL(bundlePath).href, cleanup() {} };
+    const path = join(cache, name);
+    writeAtomically(path, code);
+    writeAtomically(manifestPath, JSON.stringify({ bundle: name, mode, inputs }));
+    return { mode, path, url: pathToFileURL(path).href, cleanup() {} };
   } catch {
     // No writable cache (read-only home, full disk): a private temp file for this run only.
     const dir = mkdtempSync(join(tmpdir(), "lem-lemfile-"));
-    const bundlePath = join(dir, "lemfile.mjs");
-    writeFileSync(bundlePath, code);
-    return { url: pathToFileURL(bundlePath).href, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+    const path = join(dir, name);
+    writeFileSync(path, code);
+    return { mode, path, url: pathToFileURL(path).href, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
   }
 }
 
 /** Raised whenever what a bundle contains or how it is made changes, so old cache entries are ignored. */
-const BUNDLE_FORMAT = 1;
+const BUNDLE_FORMAT = 2;
 
 function cacheDir(): string {
   if (process.env.LEM_CACHE_DIR) return join(process.env.LEM_CACHE_DIR, "lemfiles");
@@ -60,19 +66,19 @@ function cacheDir(): string {
 
 const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
 
-/** The cached bundle's path when every input still has the content it was built from. */
-function cachedBundle(manifestPath: string, cache: string): string | undefined {
+/** The cached bundle when every input still has the content it was built from. */
+function cachedBundle(manifestPath: string, cache: string): { path: string; mode: Bundle["mode"] } | undefined {
   try {
-    const manifest = JSON.parse(readFileSync(manifestPath, "utf8")) as { bundle: string; inputs: Record<string, string> };
+    const manifest = JSON.parse(readFileSync(manifestPath, "utf8")) as { bundle: string; mode: Bundle["mode"]; inputs: Record<string, string> };
     for (const [path, digest] of Object.entries(manifest.inputs)) {
       if (sha256(readFileSync(path)) !== digest) return undefined;
     }
-    const bundlePath = join(cache, manifest.bundle);
+    const path = join(cache, manifest.bundle);
     // Touched, so pruning by another lem (oldest first) leaves what is in use.
     const now = new Date();
-    utimesSync(bundlePath, now, now);
+    utimesSync(path, now, now);
     utimesSync(manifestPath, now, now);
-    return bundlePath;
+    return { path, mode: manifest.mode };
   } catch {
     return undefined;
   }
@@ -100,17 +106,27 @@ function writeAtomically(path: string, text: string) {
   }
 }
 
-async function compile(file: string, ownEntry: string, checker: string): Promise<{ code: string; inputs: Record<string, string> }> {
+type Compiled = { code: string; inputs: Record<string, string>; mode: Bundle["mode"] };
+
+/** A script when the lemfile allows one, else a module. */
+async function compile(file: string, ownEntry: string, checker: string): Promise<Compiled> {
+  const asScript = await build(file, ownEntry, checker, "script");
+  return asScript ?? (await build(file, ownEntry, checker, "module"))!;
+}
+
+/** esbuild's bundle in one mode; undefined when a script cannot hold this lemfile. */
+async function build(file: string, ownEntry: string, checker: string, mode: Bundle["mode"]): Promise<Compiled | undefined> {
   const esbuild = await import("esbuild");
-  // The entry re-exports the lemfile's module and the JSON check the worker runs on it.
+  // The entry re-exports the lemfile's module and the JSON check run on it.
   const entry = `export * as lemfile from ${JSON.stringify(file)};\nexport { nonJsonValues } from ${JSON.stringify(checker)};\n`;
+  const packages: string[] = [];
   let result;
   try {
     result = await esbuild.build({
       stdin: { contents: entry, resolveDir: dirname(file), sourcefile: ENTRY_NAME, loader: "js" },
       bundle: true,
       write: false,
-      format: "esm",
+      format: mode === "module" ? "esm" : "cjs",
       platform: "node",
       target: "node20",
       sourcemap: "inline",
@@ -118,20 +134,22 @@ async function compile(file: string, ownEntry: string, checker: string): Promise
       metafile: true,
       logLevel: "silent",
       absWorkingDir: "/",
-      plugins: [ownImports(ownEntry)],
+      plugins: [ownImports(ownEntry, packages)],
     });
   } catch (error) {
-    const messages = (error as { errors?: Message[] }).errors;
-    if (messages?.length) throw new BundleError(messages);
+    const messages = (error as { errors?: Message[] }).errors ?? [];
+    if (mode === "script" && messages.some((m) => /top-level await/i.test(m.text))) return undefined;
+    if (messages.length) throw new BundleError(messages);
     throw error;
   }
+  if (mode === "script" && packages.length > 0) return undefined;
   const inputs: Record<string, string> = {};
   for (const input of Object.keys(result.metafile.inputs)) {
     if (input.endsWith(ENTRY_NAME)) continue; // the stdin entry: made from the key's own fields
     const path = `/${input}`;
     inputs[path] = sha256(readFileSync(path));
   }
-  return { code: result.outputFiles[0].text, inputs };
+  return { code: result.outputFiles[0].text, inputs, mode };
 }
 
 const ENTRY_NAME = "<lem-entry>";
@@ -141,7 +159,7 @@ const SOURCE = /\.[cm]?[jt]sx?$/;
  * `llenergymeasure` is lem itself; other packages stay external as absolute URLs (the bundle lives
  * in a cache folder, not beside the lemfile); each file keeps its own `import.meta.url`.
  */
-function ownImports(ownEntry: string): Plugin {
+function ownImports(ownEntry: string, packages: string[]): Plugin {
   return {
     name: "lem-lemfile",
     setup(build) {
@@ -150,6 +168,7 @@ function ownImports(ownEntry: string): Plugin {
         if (isBuiltin(args.path) || args.pluginData === "lem-resolving") return undefined;
         const found = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: "lem-resolving" });
         if (found.errors.length) return { errors: found.errors };
+        packages.push(args.path);
         return { path: pathToFileURL(found.path).href, external: true };
       });
       build.onLoad({ filter: SOURCE }, async (args) => {

@@ -5,6 +5,7 @@ import { Worker } from "node:worker_threads";
 import { inputError, LemError } from "../errors.js";
 import { bundleLemfile, BundleError } from "./bundle.js";
 import { WORKER_SOURCE, type WorkerReply } from "./load-worker.js";
+import { ExitCalled, runScript, ScriptTimeout } from "./run-script.js";
 
 // A lemfile imports "llenergymeasure": the bundle resolves that to this very copy of lem, so a
 // lemfile works from any folder, installed or not, with or without "type": "module".
@@ -16,8 +17,9 @@ export const LOAD_TIMEOUT_ENV = "LEM_LOAD_TIMEOUT_SECONDS";
 const DEFAULT_LOAD_TIMEOUT_SECONDS = 30;
 
 /**
- * Loads a lemfile's default export as plain JSON data. The lemfile runs in a worker thread, so
- * what it prints goes to stderr and a load that never ends is cut after LEM_LOAD_TIMEOUT_SECONDS.
+ * Loads a lemfile's default export as plain JSON data. The lemfile runs under a time limit
+ * (LEM_LOAD_TIMEOUT_SECONDS): as a vm script on this thread, or in a worker when it uses a
+ * top-level await or imports a package; either way what it prints goes to stderr.
  * Every way it can fail is an input error (exit 2) that names the file.
  */
 export async function loadLemfile(path: string): Promise<unknown> {
@@ -55,6 +57,8 @@ function startLoading(path: string): Loading {
   let held = false;
   let running: Evaluation | undefined;
   let cancelled = false;
+  let release!: () => void;
+  const untilHeld = new Promise<void>((resolve) => { release = resolve; });
   const value = (async () => {
     const file = resolve(path);
     if (!existsSync(file)) {
@@ -70,6 +74,18 @@ function startLoading(path: string): Loading {
       throw error;
     }
     try {
+      if (bundle.mode === "script") {
+        // A script runs on lem's own thread: only once a command asks for it, never ahead.
+        await untilHeld;
+        if (cancelled) throw new Error("cancelled");
+        try {
+          return fromReply(path, runScript(bundle.path, file, timeoutSeconds * 1000));
+        } catch (error) {
+          if (error instanceof ScriptTimeout) throw timeoutError(path, timeoutSeconds);
+          if (error instanceof ExitCalled) throw exitError(path, error.code);
+          throw error;
+        }
+      }
       if (cancelled) throw new Error("cancelled");
       running = evaluate(bundle.url, path, timeoutSeconds, held);
       return fromReply(path, await running.reply);
@@ -79,8 +95,8 @@ function startLoading(path: string): Loading {
   })();
   return {
     value,
-    hold() { held = true; running?.hold(); },
-    cancel() { cancelled = true; running?.cancel(); },
+    hold() { held = true; running?.hold(); release(); },
+    cancel() { cancelled = true; running?.cancel(); release(); },
   };
 }
 
@@ -94,13 +110,21 @@ function loadTimeoutSeconds(): number {
   return seconds;
 }
 
+const timeoutError = (path: string, seconds: number) => inputError(
+  `${path}: the lemfile did not finish loading within ${seconds} s`,
+  `look for an endless loop or an await that never settles at the lemfile's top level (or raise ${LOAD_TIMEOUT_ENV})`,
+);
+
+const exitError = (path: string, code: unknown) =>
+  inputError(`${path}: the lemfile called process.exit(${code ?? ""}) while loading`, "remove the process.exit call: a lemfile only exports its experiments");
+
 interface Evaluation {
   reply: Promise<WorkerReply>;
   hold(): void;
   cancel(): void;
 }
 
-/** Runs the bundle in a worker and waits for its one reply, its exit, or the time limit. */
+/** Runs a module bundle in a worker (off this thread, so terminate() can end it) and waits for its one reply, its exit, or the time limit. */
 function evaluate(url: string, path: string, timeoutSeconds: number, held: boolean): Evaluation {
   // No inherited --import hooks (tsx under tests): the bundle is plain JavaScript.
   const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { url }, execArgv: [] });
@@ -115,15 +139,12 @@ function evaluate(url: string, path: string, timeoutSeconds: number, held: boole
       void worker.terminate();
       action();
     };
-    timer = setTimeout(() => finish(() => fail(inputError(
-      `${path}: the lemfile did not finish loading within ${timeoutSeconds} s`,
-      `look for an endless loop or an await that never settles at the lemfile's top level (or raise ${LOAD_TIMEOUT_ENV})`,
-    ))), timeoutSeconds * 1000);
+    timer = setTimeout(() => finish(() => fail(timeoutError(path, timeoutSeconds))), timeoutSeconds * 1000);
     worker.on("message", (reply: WorkerReply) => finish(() => settle(reply)));
     worker.on("error", (error) => finish(() => settle({ kind: "threw", name: error.name, message: error.message, stack: error.stack })));
     worker.on("exit", (code) => finish(() => fail(code === 0
       ? inputError(`${path}: the lemfile never finished loading: a top-level await never settled`, "make every top-level await settle (resolve or reject)")
-      : inputError(`${path}: the lemfile called process.exit(${code}) while loading`, "remove the process.exit call: a lemfile only exports its experiments"))));
+      : exitError(path, code))));
   });
   const hold = () => { worker.ref(); timer?.ref(); };
   if (!held) { worker.unref(); timer?.unref(); }
