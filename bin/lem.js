@@ -3,6 +3,12 @@
 // through tsx in a checkout where dist/ was not built yet.
 import { existsSync } from "node:fs";
 
+// Ctrl-C while no command handles it (start-up, loading the lemfile, planning, the last output)
+// ends lem with the documented 130 rather than death by signal; a command's own handler wins.
+const interrupted = (signal) => { if (process.listenerCount(signal) === 1) process.exit(130); };
+process.on("SIGINT", interrupted);
+process.on("SIGTERM", interrupted);
+
 const compiled = new URL("../dist/cli/main.js", import.meta.url);
 let main;
 if (existsSync(compiled)) {

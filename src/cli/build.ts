@@ -54,15 +54,17 @@ export async function buildCommand(argv: string[]): Promise<number> {
     return 0;
   }
 
+  // A store that cannot take results fails now, naming the path, before images or nodes.
+  if (planned.some(needsRun)) project.store.checkWritable();
   // Every runner is resolved (and, below, its image built) before any node starts.
   const resolved = await resolveRunners(project, [...new Set(planned.filter(needsRun).map((n) => n.config.backend))], values.runner);
+  // Each runner can work, or one error with the fix: before any node starts or any dir is made.
+  await preflight(resolved, { user: project.user, gpu: Boolean(project.host.gpu) });
   const usesDocker = [...resolved.values()].some((r) => r.spec !== "local");
   const strategy = await chooseStrategy(project, values["container-strategy"], values.yes, usesDocker);
   const stop = new AbortController();
   const kill = new AbortController();
   const listr = !values.json && isInteractive() ? new ListrReporter() : undefined;
-  // Each runner can work, or one error with the fix: before any node starts or any dir is made.
-  await preflight(resolved, { user: project.user, gpu: Boolean(project.host.gpu) });
   const listeners: ((e: BuildEvent) => void)[] = [listr ? listr.handle : plainReporter(report)];
   if (listr) {
     // What happens outside the node rows (image builds, reaping, warnings) still gets a line.
@@ -91,7 +93,7 @@ export async function buildCommand(argv: string[]): Promise<number> {
     }
     const { runnerFor } = runners;
     outcome = await executeBuild({
-      planned, store: project.store, execution: project.expanded.execution, emit,
+      planned, snapshot, store: project.store, execution: project.expanded.execution, emit,
       runnerFor: (node) => runnerFor(node.config.backend),
       jobs: jobs ?? project.user.jobs,
       keepGoing: values["keep-going"], timeoutSeconds: project.user.timeout_seconds ?? undefined,
@@ -113,7 +115,9 @@ export async function buildCommand(argv: string[]): Promise<number> {
   } else {
     printSummary(project, outcome, report);
   }
-  return outcome.interrupted ? 130 : outcome.summary.failed > 0 ? 1 : 0;
+  // A Ctrl-C during teardown still counts; a selected node left unmeasured is never success.
+  if (outcome.interrupted || stop.signal.aborted) return 130;
+  return outcome.summary.failed > 0 || outcome.summary.skipped > 0 ? 1 : 0;
 }
 
 function printSummary(project: Project, outcome: BuildOutcome, write: (line: string) => void) {

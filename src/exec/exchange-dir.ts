@@ -1,5 +1,6 @@
-import { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync, chmodSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync, chmodSync, readdirSync } from "node:fs";
+import { tmpdir, constants } from "node:os";
+import { currentOwner, ownerDead, type OwnerIdentity } from "../store/process-identity.js";
 import { join } from "node:path";
 import { validators } from "../config/schemas.js";
 import { formatSchemaErrors } from "../config/format-errors.js";
@@ -26,7 +27,14 @@ export interface LaunchOutcome {
   /** A runner-specific diagnosis (e.g. a Docker error) that wins over the generic one. */
   error?: NodeError;
   containerId?: string | null;
+  /** The signal that ended the harness, when one did (e.g. SIGKILL from outside). */
+  signal?: NodeJS.Signals | null;
 }
+
+/** Who made an exchange dir; a later build removes dirs whose owner provably died mid-node. */
+const OWNER_FILE = ".lem-owner.json";
+/** Marks a dir kept on purpose (a failure the user should read): never reaped. */
+const KEPT_FILE = ".lem-kept";
 
 /** A fresh private dir (mode 0700) holding `{hash}_config.json`; under `parent` if given. */
 export function createExchangeDir(node: PlannedNode, totalCycles: number, parent = tmpdir()): ExchangeDir {
@@ -37,8 +45,32 @@ export function createExchangeDir(node: PlannedNode, totalCycles: number, parent
     protocol_version: 1, hash: node.hash, cycle: node.cycle, total_cycles: totalCycles,
     names: node.names, hardware: node.hardware, config: node.config,
   };
+  writeFileSync(join(dir, OWNER_FILE), JSON.stringify(currentOwner()), { mode: 0o600 });
   writeFileSync(join(dir, x.configFile), JSON.stringify(payload, null, 2), { mode: 0o600 });
   return x;
+}
+
+/**
+ * Removes `llem-*` exchange dirs under `parent` that a killed lem left behind: only those that
+ * record an owner, whose owner is provably dead (same host; pid gone or reused, or another boot),
+ * and that were not kept on purpose. Returns the removed paths.
+ */
+export function reapOrphanedExchangeDirs(parent = tmpdir()): string[] {
+  let names: string[];
+  try { names = readdirSync(parent).filter((n) => n.startsWith("llem-")); } catch { return []; }
+  const removed: string[] = [];
+  for (const name of names) {
+    const dir = join(parent, name);
+    if (existsSync(join(dir, KEPT_FILE))) continue;
+    let owner: Partial<OwnerIdentity>;
+    try { owner = JSON.parse(readFileSync(join(dir, OWNER_FILE), "utf8")) as Partial<OwnerIdentity>; } catch { continue; }
+    if (!ownerDead(owner)) continue;
+    try {
+      rmSync(dir, { recursive: true, force: true });
+      removed.push(dir);
+    } catch { /* not ours to remove after all (permissions): leave it */ }
+  }
+  return removed;
 }
 
 function readJson(path: string): unknown {
@@ -64,6 +96,7 @@ export async function runInExchangeDir(
   const run = collect(x, outcome, node, meta);
   if (!run.ok && !run.interrupted) {
     run.error.exchangeDir = x.dir;
+    try { writeFileSync(join(x.dir, KEPT_FILE), `kept: ${run.error.type}: ${run.error.message}\n`); } catch { /* kept either way */ }
     return run;
   }
   try {
@@ -95,8 +128,12 @@ function collect(x: ExchangeDir, outcome: LaunchOutcome, node: PlannedNode, meta
     ok: false,
     error: {
       type: "HarnessError",
-      message: outcome.exitCode === 0 ? "the harness exited 0 but wrote no result file" : `the harness exited with code ${outcome.exitCode} and wrote no result`,
-      fix: "read the stderr below and the harness log in the kept exchange dir",
+      message: outcome.signal
+        ? `the harness was killed by ${outcome.signal} (signal ${constants.signals[outcome.signal] ?? "?"}) and wrote no result`
+        : outcome.exitCode === 0 ? "the harness exited 0 but wrote no result file" : `the harness exited with code ${outcome.exitCode} and wrote no result`,
+      fix: outcome.signal
+        ? "something outside lem stopped it (the kernel's OOM killer: see dmesg; a job scheduler; a kill): free memory or find who sent it, then run lem build again"
+        : "read the stderr below and the harness log in the kept exchange dir",
       stderrTail: outcome.stderrTail,
     },
   };

@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { join } from "node:path";
+import { constants } from "node:os";
 import { runInExchangeDir, TailBuffer, type ExchangeDir, type LaunchOutcome } from "./exchange-dir.js";
 import { watchInterrupts } from "./interrupts.js";
 import type { Runner, RunContext, RunOutcome, RunnerMeta } from "./runner.js";
@@ -69,7 +70,10 @@ export class LocalRunner implements Runner {
       child.on("close", (code, signal) => {
         cleanup();
         log.end();
-        resolve({ exitCode: code ?? (signal ? 128 : null), stderrTail: tail.toString(), interrupted: watch.interrupted, timedOut: watch.timedOut });
+        // Whatever the harness left in its process group would outlive the node: end it.
+        signalGroup("SIGKILL");
+        const exitCode = code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : null);
+        resolve({ exitCode, signal, stderrTail: tail.toString(), interrupted: watch.interrupted, timedOut: watch.timedOut });
       });
     });
   }

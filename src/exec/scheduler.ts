@@ -1,8 +1,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { HASH_VERSION } from "../graph/hash.js";
 import { needsRun, type PlannedNode } from "../graph/plan.js";
-import type { ResultStore } from "../store/store.js";
-import type { BuildListener, NodeError } from "../events.js";
+import type { ResultStore, StoreSnapshot } from "../store/store.js";
+import { StoreError } from "../store/store-error.js";
+import { nodeLabel, type BuildListener, type NodeError } from "../events.js";
+import { reapOrphanedExchangeDirs } from "./exchange-dir.js";
 import type { ExecutionConfig } from "../lemfile/types.js";
 import type { Runner } from "./runner.js";
 
@@ -33,16 +35,30 @@ export interface ExecuteOptions {
   /** Second Ctrl-C: kill running nodes. */
   kill: AbortSignal;
   emit: BuildListener;
+  /** The store as planned against: hashes whose config.json was lost are rewritten. */
+  snapshot?: StoreSnapshot;
 }
+
+/** How often a node locked by another build is looked at again. */
+const LOCK_POLL_MS = 250;
 
 /**
  * Runs every node that needs it, in plan order, `jobs` at a time. A result reaches the store
  * only whole (atomic rename) and only for a node that finished; an interrupted node leaves nothing.
+ * A node another build is measuring is waited for, then re-checked: each node is measured once.
+ * A store that cannot be written (full disk, read-only, a file in the way) stops the build with
+ * its StoreError once running nodes have ended.
  */
 export async function executeBuild(options: ExecuteOptions): Promise<BuildOutcome> {
   const { planned, store, emit, stop } = options;
   const toRun = planned.filter(needsRun);
+  const buildStarted = Date.now();
+  if (toRun.length > 0) store.checkWritable();
   emit({ type: "planned", nodes: planned, toRun });
+  const reaped = reapOrphanedExchangeDirs();
+  if (reaped.length) emit({ type: "warning", message: `removed ${reaped.length} exchange dir(s) left by lem builds that were killed: ${reaped.join(", ")}` });
+  const savedConfigs = new Set<string>();
+  repairConfigs(options, savedConfigs);
   const outcomes = new Map<PlannedNode, NodeOutcome>();
   for (const node of planned) {
     if (!needsRun(node)) {
@@ -50,10 +66,13 @@ export async function executeBuild(options: ExecuteOptions): Promise<BuildOutcom
       emit({ type: "cached", node });
     }
   }
-  const savedConfigs = new Set<string>();
   let failedOnce = false;
+  let fatal: unknown;
   let previous: PlannedNode | undefined;
   const queue = [...toRun];
+  /** Nodes whose lock another live build holds: looked at again once the queue is empty. */
+  const busy: PlannedNode[] = [];
+  const waitingFor = new Set<PlannedNode>();
 
   const skip = (node: PlannedNode, why: string) => {
     outcomes.set(node, { node, state: "skipped", error: { type: "Skipped", message: why } });
@@ -61,24 +80,50 @@ export async function executeBuild(options: ExecuteOptions): Promise<BuildOutcom
   };
 
   const worker = async () => {
-    for (let node = queue.shift(); node; node = queue.shift()) {
+    for (;;) {
+      let node = queue.shift();
+      if (!node) {
+        node = busy.shift();
+        if (!node) return;
+        await sleep(LOCK_POLL_MS, undefined, { signal: stop }).catch(() => undefined);
+      }
       if (stop.aborted) { skip(node, "interrupted before it started"); continue; }
+      if (fatal) { skip(node, "not started: the results folder cannot be written"); continue; }
       if (failedOnce && !options.keepGoing) { skip(node, "not started after an earlier failure (use --keep-going)"); continue; }
-      const gap = previous && previous.cycle !== node.cycle ? options.execution.cycle_gap_seconds : previous ? options.execution.experiment_gap_seconds : 0;
-      previous = node;
-      if (gap > 0) await sleep(gap * 1000, undefined, { signal: stop }).catch(() => undefined);
-      if (stop.aborted) { skip(node, "interrupted before it started"); continue; }
-      await runOne(node);
+      if (!waitingFor.has(node)) {
+        const gap = previous && previous.cycle !== node.cycle ? options.execution.cycle_gap_seconds : previous ? options.execution.experiment_gap_seconds : 0;
+        previous = node;
+        if (gap > 0) await sleep(gap * 1000, undefined, { signal: stop }).catch(() => undefined);
+        if (stop.aborted) { skip(node, "interrupted before it started"); continue; }
+      }
+      try {
+        await runOne(node);
+      } catch (error) {
+        if (!(error instanceof StoreError)) throw error;
+        fatal ??= error;
+        skip(node, error.message);
+      }
     }
   };
 
   const runOne = async (node: PlannedNode) => {
     const lock = store.lock(node.hash, node.cycle);
     if (!lock.acquired) {
-      skip(node, `being measured by another lem build (pid ${lock.holder.pid} on ${lock.holder.host})`);
+      if (!waitingFor.has(node)) {
+        waitingFor.add(node);
+        emit({ type: "warning", message: `${nodeLabel(node)}: being measured by another lem build (pid ${lock.holder.pid} on ${lock.holder.host}); waiting for it` });
+      }
+      busy.push(node);
       return;
     }
     try {
+      // Another build may have measured it between our plan and our lock: never measure twice.
+      if (store.hasResult(node.hash, node.cycle, node.hardware, node.reason === "forced" ? buildStarted : undefined)) {
+        outcomes.set(node, { node, state: "cached" });
+        emit({ type: "cached", node });
+        return;
+      }
+      store.prepareNode(node.hash, node.hardware);
       if (!savedConfigs.has(node.hash)) {
         store.saveConfig(node.hash, node.names, node.groups, node.config, HASH_VERSION);
         savedConfigs.add(node.hash);
@@ -101,10 +146,10 @@ export async function executeBuild(options: ExecuteOptions): Promise<BuildOutcom
         skip(node, "interrupted while running; nothing was stored");
       } else {
         failedOnce = true;
+        outcomes.set(node, { node, state: "failed", error: outcome.error });
         store.saveFailure(node.hash, node.cycle, node.hardware, {
           type: outcome.error.type, message: outcome.error.message, at: new Date().toISOString(), exchange_dir: outcome.error.exchangeDir,
         });
-        outcomes.set(node, { node, state: "failed", error: outcome.error });
         emit({ type: "failed", node, seconds, error: outcome.error });
       }
     } finally {
@@ -113,6 +158,7 @@ export async function executeBuild(options: ExecuteOptions): Promise<BuildOutcom
   };
 
   await Promise.all(Array.from({ length: Math.max(1, Math.min(options.jobs ?? 1, toRun.length)) }, worker));
+  if (fatal) throw fatal;
 
   const nodes = planned.map((node) => outcomes.get(node)!);
   const count = (state: NodeOutcomeState) => nodes.filter((n) => n.state === state).length;
@@ -121,4 +167,20 @@ export async function executeBuild(options: ExecuteOptions): Promise<BuildOutcom
     summary: { ran: count("ran"), cached: count("cached"), failed: count("failed"), skipped: count("skipped") },
     interrupted: stop.aborted,
   };
+}
+
+/**
+ * A measured hash whose config.json is missing or unreadable gets it back: the config is known
+ * from the lemfile, and without it `changed:` reasons and `lem show` lose their history.
+ */
+function repairConfigs(options: ExecuteOptions, saved: Set<string>): void {
+  const entries = options.snapshot?.entries;
+  if (!entries) return;
+  for (const node of options.planned) {
+    const entry = entries.get(node.hash);
+    if (!entry || entry.configState === "ok" || saved.has(node.hash)) continue;
+    options.store.saveConfig(node.hash, node.names, node.groups, node.config, HASH_VERSION);
+    saved.add(node.hash);
+    options.emit({ type: "warning", message: `${options.store.root}/${node.hash}/config.json was ${entry.configState}: rewritten from the lemfile` });
+  }
 }

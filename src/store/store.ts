@@ -1,8 +1,10 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, openSync, closeSync, type Dirent } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "./atomic.js";
 import { tryLock, type LockResult } from "./lock.js";
 import { hardwareId } from "./hardware-id.js";
+import { readRegularFile, NotRegularFile } from "./read-regular.js";
+import { StoreError, storeError } from "./store-error.js";
 import { validators } from "../config/schemas.js";
 import { formatSchemaErrors } from "../config/format-errors.js";
 import type { ExperimentConfig } from "../lemfile/types.js";
@@ -21,6 +23,8 @@ export interface StoreEntry {
   names: string[];
   groups: string[];
   config?: ExperimentConfig;
+  /** Whether config.json was there and readable; a build rewrites it when not. */
+  configState: "ok" | "missing" | "unreadable";
   updatedAt: string;
   /** cycle → hardware fingerprints that have a valid result for it */
   done: Map<number, string[]>;
@@ -30,7 +34,7 @@ export interface StoreEntry {
 
 export interface StoreSnapshot {
   entries: Map<string, StoreEntry>;
-  /** Files that could not be used (corrupt, invalid) and were moved aside. */
+  /** Files that could not be used (corrupt, invalid, not regular files) and were moved aside or ignored. */
   warnings: string[];
 }
 
@@ -53,36 +57,60 @@ export class ResultStore {
   snapshot(): StoreSnapshot {
     const entries = new Map<string, StoreEntry>();
     const warnings: string[] = [];
-    if (!existsSync(this.root)) return { entries, warnings };
-    for (const hash of readdirSync(this.root)) {
-      if (!HASH_DIR.test(hash)) continue;
-      const entry = this.readEntry(hash, warnings);
-      if (entry) entries.set(hash, entry);
+    for (const child of this.listRoot()) {
+      if (!HASH_DIR.test(child.name)) continue;
+      if (!isDir(this.root, child)) {
+        warnings.push(`${join(this.root, child.name)}: a file named like a result folder; ignored (move it out of ${this.root})`);
+        continue;
+      }
+      const entry = this.readEntry(child.name, warnings);
+      if (entry) entries.set(child.name, entry);
     }
     return { entries, warnings };
   }
 
+  /** The root's entries; none when it does not exist yet; a clear error when it is not a readable folder. */
+  private listRoot(): Dirent[] {
+    try {
+      return readdirSync(this.root, { withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+      if ((error as NodeJS.ErrnoException).code === "ENOTDIR") {
+        throw new StoreError(`results_dir ${this.root} is a file, not a folder`,
+          "move that file away, or set results_dir (lemfile or .lem-config.yaml) to a folder", 2, "ENOTDIR");
+      }
+      throw storeError(error, "reading", this.root, this.root);
+    }
+  }
+
   private readEntry(hash: string, warnings: string[]): StoreEntry | undefined {
     const dir = join(this.root, hash);
-    const entry: StoreEntry = { hash, names: [], groups: [], updatedAt: "", done: new Map(), failed: new Map() };
-    const config = this.readJson<ConfigFile>(join(dir, "config.json"), warnings);
-    if (config) {
+    const entry: StoreEntry = { hash, names: [], groups: [], configState: "missing", updatedAt: "", done: new Map(), failed: new Map() };
+    const configPath = join(dir, "config.json");
+    const before = warnings.length;
+    const config = this.readJson<ConfigFile>(configPath, warnings);
+    if (config !== undefined && (typeof config !== "object" || config === null || typeof config.config !== "object")) {
+      warnings.push(`${configPath}: not a lem config file; ignored (the next build rewrites it)`);
+    } else if (config) {
       entry.names = config.names ?? [];
       entry.groups = config.groups ?? [];
       entry.config = config.config;
       entry.updatedAt = config.updated_at ?? "";
+      entry.configState = "ok";
+    } else if (warnings.length > before) {
+      entry.configState = "unreadable";
     }
-    for (const child of readdirSync(dir, { withFileTypes: true })) {
-      if (!child.isDirectory()) continue;
+    for (const child of this.list(dir, warnings)) {
+      if (!isDir(dir, child)) continue;
       const hwDir = join(dir, child.name);
-      for (const file of readdirSync(hwDir)) {
-        const done = RESULT_FILE.exec(file);
-        const failed = FAILURE_FILE.exec(file);
+      for (const file of this.list(hwDir, warnings)) {
+        const done = RESULT_FILE.exec(file.name);
+        const failed = FAILURE_FILE.exec(file.name);
         if (done) {
-          const result = this.readResult(join(hwDir, file), hash, Number(done[1]), warnings);
+          const result = this.readResult(join(hwDir, file.name), hash, Number(done[1]), warnings);
           if (result) push(entry.done, Number(done[1]), result.hardware);
         } else if (failed) {
-          const record = this.readJson<FailureRecord & { hardware: string }>(join(hwDir, file), warnings);
+          const record = this.readJson<FailureRecord & { hardware: string }>(join(hwDir, file.name), warnings);
           if (record) {
             const byHw = entry.failed.get(Number(failed[1])) ?? new Map<string, FailureRecord>();
             byHw.set(record.hardware, record);
@@ -94,6 +122,15 @@ export class ResultStore {
     return entry;
   }
 
+  private list(dir: string, warnings: string[]): Dirent[] {
+    try {
+      return readdirSync(dir, { withFileTypes: true });
+    } catch (error) {
+      warnings.push(`${dir}: cannot be listed (${(error as Error).message}); ignored`);
+      return [];
+    }
+  }
+
   /** A result that cannot be parsed or fails the schema is moved aside and reported, never fatal. */
   private readResult(path: string, hash: string, cycle: number, warnings: string[]): ExperimentResult | undefined {
     const result = this.readJson<ExperimentResult>(path, warnings);
@@ -102,7 +139,7 @@ export class ResultStore {
       const why = validators.result.errors?.length
         ? formatSchemaErrors(validators.result.errors, result).slice(0, 3).join("; ")
         : "hash or cycle does not match its file name";
-      warnings.push(`${path}: invalid result (${why}); moved to ${this.quarantine(path)} and will be measured again`);
+      warnings.push(`${path}: invalid result (${why}); ${this.quarantine(path)} and will be measured again`);
       return undefined;
     }
     return result;
@@ -110,26 +147,88 @@ export class ResultStore {
 
   private readJson<T>(path: string, warnings: string[]): T | undefined {
     try {
-      return JSON.parse(readFileSync(path, "utf8")) as T;
+      return JSON.parse(readRegularFile(path)) as T;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      warnings.push(`${path}: unreadable (${(error as Error).message.split("\n")[0]}); moved to ${this.quarantine(path)}`);
+      if (error instanceof NotRegularFile) {
+        warnings.push(`${path}: a ${error.kind}, not a regular file; ignored (remove it)`);
+        return undefined;
+      }
+      warnings.push(`${path}: unreadable (${(error as Error).message.split("\n")[0]}); ${this.quarantine(path)}`);
       return undefined;
     }
   }
 
+  /** Moves a bad file aside; on a read-only store it stays where it is and is still ignored. */
   private quarantine(path: string): string {
     const aside = `${path}.corrupt-${new Date().toISOString().replace(/[:.]/g, "")}`;
-    renameSync(path, aside);
-    return aside;
+    try {
+      renameSync(path, aside);
+      return `moved to ${aside}`;
+    } catch (error) {
+      return `could not be moved aside (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}), ignored`;
+    }
+  }
+
+  private mkdir(dir: string): void {
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (error) {
+      throw storeError(error, "creating", dir, this.root);
+    }
+    // mkdir -p succeeds on a symlink to a file on some systems; check what is there.
+    if (!statSync(dir).isDirectory()) throw storeError(Object.assign(new Error("not a folder"), { code: "ENOTDIR" }), "creating", dir, this.root);
+  }
+
+  /**
+   * Checks once, before any node runs, that results can be written: the root is a folder (made if
+   * missing) and a file can be created in it. Read-only, full or foreign-owned stores fail here,
+   * naming the path, instead of after a measurement.
+   */
+  checkWritable(): void {
+    const rootKind = statKind(this.root);
+    if (rootKind === "file") {
+      throw new StoreError(`results_dir ${this.root} is a file, not a folder`,
+        "move that file away, or set results_dir (lemfile or .lem-config.yaml) to a folder", 2, "ENOTDIR");
+    }
+    this.mkdir(this.root);
+    const probe = join(this.root, `.lem-write-check.${process.pid}`);
+    try {
+      closeSync(openSync(probe, "w"));
+      unlinkSync(probe);
+    } catch (error) {
+      try { unlinkSync(probe); } catch { /* never created */ }
+      throw storeError(error, "creating a file in", this.root, this.root);
+    }
+  }
+
+  /** Makes the folders a node's files go in, before it runs: a file in the way is an error now, not after measuring. */
+  prepareNode(hash: string, hardware: string): void {
+    this.mkdir(join(this.root, hash, hardwareId(hardware)));
+  }
+
+  /**
+   * Whether a valid result for this cycle and hardware is stored (written at or after `sinceMs`,
+   * when given): the re-check after taking a node's lock, since another build may have measured
+   * it after this one planned.
+   */
+  hasResult(hash: string, cycle: number, hardware: string, sinceMs?: number): boolean {
+    const path = join(this.root, hash, hardwareId(hardware), `cycle-${cycle}.json`);
+    if (sinceMs !== undefined) {
+      try { if (statSync(path).mtimeMs < sinceMs) return false; } catch { return false; }
+    }
+    const warnings: string[] = [];
+    const result = this.readResult(path, hash, cycle, warnings);
+    return result?.hardware === hardware;
   }
 
   /** Records the config and names; rewritten when names change so `changed:` can be explained later. */
   saveConfig(hash: string, names: string[], groups: string[], config: ExperimentConfig, hashVersion: number): void {
     const dir = join(this.root, hash);
-    mkdirSync(dir, { recursive: true });
+    this.mkdir(dir);
     const path = join(dir, "config.json");
-    const previous = existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as ConfigFile) : undefined;
+    let previous: ConfigFile | undefined;
+    try { previous = JSON.parse(readRegularFile(path)) as ConfigFile; } catch { /* missing or unreadable: the config is known, write it whole */ }
     const union = (a: string[] = [], b: string[]) => [...new Set([...a, ...b])];
     const file: ConfigFile = {
       hash_version: hashVersion, hash, names: union(previous?.names, names), groups: union(previous?.groups, groups),
@@ -139,13 +238,13 @@ export class ResultStore {
   }
 
   lock(hash: string, cycle: number): LockResult {
-    mkdirSync(join(this.root, hash), { recursive: true });
+    this.mkdir(join(this.root, hash));
     return tryLock(join(this.root, hash, `cycle-${cycle}.lock`));
   }
 
   saveResult(result: ExperimentResult): string {
     const dir = join(this.root, result.hash, hardwareId(result.hardware));
-    mkdirSync(dir, { recursive: true });
+    this.mkdir(dir);
     const path = join(dir, `cycle-${result.cycle}.json`);
     writeFileAtomic(path, JSON.stringify(result, null, 2) + "\n");
     rmSync(join(dir, `cycle-${result.cycle}.failed.json`), { force: true });
@@ -154,21 +253,21 @@ export class ResultStore {
 
   saveFailure(hash: string, cycle: number, hardware: string, failure: FailureRecord): void {
     const dir = join(this.root, hash, hardwareId(hardware));
-    mkdirSync(dir, { recursive: true });
+    this.mkdir(dir);
     writeFileAtomic(join(dir, `cycle-${cycle}.failed.json`), JSON.stringify({ ...failure, hardware }, null, 2) + "\n");
   }
 
   /** Every valid result stored for a hash, all hardware, sorted by cycle. */
   results(hash: string): ExperimentResult[] {
     const dir = join(this.root, hash);
-    if (!existsSync(dir)) return [];
+    if (statKind(dir) !== "dir") return [];
     const out: ExperimentResult[] = [];
     const warnings: string[] = [];
-    for (const child of readdirSync(dir, { withFileTypes: true })) {
-      if (!child.isDirectory()) continue;
-      for (const file of readdirSync(join(dir, child.name))) {
-        const m = RESULT_FILE.exec(file);
-        const result = m && this.readResult(join(dir, child.name, file), hash, Number(m[1]), warnings);
+    for (const child of this.list(dir, warnings)) {
+      if (!isDir(dir, child)) continue;
+      for (const file of this.list(join(dir, child.name), warnings)) {
+        const m = RESULT_FILE.exec(file.name);
+        const result = m && this.readResult(join(dir, child.name, file.name), hash, Number(m[1]), warnings);
         if (result) out.push(result);
       }
     }
@@ -178,10 +277,24 @@ export class ResultStore {
   /** Removes a hash's folder; returns whether it existed. */
   remove(hash: string): boolean {
     const dir = join(this.root, hash);
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) return false;
-    rmSync(dir, { recursive: true, force: true });
+    if (statKind(dir) !== "dir") return false;
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch (error) {
+      throw storeError(error, "removing", dir, this.root);
+    }
     return true;
   }
+}
+
+function statKind(path: string): "dir" | "file" | "none" {
+  try { return statSync(path).isDirectory() ? "dir" : "file"; } catch { return "none"; }
+}
+
+/** A folder entry that is a directory, following symlinks. */
+function isDir(parent: string, entry: Dirent): boolean {
+  if (entry.isDirectory()) return true;
+  return entry.isSymbolicLink() && statKind(join(parent, entry.name)) === "dir";
 }
 
 function push(map: Map<number, string[]>, key: number, value: string) {
