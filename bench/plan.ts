@@ -1,4 +1,4 @@
-// Times `lem build --dry-run --json` (the whole CLI: start-up, lemfile load, expand, validate,
+// Times `lem build --dry-run --json` (the whole CLI: start-up, lemfile load (esbuild, cached), expand, validate,
 // hash, plan against an empty store) for 1,000, 10,000 and 100,000 nodes, plus the in-process
 // share of it. Usage: bench/plan [sizes...]
 import { spawnSync } from "node:child_process";
