@@ -12,7 +12,7 @@ export interface NodeSpec {
 }
 
 /** Deterministic PRNG (mulberry32): the same shuffle_seed gives the same order on every machine. */
-function random(seed: number): () => number {
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -41,7 +41,7 @@ export function buildNodes(experiments: Experiment[], execution: Required<Execut
   const node = (e: Experiment, cycle: number): NodeSpec => ({ hash: e.hash, cycle, names: e.names, groups: e.groups, config: e.config });
   const cycles = Array.from({ length: execution.cycles }, (_, i) => i + 1);
   if (execution.cycle_order === "sequential") return experiments.flatMap((e) => cycles.map((c) => node(e, c)));
-  const rand = random(execution.shuffle_seed);
+  const rand = seededRandom(execution.shuffle_seed);
   return cycles.flatMap((c) =>
     (execution.cycle_order === "shuffled" ? shuffled(experiments, rand) : experiments).map((e) => node(e, c)),
   );

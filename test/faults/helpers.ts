@@ -60,14 +60,5 @@ export async function until(check: () => boolean, what: string, ms = 20_000): Pr
 /** A stack trace line: what an expected failure must never print. */
 export const STACK = /^\s+at .+[:(]\d+/m;
 
-/** A small seeded PRNG (mulberry32), so a failing random trial can be replayed from its seed. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** lem's own seeded PRNG (mulberry32), so a failing random trial can be replayed from its seed. */
+export { seededRandom as seeded } from "../../src/graph/nodes.js";
