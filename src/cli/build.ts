@@ -10,6 +10,8 @@ import { ListrReporter } from "../report/listr-reporter.js";
 import { summarize, renderSummary } from "../report/summary.js";
 import { inputError } from "../errors.js";
 import { needsRun } from "../graph/plan.js";
+import { DevicePool, detectGpus, selectGpus } from "../exec/devices.js";
+import { USER_CONFIG_FILE } from "../config/user-config.js";
 import type { BuildEvent } from "../events.js";
 
 export const BUILD_HELP = `lem build [SELECTOR...] — measure every node that is not measured yet
@@ -19,6 +21,8 @@ export const BUILD_HELP = `lem build [SELECTOR...] — measure every node that i
   --dry-run                plan only: print what would run and why
   --force                  measure the selected nodes again even if done
   --jobs N                 nodes at a time (default 1: energy figures need the machine to themselves)
+  --gpus all|0,1,...       one node per GPU set in parallel, each pinned to its own GPUs (vLLM: tensor_parallel_size
+                           of them; a CPU node waits for the whole machine); default: .lem-config.yaml gpus
   --runner local|docker    runner for every backend (overrides LEM_RUNNER_*, lemfile, .lem-config.yaml)
   --container-strategy ephemeral|persistent
                            docker: a fresh container per node (default), or long-lived ones (faster, less isolated)
@@ -32,7 +36,7 @@ export const BUILD_HELP = `lem build [SELECTOR...] — measure every node that i
 export async function buildCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
     lemfile: { type: "string" }, "dry-run": { type: "boolean" }, force: { type: "boolean" },
-    jobs: { type: "string" }, runner: { type: "string" }, "keep-going": { type: "boolean" },
+    jobs: { type: "string" }, gpus: { type: "string" }, runner: { type: "string" }, "keep-going": { type: "boolean" },
     json: { type: "boolean" }, "container-strategy": { type: "string" }, yes: { type: "boolean" },
     shard: { type: "string" }, "skip-invalid": { type: "boolean" }, help: { type: "boolean", short: "h" },
   }, "build");
@@ -40,6 +44,8 @@ export async function buildCommand(argv: string[]): Promise<number> {
   // Flags are checked before the lemfile is loaded: a bad --jobs fails fast, naming the flag.
   const jobs = positiveInt(values.jobs, "--jobs");
   const project = await loadProject(values.lemfile, { skipInvalid: values["skip-invalid"] });
+  const gpuSpec = values.gpus ?? project.user.gpus ?? undefined;
+  const devices = gpuSpec === undefined ? undefined : new DevicePool(selectGpus(gpuSpec, detectGpus(), values.gpus !== undefined ? "--gpus" : `${USER_CONFIG_FILE}: gpus`));
   const { planned, snapshot } = planProject(project, positionals, values.force, values.shard);
   const report = (line: string) => (values.json ? err(line) : out(line));
   for (const warning of snapshot.warnings) err(`warning: ${warning}`);
@@ -95,7 +101,8 @@ export async function buildCommand(argv: string[]): Promise<number> {
     outcome = await executeBuild({
       planned, snapshot, store: project.store, execution: project.expanded.execution, emit,
       runnerFor: (node) => runnerFor(node.config.backend),
-      jobs: jobs ?? project.user.jobs,
+      // With --gpus the GPUs set the pace; only an explicit --jobs caps it.
+      jobs: devices ? jobs : jobs ?? project.user.jobs, devices,
       keepGoing: values["keep-going"], timeoutSeconds: project.user.timeout_seconds ?? undefined,
       stop: stop.signal, kill: kill.signal,
     });

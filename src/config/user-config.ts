@@ -11,6 +11,8 @@ export interface UserConfig {
   results_dir: string;
   python?: string;
   jobs: number;
+  /** --gpus's default: "all" or a device list; null runs one node at a time. */
+  gpus: string | null;
   timeout_seconds: number | null;
   runners?: Partial<Record<Backend, RunnerSpec>>;
   docker: {

@@ -93,7 +93,8 @@ export async function runInExchangeDir(
     exitCode: null, stderrTail: "", interrupted: false, timedOut: false,
     error: { type: "LaunchError", message: error instanceof Error ? error.message : String(error) },
   }));
-  const run = collect(x, outcome, node, meta);
+  const pinned = ctx.devices ? { ...meta, gpus: ctx.devices.map((g) => ({ index: g.index, uuid: g.uuid ?? null })) } : meta;
+  const run = collect(x, outcome, node, pinned);
   if (!run.ok && !run.interrupted) {
     run.error.exchangeDir = x.dir;
     try { writeFileSync(join(x.dir, KEPT_FILE), `kept: ${run.error.type}: ${run.error.message}\n`); } catch { /* kept either way */ }

@@ -8,6 +8,7 @@ import type { Runner, RunContext, RunOutcome, RunnerMeta } from "./runner.js";
 import type { PlannedNode } from "../graph/plan.js";
 
 import { HARNESS_DIR } from "../paths.js";
+import { pinValue } from "./devices.js";
 
 /** How long a stopped harness gets to exit on SIGTERM before it is killed. */
 const GRACE_MS = 10_000;
@@ -44,6 +45,8 @@ export class LocalRunner implements Runner {
           PYTHONUNBUFFERED: "1",
           LLEM_CONFIG_PATH: join(x.dir, x.configFile),
           LLEM_PARENT_PID: String(process.pid),
+          // --gpus: the node sees only the GPUs it holds (UUIDs, so CUDA's own ordering cannot differ).
+          ...(ctx.devices ? { CUDA_VISIBLE_DEVICES: pinValue(ctx.devices) } : {}),
         },
       });
       const tail = new TailBuffer();

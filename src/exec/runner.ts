@@ -1,6 +1,7 @@
 import type { PlannedNode } from "../graph/plan.js";
 import type { ExperimentResult } from "../report/result.js";
 import type { NodeError } from "../events.js";
+import type { Gpu } from "./devices.js";
 
 export interface RunContext {
   /** Aborted on the first Ctrl-C: stop the node cleanly (SIGTERM), keep nothing. */
@@ -9,6 +10,8 @@ export interface RunContext {
   kill: AbortSignal;
   totalCycles: number;
   timeoutSeconds?: number;
+  /** The GPUs this node holds (--gpus): the runner pins the harness to them. */
+  devices?: Gpu[];
 }
 
 export type RunOutcome = (
@@ -22,6 +25,8 @@ export interface RunnerMeta {
   runner_image: string | null;
   runner_source: string;
   image_digest: string | null;
+  /** The GPUs the node was pinned to (--gpus), by index and UUID; absent when not pinned. */
+  gpus?: { index: string; uuid: string | null }[];
 }
 
 export interface Runner {

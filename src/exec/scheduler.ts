@@ -7,6 +7,8 @@ import { nodeLabel, type BuildListener, type NodeError } from "../events.js";
 import { reapOrphanedExchangeDirs } from "./exchange-dir.js";
 import type { ExecutionConfig } from "../lemfile/types.js";
 import type { Runner } from "./runner.js";
+import { inputError } from "../errors.js";
+import { gpusNeeded, type DevicePool, type Gpu } from "./devices.js";
 
 export type NodeOutcomeState = "ran" | "cached" | "failed" | "skipped";
 
@@ -37,6 +39,13 @@ export interface ExecuteOptions {
   emit: BuildListener;
   /** The store as planned against: hashes whose config.json was lost are rewritten. */
   snapshot?: StoreSnapshot;
+  /**
+   * --gpus: nodes run in parallel, each on GPUs of its own (gpusNeeded: vLLM's tensor parallel size,
+   * else one; a CPU node takes the whole machine). `jobs`, if set, caps how many run at once.
+   */
+  devices?: DevicePool;
+  /** How many GPUs a node needs (default gpusNeeded); tests inject their own. */
+  gpusFor?: (node: PlannedNode) => number;
 }
 
 /** How often a node locked by another build is looked at again. */
@@ -52,6 +61,8 @@ const LOCK_POLL_MS = 250;
 export async function executeBuild(options: ExecuteOptions): Promise<BuildOutcome> {
   const { planned, store, emit, stop } = options;
   const toRun = planned.filter(needsRun);
+  const gpusFor = options.gpusFor ?? ((node: PlannedNode) => gpusNeeded(node.config));
+  if (options.devices) checkDeviceNeeds(toRun, gpusFor, options.devices);
   const buildStarted = Date.now();
   if (toRun.length > 0) store.checkWritable();
   emit({ type: "planned", nodes: planned, toRun });
@@ -79,6 +90,13 @@ export async function executeBuild(options: ExecuteOptions): Promise<BuildOutcom
     emit({ type: "skipped", node, why });
   };
 
+  const whyNotStart = (): string | undefined => {
+    if (stop.aborted) return "interrupted before it started";
+    if (fatal) return "not started: the results folder cannot be written";
+    if (failedOnce && !options.keepGoing) return "not started after an earlier failure (use --keep-going)";
+    return undefined;
+  };
+
   const worker = async () => {
     for (;;) {
       let node = queue.shift();
@@ -87,26 +105,34 @@ export async function executeBuild(options: ExecuteOptions): Promise<BuildOutcom
         if (!node) return;
         await sleep(LOCK_POLL_MS, undefined, { signal: stop }).catch(() => undefined);
       }
-      if (stop.aborted) { skip(node, "interrupted before it started"); continue; }
-      if (fatal) { skip(node, "not started: the results folder cannot be written"); continue; }
-      if (failedOnce && !options.keepGoing) { skip(node, "not started after an earlier failure (use --keep-going)"); continue; }
+      const notNow = whyNotStart();
+      if (notNow) { skip(node, notNow); continue; }
       if (!waitingFor.has(node)) {
         const gap = previous && previous.cycle !== node.cycle ? options.execution.cycle_gap_seconds : previous ? options.execution.experiment_gap_seconds : 0;
         previous = node;
         if (gap > 0) await sleep(gap * 1000, undefined, { signal: stop }).catch(() => undefined);
         if (stop.aborted) { skip(node, "interrupted before it started"); continue; }
       }
+      let devices: Gpu[] | undefined;
+      if (options.devices) {
+        devices = await options.devices.acquire(gpusFor(node), stop);
+        // While it waited for GPUs, another node may have failed or the store filled up.
+        const notNow = devices ? whyNotStart() : "interrupted before it started";
+        if (notNow) { if (devices) options.devices.release(devices); skip(node, notNow); continue; }
+      }
       try {
-        await runOne(node);
+        await runOne(node, devices);
       } catch (error) {
         if (!(error instanceof StoreError)) throw error;
         fatal ??= error;
         skip(node, error.message);
+      } finally {
+        if (devices) options.devices!.release(devices);
       }
     }
   };
 
-  const runOne = async (node: PlannedNode) => {
+  const runOne = async (node: PlannedNode, devices: Gpu[] | undefined) => {
     const lock = store.lock(node.hash, node.cycle);
     if (!lock.acquired) {
       if (!waitingFor.has(node)) {
@@ -131,7 +157,7 @@ export async function executeBuild(options: ExecuteOptions): Promise<BuildOutcom
       emit({ type: "started", node });
       const started = performance.now();
       const outcome = await options.runnerFor(node).run(node, {
-        stop, kill: options.kill, totalCycles: options.execution.cycles, timeoutSeconds: options.timeoutSeconds,
+        stop, kill: options.kill, totalCycles: options.execution.cycles, timeoutSeconds: options.timeoutSeconds, devices,
       });
       const seconds = (performance.now() - started) / 1000;
       if (outcome.warning) emit({ type: "warning", message: outcome.warning });
@@ -157,7 +183,9 @@ export async function executeBuild(options: ExecuteOptions): Promise<BuildOutcom
     }
   };
 
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(options.jobs ?? 1, toRun.length)) }, worker));
+  // With GPUs each node holds at least one, so at most one worker per GPU has work at a time.
+  const slots = options.devices ? Math.min(options.jobs ?? options.devices.size, options.devices.size) : options.jobs ?? 1;
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(slots, toRun.length)) }, worker));
   if (fatal) throw fatal;
 
   const nodes = planned.map((node) => outcomes.get(node)!);
@@ -167,6 +195,16 @@ export async function executeBuild(options: ExecuteOptions): Promise<BuildOutcom
     summary: { ran: count("ran"), cached: count("cached"), failed: count("failed"), skipped: count("skipped") },
     interrupted: stop.aborted,
   };
+}
+
+/** A node that needs more GPUs than --gpus gives could never start: say so before any does. */
+function checkDeviceNeeds(toRun: PlannedNode[], gpusFor: (node: PlannedNode) => number, pool: DevicePool): void {
+  const tooBig = toRun.find((node) => gpusFor(node) > pool.size);
+  if (!tooBig) return;
+  throw inputError(
+    `${nodeLabel(tooBig)} needs ${gpusFor(tooBig)} GPUs (vllm.engine.tensor_parallel_size) and --gpus gives ${pool.size} (${pool.gpus.map((g) => g.index).join(",")})`,
+    `give it more GPUs (--gpus all), or lower tensor_parallel_size`,
+  );
 }
 
 /**

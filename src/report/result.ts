@@ -16,6 +16,7 @@ export interface ExperimentResult {
     runner_image?: string | null;
     runner_source?: string;
     image_digest?: string | null;
+    gpus?: { index: string; uuid: string | null }[];
   };
   hardware: string;
   started_at: string;

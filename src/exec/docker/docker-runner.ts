@@ -7,6 +7,7 @@ import { translateDockerError } from "./errors.js";
 import { writeSecretsFile } from "./secrets.js";
 import { ownerLabels, LABEL } from "./labels.js";
 import { watchInterrupts } from "../interrupts.js";
+import { pinValue } from "../devices.js";
 import type { Runner, RunContext, RunOutcome, RunnerMeta } from "../runner.js";
 import type { PlannedNode } from "../../graph/plan.js";
 
@@ -54,7 +55,7 @@ export class DockerRunner implements Runner {
     const spec: RunSpec = {
       image: this.o.image, name, exchangeDir: x.dir, configFile: x.configFile,
       labels: { ...ownerLabels(this.o.runId), [LABEL.node]: `${node.hash}#${node.cycle}` },
-      gpus: this.o.gpus, shmSize: this.o.shmSize, memory: this.o.memory, envFile: secrets.path,
+      gpus: ctx.devices ? pinValue(ctx.devices) : this.o.gpus, shmSize: this.o.shmSize, memory: this.o.memory, envFile: secrets.path,
       env: campaignEnv(this.o, node, ctx.totalCycles), hfCache: this.o.hfCache, projectDir: this.o.projectRoot,
       user: process.getuid?.() === 0 ? undefined : `${process.getuid?.()}:${process.getgid?.()}`,
       cidFile: join(secrets.dir, "cid"), command: HARNESS_COMMAND,

@@ -11,6 +11,7 @@ import { watchInterrupts } from "../interrupts.js";
 import { restartReason, gpuMemoryPct, type HealthPolicy } from "./health.js";
 import type { Runner, RunContext, RunOutcome, RunnerMeta } from "../runner.js";
 import type { PlannedNode } from "../../graph/plan.js";
+import { pinValue } from "../devices.js";
 
 /** Where compose.yaml mounts the exchange root inside the service containers. */
 export const CONTAINER_EXCHANGE_ROOT = "/run/llem-root";
@@ -79,7 +80,11 @@ export class PersistentRunner implements Runner {
     const watch = watchInterrupts(ctx, { terminate: () => signal("TERM"), kill: () => signal("KILL") });
     try {
       const proc = manager.exec(service, ["sh", "-c", `echo $$ > ${inside}/harness.pid && cd ${CONTAINER_PROJECT} && exec ${HARNESS_COMMAND.join(" ")}`], {
-        env: { LLEM_CONFIG_PATH: `${inside}/${x.configFile}`, ...campaignEnv(this.o, node, ctx.totalCycles) },
+        env: {
+          LLEM_CONFIG_PATH: `${inside}/${x.configFile}`, ...campaignEnv(this.o, node, ctx.totalCycles),
+          // --gpus: the service sees every GPU; this node only the ones it holds.
+          ...(ctx.devices ? { CUDA_VISIBLE_DEVICES: pinValue(ctx.devices) } : {}),
+        },
         envFile: secrets.path,
       });
       proc.stdout.on("data", (chunk: Buffer) => log.write(chunk));
