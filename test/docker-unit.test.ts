@@ -6,6 +6,10 @@ import { dockerRunArgs, containerName, HARNESS_COMMAND, type RunSpec } from "../
 import { translateDockerError } from "../src/exec/docker/errors.js";
 import { writeSecretsFile } from "../src/exec/docker/secrets.js";
 import { restartReason, type HealthPolicy } from "../src/exec/docker/health.js";
+import { orphanRows } from "../src/exec/docker/reaper.js";
+import { ownerLabels, LABEL } from "../src/exec/docker/labels.js";
+import { hostname } from "node:os";
+import { spawnSync } from "node:child_process";
 
 const spec = (over: Partial<RunSpec> = {}): RunSpec => ({
   image: "lem-pytorch:abc", name: "lem-0123456789abcdef-c1-ff00ff00", exchangeDir: "/tmp/llem-x", configFile: "0123456789abcdef_config.json",
@@ -111,6 +115,25 @@ test("health check: restart after a failure, or when GPU memory stays in use pas
 
 test("cold start restarts after every node, whatever the count", () => {
   assert.match(restartReason({ ...policy, force_cold_start: true }, { ...healthy, restarts: 99 }) ?? "", /cold start/);
+});
+
+test("reaper: a container is an orphan only when its owner is provably gone, also after pid reuse", () => {
+  const me = ownerLabels("run1");
+  const start = me[LABEL.ownerStart];
+  const boot = me[LABEL.ownerBoot];
+  assert.ok(start && boot, "owner labels carry the process start time and boot id on Linux");
+  const dead = spawnSync("true").pid!;
+  const row = (name: string, pid: number | string, host: string, s = start, b = boot) => [name, String(pid), host, "", s, b].join("\t");
+  const listing = [
+    row("live", process.pid, hostname()),
+    row("reused-pid", process.pid, hostname(), "1"),
+    row("other-boot", process.pid, hostname(), start, "00000000-0000-0000-0000-000000000000"),
+    row("dead-pid", dead, hostname()),
+    row("old-labels", dead, hostname(), "", ""),
+    row("other-host", dead, "elsewhere"),
+    row("kept-up", 0, hostname()),
+  ].join("\n");
+  assert.equal(orphanRows(listing).map(([name]) => name), ["reused-pid", "other-boot", "dead-pid", "old-labels"]);
 });
 
 test.run();

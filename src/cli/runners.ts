@@ -163,6 +163,7 @@ export async function createRunners(
         // Services left up on purpose (auto_teardown: false) are nobody's orphans: owner pid 0 is never reaped.
         LEM_OWNER_PID: project.user.docker.auto_teardown ? labels["org.llenergymeasure.owner-pid"] : "0",
         LEM_OWNER_HOST: labels["org.llenergymeasure.owner-host"],
+        LEM_OWNER_START: labels["org.llenergymeasure.owner-start"], LEM_OWNER_BOOT: labels["org.llenergymeasure.owner-boot"],
         ...(hf ? { LEM_HF_CACHE: hf } : {}),
       },
       warmupDelay: project.user.docker.warmup_delay, autoTeardown: project.user.docker.auto_teardown,
