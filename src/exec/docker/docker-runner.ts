@@ -1,12 +1,10 @@
-import { existsSync, createWriteStream, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { runInExchangeDir, TailBuffer, type ExchangeDir, type LaunchOutcome } from "../exchange-dir.js";
-import { dockerRunArgs, containerName, HARNESS_COMMAND, type RunSpec } from "./command.js";
+import { runInExchangeDir, type ExchangeDir, type LaunchOutcome } from "../exchange-dir.js";
+import { dockerRunArgs, containerName, HARNESS_COMMAND } from "./command.js";
 import { docker, dockerProcess } from "./docker-cli.js";
-import { translateDockerError } from "./errors.js";
-import { writeSecretsFile } from "./secrets.js";
+import { dispatchHarness } from "./dispatch.js";
 import { ownerLabels, LABEL } from "./labels.js";
-import { watchInterrupts } from "../interrupts.js";
 import { pinValue } from "../devices.js";
 import type { Runner, RunContext, RunOutcome, RunnerMeta } from "../runner.js";
 import type { PlannedNode } from "../../graph/plan.js";
@@ -49,51 +47,36 @@ export class DockerRunner implements Runner {
     return runInExchangeDir(node, ctx, meta, (x) => this.launch(x, node, ctx));
   }
 
-  private async launch(x: ExchangeDir, node: PlannedNode, ctx: RunContext): Promise<LaunchOutcome> {
-    const secrets = writeSecretsFile(this.o.secrets);
+  private launch(x: ExchangeDir, node: PlannedNode, ctx: RunContext): Promise<LaunchOutcome> {
     const name = containerName(node.hash, node.cycle, this.o.runId);
-    const spec: RunSpec = {
-      image: this.o.image, name, exchangeDir: x.dir, configFile: x.configFile,
-      labels: { ...ownerLabels(this.o.runId), [LABEL.node]: `${node.hash}#${node.cycle}` },
-      gpus: ctx.devices ? pinValue(ctx.devices) : this.o.gpus, shmSize: this.o.shmSize, memory: this.o.memory, envFile: secrets.path,
-      env: campaignEnv(this.o, node, ctx.totalCycles), hfCache: this.o.hfCache, projectDir: this.o.projectRoot,
-      user: process.getuid?.() === 0 ? undefined : `${process.getuid?.()}:${process.getgid?.()}`,
-      cidFile: join(secrets.dir, "cid"), command: HARNESS_COMMAND,
-    };
-    const log = createWriteStream(join(x.dir, "harness.log"));
-    const tail = new TailBuffer();
-    // docker stop sends SIGTERM to --init, which passes it to the harness.
-    const watch = watchInterrupts(ctx, {
+    let cidFile = "";
+    return dispatchHarness(x, ctx, {
+      image: this.o.image,
+      secrets: this.o.secrets,
+      start: (secrets) => {
+        cidFile = join(secrets.dir, "cid");
+        return dockerProcess(dockerRunArgs({
+          image: this.o.image, name, exchangeDir: x.dir, configFile: x.configFile,
+          labels: { ...ownerLabels(this.o.runId), [LABEL.node]: `${node.hash}#${node.cycle}` },
+          gpus: ctx.devices ? pinValue(ctx.devices) : this.o.gpus, shmSize: this.o.shmSize, memory: this.o.memory, envFile: secrets.path,
+          env: campaignEnv(this.o, node, ctx.totalCycles), hfCache: this.o.hfCache, projectDir: this.o.projectRoot,
+          user: process.getuid?.() === 0 ? undefined : `${process.getuid?.()}:${process.getgid?.()}`,
+          cidFile, command: HARNESS_COMMAND,
+        }));
+      },
+      // docker stop sends SIGTERM to --init, which passes it to the harness.
       terminate: () => void docker(["stop", "-t", String(this.o.stopGrace ?? 10), name]),
       kill: () => void docker(["kill", name]),
-    });
-    try {
-      const proc = dockerProcess(dockerRunArgs(spec));
-      proc.stdout.on("data", (chunk: Buffer) => log.write(chunk));
-      proc.stderr.on("data", (chunk: Buffer) => { tail.push(chunk); log.write(chunk); });
-      const output = await proc;
-      const exitCode = output.exitCode;
-      const ok = exitCode === 0 && existsSync(join(x.dir, x.resultFile));
-      let containerId = readCid(spec.cidFile!);
-      let oomKilled = false;
+      containerId: () => readCid(cidFile),
       // Only a failure needs docker inspect (OOMKilled); a success has its id from --cidfile.
-      if (!ok) {
+      diagnose: async () => {
         const inspect = await docker(["inspect", "-f", "{{.Id}} {{.State.OOMKilled}}", name]);
-        if (inspect.exitCode === 0) {
-          const [id, oom] = inspect.stdout.trim().split(" ");
-          containerId = id;
-          oomKilled = oom === "true";
-        }
-      }
-      const { interrupted, timedOut } = watch;
-      const error = ok || interrupted ? undefined : translateDockerError(exitCode, output.stderr, this.o.image, { oomKilled, timedOut }).toNodeError();
-      return { exitCode, stderrTail: tail.toString(), interrupted, timedOut, containerId, error };
-    } finally {
-      watch.dispose();
-      log.end();
-      await dockerProcess(["rm", "-f", name]);
-      secrets.remove();
-    }
+        if (inspect.exitCode !== 0) return { containerId: readCid(cidFile), oomKilled: false };
+        const [id, oom] = inspect.stdout.trim().split(" ");
+        return { containerId: id, oomKilled: oom === "true" };
+      },
+      cleanup: async () => { await dockerProcess(["rm", "-f", name]); },
+    });
   }
 }
 

@@ -1,13 +1,11 @@
-import { existsSync, createWriteStream, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { runInExchangeDir, TailBuffer, type ExchangeDir, type LaunchOutcome } from "../exchange-dir.js";
+import { runInExchangeDir, type ExchangeDir, type LaunchOutcome } from "../exchange-dir.js";
 import { ContainerManager } from "./container-manager.js";
-import { translateDockerError } from "./errors.js";
-import { writeSecretsFile } from "./secrets.js";
+import { dispatchHarness } from "./dispatch.js";
 import { campaignEnv } from "./docker-runner.js";
 import { HARNESS_COMMAND, CONTAINER_PROJECT } from "./command.js";
-import { watchInterrupts } from "../interrupts.js";
 import { restartReason, gpuMemoryPct, type HealthPolicy } from "./health.js";
 import type { Runner, RunContext, RunOutcome, RunnerMeta } from "../runner.js";
 import type { PlannedNode } from "../../graph/plan.js";
@@ -72,33 +70,24 @@ export class PersistentRunner implements Runner {
     const { manager, service } = this.o;
     await manager.startAll();
     const inside = `${CONTAINER_EXCHANGE_ROOT}/${basename(x.dir)}`;
-    const secrets = writeSecretsFile(this.o.secrets);
-    const log = createWriteStream(join(x.dir, "harness.log"));
-    const tail = new TailBuffer();
+    // Killing the exec client alone would leave the harness running: signal it by its pid.
     const signal = (sig: "TERM" | "KILL") =>
       void manager.exec(service, ["sh", "-c", `[ -f ${inside}/harness.pid ] && kill -${sig} $(cat ${inside}/harness.pid)`]);
-    const watch = watchInterrupts(ctx, { terminate: () => signal("TERM"), kill: () => signal("KILL") });
-    try {
-      const proc = manager.exec(service, ["sh", "-c", `echo $$ > ${inside}/harness.pid && cd ${CONTAINER_PROJECT} && exec ${HARNESS_COMMAND.join(" ")}`], {
+    return dispatchHarness(x, ctx, {
+      image: this.o.image,
+      secrets: this.o.secrets,
+      start: (secrets) => manager.exec(service, ["sh", "-c", `echo $$ > ${inside}/harness.pid && cd ${CONTAINER_PROJECT} && exec ${HARNESS_COMMAND.join(" ")}`], {
         env: {
           LLEM_CONFIG_PATH: `${inside}/${x.configFile}`, ...campaignEnv(this.o, node, ctx.totalCycles),
           // --gpus: the service sees every GPU; this node only the ones it holds.
           ...(ctx.devices ? { CUDA_VISIBLE_DEVICES: pinValue(ctx.devices) } : {}),
         },
         envFile: secrets.path,
-      });
-      proc.stdout.on("data", (chunk: Buffer) => log.write(chunk));
-      proc.stderr.on("data", (chunk: Buffer) => { tail.push(chunk); log.write(chunk); });
-      const output = await proc;
-      const ok = output.exitCode === 0 && existsSync(join(x.dir, x.resultFile));
-      const { interrupted, timedOut } = watch;
-      const error = ok || interrupted ? undefined : translateDockerError(output.exitCode, output.stderr, this.o.image, { timedOut }).toNodeError();
-      return { exitCode: output.exitCode, stderrTail: tail.toString(), interrupted, timedOut, containerId: manager.containerId(service), error };
-    } finally {
-      watch.dispose();
-      log.end();
-      secrets.remove();
-    }
+      }),
+      terminate: () => signal("TERM"),
+      kill: () => signal("KILL"),
+      containerId: () => manager.containerId(service),
+    });
   }
 
   async dispose(): Promise<void> {
