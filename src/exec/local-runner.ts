@@ -43,6 +43,8 @@ export class LocalRunner implements Runner {
           ...process.env,
           PYTHONPATH: [HARNESS_DIR, process.env.PYTHONPATH].filter(Boolean).join(":"),
           PYTHONUNBUFFERED: "1",
+          // CUDA numbers GPUs fastest-first by default, NVML by PCI bus: one order, so an index names one card.
+          CUDA_DEVICE_ORDER: "PCI_BUS_ID",
           LLEM_CONFIG_PATH: join(x.dir, x.configFile),
           LLEM_PARENT_PID: String(process.pid),
           // --gpus: the node sees only the GPUs it holds (UUIDs, so CUDA's own ordering cannot differ).

@@ -35,10 +35,17 @@ export interface ExperimentResult {
     peak_power_w: number | null;
     window_s: number;
     reason: string | null;
-    devices?: { index: number; name?: string; total_j: number }[];
+    devices?: { index: number; name?: string; uuid?: string; mig_uuids?: string[]; total_j: number | null }[];
+    power_reading?: "instantaneous" | "averaged_1s" | "counter_delta";
+    cross_check?: { integrated_j: number | null; relative_difference: number | null; tolerance: number | null; reason: string | null };
+    samples?: { attempted: number; missing: number };
+    notes?: string[];
     timeline?: (number | null)[][];
   };
-  baseline: { power_w: number | null; duration_s: number; reason: string | null };
+  baseline: {
+    power_w: number | null; duration_s: number; reason: string | null;
+    placement?: "before_warmup" | "after_warmup"; cooldown_s?: number; sm_clock_mhz?: number | null; pstate?: string | null;
+  };
   memory: { peak_bytes: number | null; device: "cpu" | "cuda"; method: string };
   flops: { total: number | null; per_output_token: number | null; n_params: number | null; method: string; estimated: true };
   thermal: { temp_before_c: number | null; temp_after_c: number | null; throttle_reasons: string[]; reason?: string | null };

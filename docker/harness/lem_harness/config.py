@@ -18,6 +18,10 @@ DEFAULTS = {
     "baseline": {"enabled": True, "duration_seconds": 30},
     "energy": {"backend": "auto", "sample_interval_ms": 100},
 }
+# baseline.placement and baseline.cooldown_seconds came after results were keyed by hash, so the schema
+# gives them no default (one would re-key every stored result): absent means these, as the schema says.
+BASELINE_PLACEMENT_WHEN_ABSENT = "before_warmup"
+BASELINE_COOLDOWN_S_WHEN_ABSENT = 10
 PYTORCH_DEFAULTS = {"batch_size": 1, "device": "auto", "attn_implementation": "sdpa", "num_threads": None}
 VLLM_DEFAULTS = {
     "engine": {

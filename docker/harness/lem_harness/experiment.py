@@ -1,10 +1,11 @@
 """One measured cycle: load, baseline, warmup, the measurement window, and the result document."""
 
+import os
 import time
 from datetime import datetime, timezone
 
 from .backends import create_backend
-from .config import with_defaults
+from .config import BASELINE_COOLDOWN_S_WHEN_ABSENT, BASELINE_PLACEMENT_WHEN_ABSENT, with_defaults
 from .energy import select_meter
 from .energy.session import EnergySession
 from .environment import collect_environment, hardware_fingerprint
@@ -34,29 +35,46 @@ def run_experiment(envelope: dict) -> dict:
     config = with_defaults(received)
     # A missing dataset fails before a model is loaded.
     texts = None if config["dataset"] == "synthetic" else read_jsonl_texts(config["dataset"])
+    # Before any framework runs: vLLM rewrites CUDA_VISIBLE_DEVICES for its workers.
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     backend = create_backend(config)
     try:
-        return _measure(envelope, received, config, backend, texts, started_at)
+        return _measure(envelope, received, config, backend, texts, started_at, visible)
     finally:
         backend.close()
 
 
-def _measure(envelope, received, config, backend, texts, started_at) -> dict:
+def _baseline(session, config) -> dict:
+    cfg = config["baseline"]
+    placement = cfg.get("placement", BASELINE_PLACEMENT_WHEN_ABSENT)
+    cooldown = cfg.get("cooldown_seconds", BASELINE_COOLDOWN_S_WHEN_ABSENT) if placement == "after_warmup" else 0
+    if session.meter is not None and cfg["enabled"] and cfg["duration_seconds"] > 0:
+        wait = f" after {cooldown} s cool-down" if cooldown else ""
+        log(f"baseline: {cfg['duration_seconds']} s idle{wait} ({placement.replace('_', ' ')})")
+    return session.measure_baseline(cfg["enabled"], cfg["duration_seconds"], placement, cooldown)
+
+
+def _measure(envelope, received, config, backend, texts, started_at, visible=None) -> dict:
     log(f"loading {config['model']} ({config['backend']})")
     loaded = backend.load()
     warmup_cfg = config["warmup"]
     n_warmup = warmup_cfg["n_warmup"] if warmup_cfg["enabled"] else 0
     measured, warmup = build_prompts(config, loaded.vocab_size, backend.encode, n_warmup, texts)
 
-    meter, no_meter_reason = select_meter(config["energy"]["backend"], loaded.device, loaded.cuda_devices, loaded.cuda_uuids)
+    meter, no_meter_reason = select_meter(config["energy"]["backend"], loaded.device, loaded.cuda_devices,
+                                          loaded.cuda_uuids, visible)
     session = EnergySession(meter, no_meter_reason, config["energy"]["sample_interval_ms"], loaded.device)
-    if meter is not None and config["baseline"]["enabled"]:
-        log(f"baseline: {config['baseline']['duration_seconds']} s idle")
-    baseline = session.measure_baseline(config["baseline"]["enabled"], config["baseline"]["duration_seconds"])
+    # Before warmup the GPU may idle in a deeper power state than between requests; after warmup
+    # (with a cool-down) is offered, and the result says which was used and the state it saw.
+    after_warmup = config["baseline"].get("placement", BASELINE_PLACEMENT_WHEN_ABSENT) == "after_warmup"
+    baseline = None if after_warmup else _baseline(session, config)
 
     if warmup:
         log(f"warmup: {len(warmup)} prompts")
         backend.generate(warmup)
+    if baseline is None:
+        backend.synchronize()
+        baseline = _baseline(session, config)
     log(f"measuring: {len(measured)} prompts")
     backend.synchronize()
     session.start_window()

@@ -30,11 +30,19 @@ def set_energy(root: str, index: int, energy_uj: int) -> None:
 
 
 class FakeMeter:
+    """A meter above the NVML layer, for the session's arithmetic; tests/test_nvml.py runs the real one."""
     method = "fake"
+    source = "gpu"
+    has_counter = True
+    power_reading = "instantaneous"
 
     def __init__(self, joules_per_read):
         self.reads = iter(joules_per_read)
         self.names = ["fake"]
+        self.flags, self.notes = [], []
+
+    def idle_state(self):
+        return 210, "P8"
 
     def devices(self):
         return [{"index": 0, "name": "fake"}]
@@ -91,7 +99,9 @@ class EnergySessionTest(unittest.TestCase):
     def test_unavailable_source_gives_nulls_and_skips_the_baseline_without_sleeping(self):
         session = EnergySession(None, "no source here", 100, "cpu")
         baseline = session.measure_baseline(True, 30, sleep=lambda s: self.fail("slept for nothing"))
-        self.assertEqual(baseline, {"power_w": None, "duration_s": 0, "reason": "no power source: no source here"})
+        self.assertEqual(baseline["power_w"], None)
+        self.assertEqual(baseline["duration_s"], 0)
+        self.assertEqual(baseline["reason"], "no power source: no source here")
         session.start_window()
         session.stop_window()
         energy = session.energy_block(1.0, 10, baseline)
@@ -117,6 +127,7 @@ class EnergySessionTest(unittest.TestCase):
         self.assertEqual(energy["avg_power_w"], 30.0)
         self.assertEqual(energy["peak_power_w"], 50.0)
         self.assertEqual(energy["devices"], [{"index": 0, "name": "fake", "total_j": 60.0}])
+        self.assertEqual((baseline["sm_clock_mhz"], baseline["pstate"]), (210, "P8"))
         thermal = session.thermal_block()
         self.assertEqual(thermal["throttle_reasons"], ["sw_thermal_slowdown"])
         self.assertIn("energy_window_under_10s", session.flags)

@@ -21,13 +21,16 @@ def _nvml_problem() -> Optional[str]:
 
 
 def select_meter(energy_backend: str, device: str, cuda_devices: Sequence[int],
-                 cuda_uuids: Optional[Sequence[str]] = None) -> Tuple[Optional[object], str]:
-    """(meter, "") or (None, why no energy figure can be measured)."""
+                 cuda_uuids: Optional[Sequence[str]] = None, visible: Optional[str] = None) -> Tuple[Optional[object], str]:
+    """(meter, "") or (None, why no energy figure can be measured). visible: CUDA_VISIBLE_DEVICES as the
+    harness started, before a framework rewrote it."""
     if energy_backend == "none":
         return None, "disabled by config (energy.backend none)"
     if device == "cuda" and energy_backend in ("auto", "nvml"):
+        from .nvml_meter import NvmlMeter
+
         try:
-            return _nvml_meter(cuda_devices, cuda_uuids), ""
+            return NvmlMeter(cuda_devices, cuda_uuids, visible), ""
         except NvmlError as e:
             return None, f"GPU run but NVML energy unavailable: {e}"
     if energy_backend == "nvml":
@@ -40,14 +43,3 @@ def select_meter(energy_backend: str, device: str, cuda_devices: Sequence[int],
         nvml = _nvml_problem()
         gpu = f"no NVIDIA GPU (NVML: {nvml})" if nvml else "the run used the CPU, not a GPU"
         return None, f"{gpu} and {e}"
-
-
-def _nvml_meter(cuda_devices, cuda_uuids):
-    from .nvml_meter import NvmlMeter
-
-    try:
-        return NvmlMeter(cuda_devices, cuda_uuids)
-    except NvmlError:
-        if not cuda_uuids:
-            raise
-        return NvmlMeter(cuda_devices, None)  # UUID lookup failed: map through CUDA_VISIBLE_DEVICES

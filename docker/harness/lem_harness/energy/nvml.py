@@ -1,36 +1,90 @@
-"""A minimal NVML binding over ctypes (libnvidia-ml.so.1), so no pynvml package is needed."""
+"""A minimal NVML binding over ctypes (libnvidia-ml.so.1), so no pynvml package is needed.
+
+Constants and struct layouts follow nvml.h as mirrored by nvidia-ml-py's pynvml.py. The library is
+loaded through load_library(), the one seam tests point at a fake NVML with the same C surface."""
 
 import ctypes
 import threading
-from typing import List, Optional
+import time
+from typing import Callable, List, Optional
+
+LIBRARY = "libnvidia-ml.so.1"
 
 NVML_SUCCESS = 0
 NVML_ERROR_NOT_SUPPORTED = 3
+NVML_ERROR_NOT_FOUND = 6
+NVML_ERROR_TIMEOUT = 10
+NVML_ERROR_IRQ_ISSUE = 11
+NVML_ERROR_IN_USE = 19
+NVML_ERROR_NO_DATA = 21
+NVML_ERROR_NOT_READY = 27
+NVML_ERROR_UNKNOWN = 999
+# Errors a second try may clear; anything else (GPU lost, no permission, not supported) is final.
+TRANSIENT_ERRORS = {NVML_ERROR_TIMEOUT, NVML_ERROR_IRQ_ISSUE, NVML_ERROR_IN_USE, NVML_ERROR_NO_DATA,
+                    NVML_ERROR_NOT_READY, NVML_ERROR_UNKNOWN}
+
 NVML_TEMPERATURE_GPU = 0
 NVML_CLOCK_SM = 1
+NVML_PSTATE_UNKNOWN = 32
+NVML_DEVICE_MIG_ENABLE = 1
+NVML_FI_DEV_POWER_INSTANT = 186  # milliwatts, not averaged (Zeus reads it for the same reason)
+
+NVML_VALUE_TYPE_DOUBLE = 0
+NVML_VALUE_TYPE_UNSIGNED_INT = 1
+NVML_VALUE_TYPE_UNSIGNED_LONG = 2
+NVML_VALUE_TYPE_UNSIGNED_LONG_LONG = 3
+NVML_VALUE_TYPE_SIGNED_LONG_LONG = 4
+NVML_VALUE_TYPE_SIGNED_INT = 5
+NVML_VALUE_TYPE_UNSIGNED_SHORT = 6
 
 # nvmlClocksEventReasons (formerly ClocksThrottleReasons) bits.
 THROTTLE_REASONS = {
     0x1: "gpu_idle",
     0x2: "applications_clocks_setting",
     0x4: "sw_power_cap",
-    0x8: "hw_slowdown",
+    0x8: "hw_slowdown",  # heat, an external power brake or over-current: its own flag, not thermal
     0x10: "sync_boost",
     0x20: "sw_thermal_slowdown",
     0x40: "hw_thermal_slowdown",
     0x80: "hw_power_brake_slowdown",
     0x100: "display_clock_setting",
 }
-THERMAL_REASONS = {"sw_thermal_slowdown", "hw_thermal_slowdown", "hw_slowdown"}
+THERMAL_REASONS = {"sw_thermal_slowdown", "hw_thermal_slowdown"}
 POWER_REASONS = {"sw_power_cap", "hw_power_brake_slowdown"}
+HW_SLOWDOWN_REASONS = {"hw_slowdown"}
 
 
 class NvmlError(Exception):
-    pass
+    def __init__(self, message: str, code: Optional[int] = None):
+        super().__init__(message)
+        self.code = code
+
+    @property
+    def transient(self) -> bool:
+        return self.code in TRANSIENT_ERRORS
 
 
 class _Memory(ctypes.Structure):
     _fields_ = [("total", ctypes.c_ulonglong), ("free", ctypes.c_ulonglong), ("used", ctypes.c_ulonglong)]
+
+
+class _Value(ctypes.Union):
+    _fields_ = [("dVal", ctypes.c_double), ("uiVal", ctypes.c_uint), ("ulVal", ctypes.c_ulong),
+                ("ullVal", ctypes.c_ulonglong), ("sllVal", ctypes.c_longlong), ("siVal", ctypes.c_int),
+                ("usVal", ctypes.c_ushort)]
+
+
+class FieldValue(ctypes.Structure):
+    """nvmlFieldValue_t."""
+    _fields_ = [("fieldId", ctypes.c_uint32), ("scopeId", ctypes.c_uint32), ("timestamp", ctypes.c_int64),
+                ("latencyUsec", ctypes.c_int64), ("valueType", ctypes.c_uint), ("nvmlReturn", ctypes.c_uint),
+                ("value", _Value)]
+
+
+_VALUE_MEMBER = {NVML_VALUE_TYPE_DOUBLE: "dVal", NVML_VALUE_TYPE_UNSIGNED_INT: "uiVal",
+                 NVML_VALUE_TYPE_UNSIGNED_LONG: "ulVal", NVML_VALUE_TYPE_UNSIGNED_LONG_LONG: "ullVal",
+                 NVML_VALUE_TYPE_SIGNED_LONG_LONG: "sllVal", NVML_VALUE_TYPE_SIGNED_INT: "siVal",
+                 NVML_VALUE_TYPE_UNSIGNED_SHORT: "usVal"}
 
 
 def decode_throttle_reasons(mask: int) -> List[str]:
@@ -39,6 +93,27 @@ def decode_throttle_reasons(mask: int) -> List[str]:
     if unknown:
         names.append(f"unknown_0x{unknown:x}")
     return names
+
+
+def load_library():
+    """libnvidia-ml, or anything with its C functions as attributes (tests pass a fake)."""
+    try:
+        return ctypes.CDLL(LIBRARY)
+    except OSError as e:
+        raise NvmlError(f"{LIBRARY} not loadable: {e}") from e
+
+
+def with_retry(fn: Callable, *args, tries: int = 3, delay_s: float = 0.05, sleep=time.sleep):
+    """fn(*args), tried again after a transient NVML error; the last error is raised with the count."""
+    for attempt in range(1, tries + 1):
+        try:
+            return fn(*args)
+        except NvmlError as e:
+            if not e.transient or attempt == tries:
+                if e.transient:
+                    raise NvmlError(f"{e} (still failing after {tries} tries)", e.code) from e
+                raise
+            sleep(delay_s * attempt)
 
 
 class Nvml:
@@ -51,14 +126,11 @@ class Nvml:
     def get(cls) -> "Nvml":
         with cls._lock:
             if cls._instance is None:
-                cls._instance = cls()
+                cls._instance = cls(load_library())
             return cls._instance
 
-    def __init__(self):
-        try:
-            self.lib = ctypes.CDLL("libnvidia-ml.so.1")
-        except OSError as e:
-            raise NvmlError(f"libnvidia-ml.so.1 not loadable: {e}") from e
+    def __init__(self, lib):
+        self.lib = lib
         self.lib.nvmlErrorString.restype = ctypes.c_char_p
         self._call("nvmlInit_v2")
 
@@ -66,13 +138,14 @@ class Nvml:
         try:
             fn = getattr(self.lib, name)
         except AttributeError as e:
-            raise NvmlError(f"{name} missing from libnvidia-ml.so.1 (driver too old)") from e
+            raise NvmlError(f"{name} missing from {LIBRARY} (driver too old)", NVML_ERROR_NOT_SUPPORTED) from e
         ret = fn(*args)
         if ret != NVML_SUCCESS:
-            message = self.lib.nvmlErrorString(ret).decode(errors="replace")
-            error = NvmlError(f"{name}: {message}")
-            error.code = ret
-            raise error
+            raise NvmlError(f"{name}: {self.error_string(ret)}", ret)
+
+    def error_string(self, code: int) -> str:
+        text = self.lib.nvmlErrorString(ctypes.c_int(code))
+        return text.decode(errors="replace") if text else f"NVML error {code}"
 
     def _string(self, name: str, *args, size: int = 96) -> str:
         buf = ctypes.create_string_buffer(size)
@@ -114,9 +187,25 @@ class Nvml:
         return value.value
 
     def power_mw(self, h) -> int:
+        """Board power; averaged over ~1 s on Ampere (except GA100) and newer."""
         value = ctypes.c_uint()
         self._call("nvmlDeviceGetPowerUsage", h, ctypes.byref(value))
         return value.value
+
+    def field_value(self, h, field_id: int) -> float:
+        values = (FieldValue * 1)()
+        values[0].fieldId = field_id
+        self._call("nvmlDeviceGetFieldValues", h, ctypes.c_int(1), values)
+        fv = values[0]
+        if fv.nvmlReturn != NVML_SUCCESS:
+            raise NvmlError(f"nvmlDeviceGetFieldValues({field_id}): {self.error_string(fv.nvmlReturn)}", fv.nvmlReturn)
+        member = _VALUE_MEMBER.get(fv.valueType)
+        if member is None:
+            raise NvmlError(f"nvmlDeviceGetFieldValues({field_id}): unknown value type {fv.valueType}")
+        return getattr(fv.value, member)
+
+    def instant_power_mw(self, h) -> float:
+        return self.field_value(h, NVML_FI_DEV_POWER_INSTANT)
 
     def temperature_c(self, h) -> int:
         value = ctypes.c_uint()
@@ -127,6 +216,12 @@ class Nvml:
         value = ctypes.c_uint()
         self._call("nvmlDeviceGetClockInfo", h, ctypes.c_int(NVML_CLOCK_SM), ctypes.byref(value))
         return value.value
+
+    def pstate(self, h) -> Optional[str]:
+        """Performance state P0 (maximum) .. P15 (minimum); None where NVML says unknown."""
+        value = ctypes.c_uint()
+        self._call("nvmlDeviceGetPerformanceState", h, ctypes.byref(value))
+        return None if value.value == NVML_PSTATE_UNKNOWN else f"P{value.value}"
 
     def throttle_mask(self, h) -> int:
         value = ctypes.c_ulonglong()
@@ -151,10 +246,41 @@ class Nvml:
         try:
             self._call("nvmlDeviceGetMigMode", h, ctypes.byref(current), ctypes.byref(pending))
         except NvmlError as e:
-            if getattr(e, "code", None) == NVML_ERROR_NOT_SUPPORTED:
+            if e.code == NVML_ERROR_NOT_SUPPORTED:
                 return None
             raise
-        return current.value == 1
+        return current.value == NVML_DEVICE_MIG_ENABLE
+
+    def is_mig_handle(self, h) -> bool:
+        value = ctypes.c_uint()
+        try:
+            self._call("nvmlDeviceIsMigDeviceHandle", h, ctypes.byref(value))
+        except NvmlError as e:
+            if e.code == NVML_ERROR_NOT_SUPPORTED:
+                return False
+            raise
+        return value.value != 0
+
+    def mig_parent(self, h) -> ctypes.c_void_p:
+        parent = ctypes.c_void_p()
+        self._call("nvmlDeviceGetDeviceHandleFromMigDeviceHandle", h, ctypes.byref(parent))
+        return parent
+
+    def mig_children(self, h) -> list:
+        """Handles of the MIG instances on a GPU with MIG enabled; [] where it has none."""
+        count = ctypes.c_uint()
+        self._call("nvmlDeviceGetMaxMigDeviceCount", h, ctypes.byref(count))
+        children = []
+        for i in range(count.value):
+            child = ctypes.c_void_p()
+            try:
+                self._call("nvmlDeviceGetMigDeviceHandleByIndex", h, ctypes.c_uint(i), ctypes.byref(child))
+            except NvmlError as e:
+                if e.code == NVML_ERROR_NOT_FOUND:
+                    continue  # slots without an instance
+                raise
+            children.append(child)
+        return children
 
     def memory_info(self, h) -> _Memory:
         info = _Memory()

@@ -50,6 +50,8 @@ def find_package_domains(root: str) -> List[Tuple[int, str, str]]:
 class RaplMeter:
     method = "rapl"
     source = "cpu"
+    has_counter = True
+    power_reading = "counter_delta"  # timeline watts are counter differences between samples
 
     def __init__(self, root: str = POWERCAP_ROOT):
         self.domains = find_package_domains(root)
@@ -64,6 +66,8 @@ class RaplMeter:
         self._total_uj = [0] * len(self.domains)
         self._last_sample: Optional[Tuple[float, float]] = None
         self.temperature_path, self.temperature_reason = cpu_temperature_source()
+        self.flags: List[str] = []
+        self.notes: List[str] = []
 
     def _raw(self, i: int) -> int:
         return _read_int(os.path.join(self.domains[i][2], "energy_uj"))
@@ -91,6 +95,9 @@ class RaplMeter:
             watts = (joules - self._last_sample[1]) / (now - self._last_sample[0])
         self._last_sample = (now, joules)
         return watts, self.temperature_c(), None
+
+    def idle_state(self) -> Tuple[Optional[int], Optional[str]]:
+        return None, None  # SM clock and performance state are GPU figures
 
     def temperature_c(self) -> Optional[float]:
         return read_celsius(self.temperature_path)

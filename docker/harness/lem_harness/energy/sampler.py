@@ -1,4 +1,5 @@
-"""A background thread that samples power, temperature and SM clock at a fixed interval."""
+"""A background thread that samples power, temperature and SM clock at a fixed interval, counting the
+readings it could not get so an incomplete timeline is reported as such."""
 
 import threading
 import time
@@ -13,14 +14,21 @@ class PowerSampler:
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._t0 = 0.0
+        self.attempts = 0
+        self.missing = 0  # power readings that failed or came back empty
         self.error: Optional[str] = None
 
     def _take(self) -> None:
+        self.attempts += 1
         try:
             watts, temp, clock = self.meter.sample()
         except Exception as e:  # a failing sensor must not kill the measurement; the gap is reported
+            self.missing += 1
             self.error = f"sampling failed: {e}"
             return
+        if watts is None:
+            self.missing += 1
+            self.error = getattr(self.meter, "last_error", None) or self.error
         self.timeline.append([round(time.monotonic() - self._t0, 4), watts, temp, clock])
 
     def _run(self) -> None:
@@ -42,3 +50,14 @@ class PowerSampler:
     def peak_watts(self) -> Optional[float]:
         values = [row[1] for row in self.timeline if row[1] is not None]
         return max(values) if values else None
+
+    def mean_watts(self) -> Optional[float]:
+        values = [row[1] for row in self.timeline if row[1] is not None]
+        return sum(values) / len(values) if values else None
+
+    def integrated_j(self) -> Optional[float]:
+        """Trapezoid integral of the power readings over their time span; None with fewer than two."""
+        points = [(row[0], row[1]) for row in self.timeline if row[1] is not None]
+        if len(points) < 2:
+            return None
+        return sum((t1 - t0) * (w0 + w1) / 2 for (t0, w0), (t1, w1) in zip(points, points[1:]))

@@ -5,20 +5,28 @@ import time
 from typing import List, Optional
 
 from .cpu_thermal import cpu_temperature_source, read_celsius
-from .nvml import POWER_REASONS, THERMAL_REASONS
+from .nvml import HW_SLOWDOWN_REASONS, POWER_REASONS, THERMAL_REASONS, NvmlError
+from .nvml_meter import INTEGRATION_METHOD
 from .sampler import PowerSampler
 
 SHORT_WINDOW_S = 10.0
+# Counter and integrated timeline may differ by this much plus the power reading's lag over the window:
+# a 1 s average trails the load by about a second at each edge of the window.
+CROSS_CHECK_BASE_TOLERANCE = 0.05
+AVERAGED_POWER_LAG_S = 1.0
+BASELINE_PLACEMENTS = ("before_warmup", "after_warmup")
 
 
 class EnergySession:
     def __init__(self, meter, unavailable_reason: str, sample_interval_ms: int, device: str):
         self.meter = meter
         self.unavailable_reason = unavailable_reason
-        self.sampler = PowerSampler(meter, sample_interval_ms / 1000.0) if meter else None
-        self.flags: List[str] = []
+        self.interval_s = sample_interval_ms / 1000.0
+        self.sampler = PowerSampler(meter, self.interval_s) if meter else None
+        self.flags: List[str] = list(meter.flags) if meter else []
         self._start: Optional[List[float]] = None
         self._end: Optional[List[float]] = None
+        self._counter_error: Optional[str] = None
         self.temp_before: Optional[float] = None
         self.temp_after: Optional[float] = None
         # Without a meter, a CPU run may still read its temperature from sysfs.
@@ -31,24 +39,63 @@ class EnergySession:
     def method(self) -> Optional[str]:
         return self.meter.method if self.meter else None
 
-    def measure_baseline(self, enabled: bool, duration_s: float, sleep=time.sleep) -> dict:
-        """Idle power from the energy counter over duration_s; skipped (duration 0) when it cannot be had."""
-        reason = None
+    def measure_baseline(self, enabled: bool, duration_s: float, placement: str = "before_warmup",
+                         cooldown_s: float = 0, sleep=time.sleep) -> dict:
+        """Idle power over duration_s (after cooldown_s when placed after warmup); skipped (duration 0)
+        when it cannot be had. Records the SM clock and performance state the idle GPU sat in."""
+        block = {"power_w": None, "duration_s": 0, "reason": None, "placement": placement,
+                 "cooldown_s": 0, "sm_clock_mhz": None, "pstate": None}
         if not enabled:
-            reason = "disabled by config (baseline.enabled false)"
+            block["reason"] = "disabled by config (baseline.enabled false)"
         elif self.meter is None:
-            reason = f"no power source: {self.unavailable_reason}"
+            block["reason"] = f"no power source: {self.unavailable_reason}"
         elif duration_s <= 0:
-            reason = "baseline.duration_seconds is 0"
-        if reason:
+            block["reason"] = "baseline.duration_seconds is 0"
+        if block["reason"]:
             self.flags.append("baseline_skipped")
-            return {"power_w": None, "duration_s": 0, "reason": reason}
-        before, t0 = sum(self.meter.energy_j()), time.monotonic()
-        sleep(duration_s)
-        after, t1 = sum(self.meter.energy_j()), time.monotonic()
-        if after - before <= 0:
+            return block
+        if placement == "after_warmup" and cooldown_s > 0:
+            sleep(cooldown_s)
+            block["cooldown_s"] = cooldown_s
+        try:
+            power, elapsed, (block["sm_clock_mhz"], block["pstate"]) = self._idle_power(duration_s, sleep)
+        except (NvmlError, OSError) as e:
+            self.flags.append("baseline_skipped")
+            block["reason"] = f"energy reading failed during the baseline: {e}"
+            return block
+        block["duration_s"] = elapsed
+        if power is None:
+            self.flags.append("baseline_skipped")
+            block["reason"] = "no power reading during the baseline"
+            return block
+        if power <= 0:
             self.flags.append("zero_baseline_reading")
-        return {"power_w": (after - before) / (t1 - t0), "duration_s": t1 - t0, "reason": None}
+        block["power_w"] = power
+        return block
+
+    def _idle_power(self, duration_s: float, sleep):
+        if self.meter.has_counter:
+            before, t0 = sum(self.meter.energy_j()), time.monotonic()
+            sleep(duration_s)
+            idle = self.meter.idle_state()
+            after, t1 = sum(self.meter.energy_j()), time.monotonic()
+            return ((after - before) / (t1 - t0) if t1 > t0 else None), t1 - t0, idle
+        # No counter: the mean of power sampled through the baseline, as the window integrates it.
+        sampler, t0 = PowerSampler(self.meter, self.interval_s), time.monotonic()
+        sampler.start()
+        sleep(duration_s)
+        idle = self.meter.idle_state()
+        sampler.stop()
+        return sampler.mean_watts(), time.monotonic() - t0, idle
+
+    def _read_counter(self) -> Optional[List[float]]:
+        if not self.meter.has_counter or self._counter_error:
+            return None
+        try:
+            return self.meter.energy_j()
+        except (NvmlError, OSError) as e:
+            self._counter_error = str(e)
+            return None
 
     def start_window(self) -> None:
         if not self.meter:
@@ -57,32 +104,49 @@ class EnergySession:
         self.temp_before = self.meter.temperature_c()
         self.meter.begin_window()
         self.sampler.start()
-        self._start = self.meter.energy_j()
+        self._start = self._read_counter()
 
     def stop_window(self) -> None:
         if not self.meter:
             self.temp_after = read_celsius(self._cpu_sensor)
             return
-        self._end = self.meter.energy_j()
+        self._end = self._read_counter()
         self.sampler.stop()
         self.temp_after = self.meter.temperature_c()
 
+    def _unavailable(self, window_s: float, reason: str) -> dict:
+        self.flags.append("energy_unavailable")
+        return {
+            "status": "unavailable", "method": None, "total_j": None, "adjusted_j": None,
+            "per_output_token_j": None, "avg_power_w": None, "peak_power_w": None,
+            "window_s": window_s, "reason": reason,
+        }
+
     def energy_block(self, window_s: float, output_tokens: int, baseline: dict) -> dict:
-        if self.meter is None or self._start is None or self._end is None:
-            self.flags.append("energy_unavailable")
-            return {
-                "status": "unavailable", "method": None, "total_j": None, "adjusted_j": None,
-                "per_output_token_j": None, "avg_power_w": None, "peak_power_w": None,
-                "window_s": window_s, "reason": self.unavailable_reason or "energy window not recorded",
-            }
-        deltas = [end - start for start, end in zip(self._start, self._end)]
-        total = sum(deltas)
-        reasons = []
+        if self.meter is None or not self.sampler.timeline:
+            return self._unavailable(window_s, self.unavailable_reason or "energy window not recorded")
+        reasons, notes = [], list(self.meter.notes)
+        integrated = self.sampler.integrated_j()
+        counter = self._start is not None and self._end is not None
+        if counter:
+            deltas = [end - start for start, end in zip(self._start, self._end)]
+            total, method = sum(deltas), self.meter.method
+            if total <= 0 or any(d <= 0 for d in deltas):
+                self.flags.append("zero_energy_reading")
+                reasons.append("an energy counter did not advance over the window (window shorter than the counter's update period?)")
+        else:
+            if integrated is None:
+                why = f"energy counter failed ({self._counter_error}) and " if self._counter_error else ""
+                return self._unavailable(window_s, f"{why}fewer than two power readings in the window")
+            if self._counter_error:
+                notes.append(f"the energy counter failed during the window ({self._counter_error}): "
+                             "energy is sampled power integrated over the window")
+                if "energy_from_sampled_power" not in self.flags:
+                    self.flags.append("energy_from_sampled_power")
+            total, method = integrated, INTEGRATION_METHOD
+            deltas = [total] if len(self.meter.devices()) == 1 else None  # no per-GPU split of a summed timeline
         if window_s < SHORT_WINDOW_S:
             self.flags.append("energy_window_under_10s")
-        if total <= 0 or any(d <= 0 for d in deltas):
-            self.flags.append("zero_energy_reading")
-            reasons.append("an energy counter did not advance over the window (window shorter than the counter's update period?)")
         adjusted = None
         if baseline["power_w"] is not None:
             adjusted = total - baseline["power_w"] * window_s
@@ -90,19 +154,46 @@ class EnergySession:
                 self.flags.append("negative_adjusted_energy")
         else:
             reasons.append(f"adjusted_j is null: baseline {baseline['reason']}")
-        if self.sampler.error:
-            reasons.append(f"power timeline incomplete: {self.sampler.error}")
+        samples = {"attempted": self.sampler.attempts, "missing": self.sampler.missing}
+        if self.sampler.missing:
+            self.flags.append("power_timeline_incomplete")
+            last = f" (last error: {self.sampler.error})" if self.sampler.error else ""
+            reasons.append(f"power timeline incomplete: {self.sampler.missing} of {self.sampler.attempts} readings missing{last}")
         peak = self.sampler.peak_watts()
         if peak is None:
             reasons.append("peak_power_w is null: no power sample in the window")
-        devices = [dict(d, total_j=delta) for d, delta in zip(self.meter.devices(), deltas)]
-        return {
-            "status": "measured", "method": self.meter.method, "total_j": total, "adjusted_j": adjusted,
+        devices = [dict(d, total_j=None if deltas is None else delta)
+                   for d, delta in zip(self.meter.devices(), deltas or [None] * len(self.meter.devices()))]
+        block = {
+            "status": "measured", "method": method, "total_j": total, "adjusted_j": adjusted,
             "per_output_token_j": (total / output_tokens) if output_tokens > 0 else None,
             "avg_power_w": (total / window_s) if window_s > 0 else None, "peak_power_w": peak,
             "window_s": window_s, "reason": "; ".join(reasons) or None,
+            "power_reading": self.meter.power_reading,
+            "cross_check": self._cross_check(counter, total, integrated, window_s),
+            "samples": samples, "notes": notes,
             "devices": devices, "timeline": self.sampler.timeline,
         }
+        return block
+
+    def _cross_check(self, counter: bool, total: float, integrated: Optional[float], window_s: float) -> dict:
+        """Counter energy against the integrated power timeline, allowing for the reading's lag."""
+        check = {"integrated_j": integrated, "relative_difference": None, "tolerance": None, "reason": None}
+        if not counter:
+            check["reason"] = "no energy counter reading: total_j is the integrated timeline itself"
+            return check
+        if self.meter.source != "gpu":
+            check["reason"] = "the power timeline is derived from the same counter, so it cannot check it"
+            return check
+        if integrated is None or total <= 0:
+            check["reason"] = "fewer than two power readings" if integrated is None else "the counter did not advance"
+            return check
+        lag_s = AVERAGED_POWER_LAG_S if self.meter.power_reading == "averaged_1s" else 2 * self.interval_s
+        check["relative_difference"] = (total - integrated) / total
+        check["tolerance"] = CROSS_CHECK_BASE_TOLERANCE + (lag_s / window_s if window_s > 0 else 1.0)
+        if abs(check["relative_difference"]) > check["tolerance"]:
+            self.flags.append("energy_cross_check_mismatch")
+        return check
 
     def thermal_block(self) -> dict:
         if self.meter is None:
@@ -112,6 +203,8 @@ class EnergySession:
         reasons = self.meter.throttle_reasons()
         if any(r in THERMAL_REASONS for r in reasons):
             self.flags.append("thermal_throttling")
+        if any(r in HW_SLOWDOWN_REASONS for r in reasons):
+            self.flags.append("hw_slowdown")
         if any(r in POWER_REASONS for r in reasons):
             self.flags.append("power_throttling")
         return {

@@ -1,0 +1,330 @@
+"""The GPU energy path through a fake libnvidia-ml at the ctypes boundary (tests/fake_nvml.py): the real
+binding, device resolution, meter, sampler and session run as they would against the driver."""
+
+import json
+import os
+import shutil
+import tempfile
+import time
+import unittest
+from unittest import mock
+
+import helpers  # noqa: F401
+from fake_nvml import GPU_IS_LOST, TIMEOUT, VALUE_TYPE_SIGNED_INT, FakeNvml, Gpu, Mig, ramp
+from lem_harness import experiment
+from lem_harness.backends.base import Backend, GenerationRecord, LoadedModel
+from lem_harness.config import with_defaults
+from lem_harness.energy import select_meter
+from lem_harness.energy.session import EnergySession
+
+H100 = "GPU-aaaa1111-2222-3333-4444-555555555555"
+A10 = "GPU-bbbb1111-2222-3333-4444-555555555555"
+MIG_1 = "MIG-cccc1111-2222-3333-4444-555555555555"
+MIG_2 = "MIG-dddd1111-2222-3333-4444-555555555555"
+NO_SLEEP = {"placement": "before_warmup", "cooldown_s": 0}
+
+
+def meter_for(test, gpus, cuda_devices=(0,), uuids=None, visible=None, order="PCI_BUS_ID"):
+    fake = FakeNvml(gpus)
+    fake.install(test)
+    with mock.patch.dict(os.environ, {"CUDA_DEVICE_ORDER": order}):
+        meter, reason = select_meter("auto", "cuda", list(cuda_devices), uuids, visible)
+    return fake, meter, reason
+
+
+def measure(test, meter, seconds=0.5, interval_ms=50, baseline_s=0.0):
+    """A real window of `seconds` (the sampler runs in real time), energy and thermal blocks."""
+    session = EnergySession(meter, "", interval_ms, "cuda")
+    baseline = session.measure_baseline(baseline_s > 0, baseline_s)
+    session.start_window()
+    t0 = time.perf_counter()
+    time.sleep(seconds)
+    window = time.perf_counter() - t0
+    session.stop_window()
+    energy = session.energy_block(window, 100, baseline)
+    thermal = session.thermal_block()
+    return session, baseline, energy, thermal
+
+
+def span(energy) -> float:
+    """Seconds from the window's first power reading to its last."""
+    return energy["timeline"][-1][0] - energy["timeline"][0][0]
+
+
+class DeviceIdentityTest(unittest.TestCase):
+    def test_an_integer_visible_device_in_pci_bus_order_meters_that_gpu_and_the_result_names_its_uuid(self):
+        _, meter, reason = meter_for(self, [Gpu(H100), Gpu(A10, name="NVIDIA A10")], visible="1")
+        self.assertEqual(reason, "")
+        self.assertEqual(meter.devices(), [{"index": 0, "name": "NVIDIA A10", "uuid": A10}])
+        self.assertNotIn("device_order_unverified", meter.flags)
+        _, _, energy, _ = measure(self, meter, seconds=0.2)
+        self.assertEqual([d["uuid"] for d in energy["devices"]], [A10])
+
+    def test_an_index_without_pci_bus_order_on_a_mixed_host_is_flagged(self):
+        _, meter, _ = meter_for(self, [Gpu(H100), Gpu(A10, name="NVIDIA A10")], visible="0", order="")
+        self.assertIn("device_order_unverified", meter.flags)
+        self.assertTrue(any("CUDA_DEVICE_ORDER=PCI_BUS_ID" in n for n in meter.notes))
+
+    def test_an_index_on_a_host_of_one_gpu_model_needs_no_flag(self):
+        _, meter, _ = meter_for(self, [Gpu(H100), Gpu(A10)], visible="1", order="")
+        self.assertNotIn("device_order_unverified", meter.flags)
+
+    def test_a_shortened_uuid_resolves_as_cuda_accepts_it(self):
+        _, meter, reason = meter_for(self, [Gpu(H100), Gpu(A10, name="NVIDIA A10")], visible="GPU-bbbb")
+        self.assertEqual(reason, "")
+        self.assertEqual(meter.uuids, [A10])
+
+    def test_an_ambiguous_uuid_prefix_refuses_energy_naming_the_candidates(self):
+        _, meter, reason = meter_for(self, [Gpu(H100), Gpu(A10)], visible="GPU-")
+        self.assertIsNone(meter)
+        self.assertIn("ambiguous", reason)
+        self.assertIn(H100, reason)
+        self.assertIn(A10, reason)
+
+    def test_the_framework_uuid_wins_over_cuda_visible_devices(self):
+        _, meter, _ = meter_for(self, [Gpu(H100), Gpu(A10, name="NVIDIA A10")], uuids=[A10], visible="0")
+        self.assertEqual(meter.uuids, [A10])
+
+    def test_an_unknown_uuid_refuses_energy_instead_of_metering_another_card(self):
+        _, meter, reason = meter_for(self, [Gpu(H100)], uuids=["GPU-ffff0000-0000-0000-0000-000000000000"])
+        self.assertIsNone(meter)
+        self.assertIn("no GPU or MIG instance", reason)
+
+
+class MigTest(unittest.TestCase):
+    def mig_gpu(self):
+        return Gpu(H100, mig_mode=True, migs=[Mig(MIG_1), Mig(MIG_2)])
+
+    def test_a_mig_instance_is_metered_as_its_whole_gpu_and_flagged(self):
+        _, meter, reason = meter_for(self, [self.mig_gpu()], visible=MIG_1)
+        self.assertEqual(reason, "")
+        self.assertIn("mig_whole_gpu_energy", meter.flags)
+        self.assertEqual(meter.devices(), [{"index": 0, "name": "NVIDIA H100 80GB HBM3", "uuid": H100, "mig_uuids": [MIG_1]}])
+        session, _, energy, _ = measure(self, meter, seconds=0.2)
+        self.assertIn("mig_whole_gpu_energy", session.flags)
+        self.assertTrue(any("whole GPU" in n for n in energy["notes"]))
+
+    def test_torchs_gpu_prefixed_uuid_of_a_mig_instance_resolves_to_the_instance(self):
+        _, meter, _ = meter_for(self, [self.mig_gpu()], uuids=["GPU-" + MIG_1[4:]])
+        self.assertIn("mig_whole_gpu_energy", meter.flags)
+        self.assertEqual(meter.devices()[0]["mig_uuids"], [MIG_1])
+
+    def test_two_instances_of_one_gpu_read_its_counter_once(self):
+        _, meter, _ = meter_for(self, [self.mig_gpu()], cuda_devices=(0, 1), visible=f"{MIG_1},{MIG_2}")
+        self.assertEqual(meter.uuids, [H100])
+        self.assertEqual(meter.devices()[0]["mig_uuids"], [MIG_1, MIG_2])
+
+    def test_a_mig_enabled_gpu_named_by_index_is_flagged(self):
+        _, meter, _ = meter_for(self, [self.mig_gpu()], visible="0")
+        self.assertIn("mig_whole_gpu_energy", meter.flags)
+
+
+class PowerReadingTest(unittest.TestCase):
+    def test_the_instantaneous_field_is_read_where_supported(self):
+        _, meter, _ = meter_for(self, [Gpu(H100, power_mw=300_000, instant_mw=450_000)])
+        self.assertEqual(meter.power_reading, "instantaneous")
+        session, _, energy, _ = measure(self, meter, seconds=0.2)
+        self.assertEqual({row[1] for row in energy["timeline"]}, {450.0})
+        self.assertEqual(energy["power_reading"], "instantaneous")
+        self.assertNotIn("power_1s_average", session.flags)
+
+    def test_a_signed_field_value_decodes_by_its_value_type(self):
+        _, meter, _ = meter_for(self, [Gpu(H100, instant_mw=123_000, instant_type=VALUE_TYPE_SIGNED_INT)])
+        self.assertEqual(meter.sample()[0], 123.0)
+
+    def test_without_the_field_power_is_labelled_a_one_second_average(self):
+        _, meter, _ = meter_for(self, [Gpu(H100, power_mw=300_000)])
+        session, _, energy, _ = measure(self, meter, seconds=0.2)
+        self.assertEqual(energy["power_reading"], "averaged_1s")
+        self.assertEqual({row[1] for row in energy["timeline"]}, {300.0})
+        self.assertIn("power_1s_average", session.flags)
+
+
+class CrossCheckTest(unittest.TestCase):
+    def test_a_counter_that_agrees_with_the_integrated_timeline_passes(self):
+        _, meter, _ = meter_for(self, [Gpu(H100, energy_mj=ramp(300), instant_mw=300_000)])
+        session, _, energy, _ = measure(self, meter, seconds=0.6)
+        check = energy["cross_check"]
+        self.assertAlmostEqual(check["integrated_j"], 300 * span(energy), places=6)
+        self.assertLess(abs(check["relative_difference"]), check["tolerance"])
+        self.assertAlmostEqual(check["tolerance"], 0.05 + 0.1 / energy["window_s"], places=6)
+        self.assertNotIn("energy_cross_check_mismatch", session.flags)
+        self.assertAlmostEqual(energy["total_j"], 300 * energy["window_s"], delta=300 * 0.05)
+
+    def test_a_counter_far_from_the_timeline_is_flagged_with_the_relative_difference(self):
+        _, meter, _ = meter_for(self, [Gpu(H100, energy_mj=ramp(600), instant_mw=300_000)])
+        session, _, energy, _ = measure(self, meter, seconds=0.6)
+        self.assertAlmostEqual(energy["cross_check"]["relative_difference"], 0.5, delta=0.1)
+        self.assertIn("energy_cross_check_mismatch", session.flags)
+
+    def test_one_second_averages_widen_the_tolerance_by_their_lag(self):
+        _, meter, _ = meter_for(self, [Gpu(H100, energy_mj=ramp(300), power_mw=300_000)])
+        _, _, energy, _ = measure(self, meter, seconds=0.3)
+        self.assertAlmostEqual(energy["cross_check"]["tolerance"], 0.05 + 1.0 / energy["window_s"], places=6)
+
+
+class FallbackAndErrorTest(unittest.TestCase):
+    def test_without_an_energy_counter_sampled_power_is_integrated_and_the_method_named(self):
+        _, meter, reason = meter_for(self, [Gpu(H100, energy_mj=None, power_mw=200_000)])
+        self.assertEqual(reason, "")
+        session, baseline, energy, _ = measure(self, meter, seconds=0.5, baseline_s=0.2)
+        self.assertEqual(energy["method"], "nvml_power_integration")
+        self.assertIn("energy_from_sampled_power", session.flags)
+        self.assertAlmostEqual(energy["total_j"], 200 * span(energy), places=6)
+        self.assertEqual(energy["devices"][0]["total_j"], energy["total_j"])
+        self.assertIsNone(energy["cross_check"]["relative_difference"])
+        self.assertEqual(baseline["power_w"], 200.0)
+        self.assertAlmostEqual(energy["adjusted_j"], energy["total_j"] - 200 * energy["window_s"], places=6)
+
+    def test_no_counter_and_no_power_reading_refuses_with_both_reasons(self):
+        _, meter, reason = meter_for(self, [Gpu(H100, energy_mj=None, errors={"nvmlDeviceGetPowerUsage": GPU_IS_LOST})])
+        self.assertIsNone(meter)
+        self.assertIn("Not Supported", reason)
+        self.assertIn("GPU is lost", reason)
+
+    def test_transient_counter_errors_are_retried(self):
+        fake, meter, reason = meter_for(self, [Gpu(H100, errors={"nvmlDeviceGetTotalEnergyConsumption": [TIMEOUT, TIMEOUT]})])
+        self.assertEqual(reason, "")
+        self.assertEqual(meter.method, "nvml_total_energy")
+        self.assertEqual(fake.calls["nvmlDeviceGetTotalEnergyConsumption"], 3)
+
+    def test_a_transient_error_that_persists_gives_up_saying_how_often_it_tried(self):
+        _, meter, reason = meter_for(self, [Gpu(H100, errors={"nvmlDeviceGetTotalEnergyConsumption": TIMEOUT})])
+        self.assertIsNone(meter)
+        self.assertIn("Timeout (still failing after 3 tries)", reason)
+
+    def test_a_lost_gpu_is_not_retried(self):
+        fake, meter, reason = meter_for(self, [Gpu(H100, errors={"nvmlDeviceGetTotalEnergyConsumption": GPU_IS_LOST})])
+        self.assertIsNone(meter)
+        self.assertIn("GPU is lost", reason)
+        self.assertEqual(fake.calls["nvmlDeviceGetTotalEnergyConsumption"], 1)
+
+    def test_a_counter_lost_mid_window_falls_back_to_the_timeline_and_says_so(self):
+        # Reads: probe, window start succeed; the window end fails for good.
+        _, meter, _ = meter_for(self, [Gpu(H100, instant_mw=250_000,
+                                           errors={"nvmlDeviceGetTotalEnergyConsumption": [0, 0] + [GPU_IS_LOST] * 3})])
+        session, _, energy, _ = measure(self, meter, seconds=0.3)
+        self.assertEqual(energy["status"], "measured")
+        self.assertEqual(energy["method"], "nvml_power_integration")
+        self.assertIn("energy_from_sampled_power", session.flags)
+        self.assertTrue(any("counter failed during the window" in n for n in energy["notes"]))
+
+
+class SamplerGapTest(unittest.TestCase):
+    def test_missing_power_readings_are_counted_and_flagged(self):
+        _, meter, _ = meter_for(self, [Gpu(H100, errors={"nvmlDeviceGetPowerUsage": [GPU_IS_LOST, GPU_IS_LOST]})])
+        session, _, energy, _ = measure(self, meter, seconds=0.3)
+        self.assertEqual(energy["samples"]["missing"], 2)
+        self.assertGreater(energy["samples"]["attempted"], 2)
+        self.assertEqual(sum(1 for row in energy["timeline"] if row[1] is None), 2)
+        self.assertIn("power_timeline_incomplete", session.flags)
+        self.assertIn(f"2 of {energy['samples']['attempted']} readings missing", energy["reason"])
+        self.assertIn("GPU is lost", energy["reason"])
+
+
+class ThrottleFlagTest(unittest.TestCase):
+    def flags_for(self, mask):
+        _, meter, _ = meter_for(self, [Gpu(H100, throttle_mask=mask)])
+        session, _, _, thermal = measure(self, meter, seconds=0.1)
+        return session.flags, thermal["throttle_reasons"]
+
+    def test_hw_slowdown_is_its_own_flag_not_thermal(self):
+        flags, reasons = self.flags_for(0x8)
+        self.assertEqual(reasons, ["hw_slowdown"])
+        self.assertIn("hw_slowdown", flags)
+        self.assertNotIn("thermal_throttling", flags)
+
+    def test_thermal_bits_flag_thermal_throttling_and_power_bits_power_throttling(self):
+        flags, _ = self.flags_for(0x20 | 0x4)
+        self.assertIn("thermal_throttling", flags)
+        self.assertIn("power_throttling", flags)
+        self.assertNotIn("hw_slowdown", flags)
+
+
+class BaselineTest(unittest.TestCase):
+    def test_the_baseline_records_the_idle_sm_clock_and_performance_state(self):
+        _, meter, _ = meter_for(self, [Gpu(H100, energy_mj=ramp(60), sm_clock_mhz=210, pstate=8)])
+        session = EnergySession(meter, "", 50, "cuda")
+        baseline = session.measure_baseline(True, 0.2)
+        self.assertEqual((baseline["sm_clock_mhz"], baseline["pstate"]), (210, "P8"))
+        self.assertAlmostEqual(baseline["power_w"], 60, delta=3)
+        self.assertEqual(baseline["placement"], "before_warmup")
+
+    def test_after_warmup_the_baseline_waits_its_cool_down_first(self):
+        _, meter, _ = meter_for(self, [Gpu(H100)])
+        slept = []
+        baseline = EnergySession(meter, "", 50, "cuda").measure_baseline(True, 3, "after_warmup", 7, sleep=slept.append)
+        self.assertEqual(slept, [7, 3])
+        self.assertEqual((baseline["placement"], baseline["cooldown_s"]), ("after_warmup", 7))
+
+
+class FakeCudaBackend(Backend):
+    """A backend that says it ran on CUDA ordinal 0 and records what the experiment asked of it, when."""
+
+    def __init__(self, events, uuid=None):
+        self.events, self.uuid = events, uuid
+
+    def load(self):
+        return LoadedModel(n_params=1000, n_params_method="fake", vocab_size=50, device="cuda", cuda_devices=[0],
+                           effective={"backend": "pytorch", "device": "cuda"},
+                           cuda_uuids=[self.uuid] if self.uuid else None, gpu_name="NVIDIA H100 80GB HBM3")
+
+    def encode(self, text):
+        return [1, 2, 3]
+
+    def generate(self, prompts):
+        self.events.append(f"generate {len(prompts)}")
+        time.sleep(0.2)
+        n = len(prompts)
+        return GenerationRecord(ttft_ms=[5.0] * n, itl_ms=[1.0] * n, e2e_ms=[10.0] * n, input_tokens=4 * n,
+                                output_tokens=8 * n, prompts=n, ttft_method="fake", itl_method="fake", e2e_method="fake")
+
+    def peak_memory(self):
+        return {"peak_bytes": None, "device": "cuda", "method": "fake"}
+
+
+class ExperimentTest(unittest.TestCase):
+    """The experiment around the real GPU path: device identity, baseline placement, a valid result."""
+
+    def run_experiment(self, baseline, visible=None, uuid=None):
+        FakeNvml([Gpu(H100, energy_mj=ramp(300), instant_mw=300_000, sm_clock_mhz=345, pstate=2)]).install(self)
+        events = []
+        config = with_defaults(helpers.tiny_config(n=2, warmup={"enabled": True, "n_warmup": 1}, baseline=baseline,
+                                                   energy={"backend": "auto", "sample_interval_ms": 50}))
+        envelope = {"hash": helpers.HASH, "cycle": 1, "names": ["gpu-path"], "config": config}
+        with mock.patch.object(experiment, "log", lambda message: events.append(message.split(":")[0])), \
+                mock.patch.dict(os.environ, {"CUDA_DEVICE_ORDER": "PCI_BUS_ID"}):
+            result = experiment._measure(envelope, config, config, FakeCudaBackend(events, uuid), None,
+                                         experiment.utc_now(), visible)
+        return result, events
+
+    def test_after_warmup_the_baseline_follows_the_warmup_and_the_result_says_so(self):
+        result, events = self.run_experiment({"duration_seconds": 0.2, "placement": "after_warmup", "cooldown_seconds": 0.1})
+        self.assertEqual([e for e in events if e.startswith(("generate", "baseline"))], ["generate 1", "baseline", "generate 2"])
+        baseline = result["baseline"]
+        self.assertEqual((baseline["placement"], baseline["cooldown_s"]), ("after_warmup", 0.1))
+        self.assertEqual((baseline["sm_clock_mhz"], baseline["pstate"]), (345, "P2"))
+        self.assertAlmostEqual(baseline["power_w"], 300, delta=15)
+
+    def test_by_default_the_baseline_comes_before_warmup(self):
+        result, events = self.run_experiment({"duration_seconds": 0.2})
+        self.assertEqual([e for e in events if e.startswith(("generate", "baseline"))], ["baseline", "generate 1", "generate 2"])
+        self.assertEqual((result["baseline"]["placement"], result["baseline"]["cooldown_s"]), ("before_warmup", 0))
+
+    def test_the_result_records_the_uuid_metered_and_validates_against_the_schema(self):
+        result, _ = self.run_experiment({"duration_seconds": 0.1}, visible="GPU-aaaa")
+        self.assertEqual(result["energy"]["devices"][0]["uuid"], H100)
+        self.assertEqual(result["energy"]["method"], "nvml_total_energy")
+        self.assertEqual(result["energy"]["power_reading"], "instantaneous")
+        self.assertEqual(helpers.result_schema_errors(result), [])
+        path = os.path.join(tempfile.mkdtemp(), "result.json")
+        self.addCleanup(shutil.rmtree, os.path.dirname(path))
+        with open(path, "w") as f:
+            json.dump(result, f)
+        checked = helpers.ajv_validate(path)
+        if checked is not None:  # node and ajv are here in lem's checkout and CI
+            self.assertEqual(checked, (True, None))
+
+
+if __name__ == "__main__":
+    unittest.main()
