@@ -8,6 +8,7 @@ import { VERSION } from "./version.js";
 import { resolvePython, describePython } from "../config/python.js";
 import { loadUserConfig } from "../config/user-config.js";
 import { dockerBinary } from "../exec/docker/docker-cli.js";
+import { detectGpus } from "../exec/devices.js";
 
 export const DOCTOR_HELP = `lem doctor — what lem finds on this machine: Node, Python and torch, Docker, GPUs
 
@@ -38,6 +39,8 @@ export async function doctorCommand(argv: string[]): Promise<number> {
   checks.push({ name: "harness", ok: harness.ok, value: harness.ok ? HARNESS_DIR : harness.text.split("\n").pop() ?? "", fix: "reinstall lem: docker/harness is missing" });
   const hw = detectHardware();
   checks.push({ name: "hardware", ok: true, value: hw.gpu ? `${hw.gpu}; ${hw.cpu}` : `${hw.cpu} (no NVIDIA GPU: energy is null on CPU without RAPL)` });
+  const gpus = detectGpus();
+  if (gpus.length) checks.push({ name: "gpus (--gpus)", ok: true, value: gpus.map((g) => `${g.index}${g.uuid ? ` ${g.uuid}` : ""}${g.name ? ` ${g.name}` : ""}`).join("; ") });
   const daemon = run(docker, ["version", "--format", "client {{.Client.Version}}, daemon {{.Server.Version}}"]);
   checks.push({ name: "docker", ok: daemon.ok, value: daemon.ok ? daemon.text : daemon.text.split("\n").pop() || "not found",
     fix: "install docker.io and start dockerd (only needed for the docker runners)" });
