@@ -1,6 +1,7 @@
 """The GPU energy path through a fake libnvidia-ml at the ctypes boundary (tests/fake_nvml.py): the real
 binding, device resolution, meter, sampler and session run as they would against the driver."""
 
+import importlib.util
 import json
 import os
 import shutil
@@ -324,6 +325,17 @@ class ExperimentTest(unittest.TestCase):
         checked = helpers.ajv_validate(path)
         if checked is not None:  # node and ajv are here in lem's checkout and CI
             self.assertEqual(checked, (True, None))
+
+    def test_bench_gpu_check_prints_what_the_issue_asks_of_a_real_run(self):
+        spec = importlib.util.spec_from_file_location("gpu_check", os.path.join(helpers.REPO_ROOT, "bench", "gpu_check.py"))
+        gpu_check = importlib.util.module_from_spec(spec)
+        with mock.patch.dict(os.environ):  # it sets CUDA_DEVICE_ORDER for its own process
+            spec.loader.exec_module(gpu_check)
+        result, _ = self.run_experiment({"duration_seconds": 0.1})
+        text = gpu_check.report("synthetic:tiny", result)
+        for wanted in (f"= {H100} (NVIDIA H100 80GB HBM3)", "J/token", "tokens/s", "window:", "baseline:", "P2",
+                       "counter vs integrated:", "relative difference", "power: instantaneous"):
+            self.assertIn(wanted, text)
 
 
 if __name__ == "__main__":
