@@ -222,6 +222,15 @@ class SamplerGapTest(unittest.TestCase):
         self.assertIn(f"2 of {energy['samples']['attempted']} readings missing", energy["reason"])
         self.assertIn("GPU is lost", energy["reason"])
 
+    def test_with_no_power_reading_at_all_the_counter_still_measures_and_the_gaps_are_said(self):
+        _, meter, _ = meter_for(self, [Gpu(H100, energy_mj=ramp(300), errors={"nvmlDeviceGetPowerUsage": GPU_IS_LOST})])
+        session, _, energy, _ = measure(self, meter, seconds=0.2)
+        self.assertEqual(energy["status"], "measured")
+        self.assertEqual(energy["samples"]["missing"], energy["samples"]["attempted"])
+        self.assertIsNone(energy["peak_power_w"])
+        self.assertEqual(energy["cross_check"]["reason"], "fewer than two power readings")
+        self.assertIn("power_timeline_incomplete", session.flags)
+
 
 class ThrottleFlagTest(unittest.TestCase):
     def flags_for(self, mask):

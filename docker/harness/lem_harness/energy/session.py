@@ -123,7 +123,7 @@ class EnergySession:
         }
 
     def energy_block(self, window_s: float, output_tokens: int, baseline: dict) -> dict:
-        if self.meter is None or not self.sampler.timeline:
+        if self.meter is None or not self.sampler.attempts:
             return self._unavailable(window_s, self.unavailable_reason or "energy window not recorded")
         reasons, notes = [], list(self.meter.notes)
         integrated = self.sampler.integrated_j()
@@ -134,6 +134,8 @@ class EnergySession:
             if total <= 0 or any(d <= 0 for d in deltas):
                 self.flags.append("zero_energy_reading")
                 reasons.append("an energy counter did not advance over the window (window shorter than the counter's update period?)")
+        elif self.meter.source != "gpu":  # RAPL's power readings come from the counter that failed
+            return self._unavailable(window_s, f"energy counter failed during the window: {self._counter_error}")
         else:
             if integrated is None:
                 why = f"energy counter failed ({self._counter_error}) and " if self._counter_error else ""
@@ -162,9 +164,10 @@ class EnergySession:
         peak = self.sampler.peak_watts()
         if peak is None:
             reasons.append("peak_power_w is null: no power sample in the window")
-        devices = [dict(d, total_j=None if deltas is None else delta)
-                   for d, delta in zip(self.meter.devices(), deltas or [None] * len(self.meter.devices()))]
-        block = {
+        meter_devices = self.meter.devices()
+        per_device = deltas if deltas is not None else [None] * len(meter_devices)
+        devices = [dict(d, total_j=t) for d, t in zip(meter_devices, per_device)]
+        return {
             "status": "measured", "method": method, "total_j": total, "adjusted_j": adjusted,
             "per_output_token_j": (total / output_tokens) if output_tokens > 0 else None,
             "avg_power_w": (total / window_s) if window_s > 0 else None, "peak_power_w": peak,
@@ -174,7 +177,6 @@ class EnergySession:
             "samples": samples, "notes": notes,
             "devices": devices, "timeline": self.sampler.timeline,
         }
-        return block
 
     def _cross_check(self, counter: bool, total: float, integrated: Optional[float], window_s: float) -> dict:
         """Counter energy against the integrated power timeline, allowing for the reading's lag."""
