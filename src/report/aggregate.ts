@@ -1,17 +1,182 @@
-/** Mean, sample standard deviation, 95% confidence half-width (t-distribution) and CV of a series. */
+import jStat from "jstat";
+import type { ExperimentConfig } from "../lemfile/types.js";
+import type { ExperimentResult } from "./result.js";
+
+// Aggregation over cycles, per config hash and per hardware (never across hardware: a J/token on
+// one GPU says nothing about another). Pure: results in, figures out. The report, the build
+// summary and `lem compare` all read figures from here.
+
+/** Mean, sample standard deviation, 95% confidence half-width (Student t, n-1 dof) and CV of a series. */
 export interface Aggregate { n: number; mean: number; std: number | null; ci95: number | null; cv: number | null }
 
-// Two-sided 95% t critical values for 1..30 degrees of freedom; 1.96 beyond.
-const T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131,
-  2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
+/** Two-sided critical value of Student's t for a confidence level (0.95 → t such that P(|T| ≤ t) = 0.95). */
+export function tCritical(dof: number, confidence = 0.95): number {
+  return jStat.studentt.inv(1 - (1 - confidence) / 2, dof);
+}
 
-export function aggregate(values: (number | null | undefined)[]): Aggregate | null {
+/** Aggregates the finite numbers of a series; null when there are none. std, ci95 and cv need n ≥ 2. */
+export function aggregate(values: readonly (number | null | undefined)[]): Aggregate | null {
   const xs = values.filter((v): v is number => typeof v === "number" && Number.isFinite(v));
   if (xs.length === 0) return null;
   const n = xs.length;
   const mean = xs.reduce((a, b) => a + b, 0) / n;
   if (n < 2) return { n, mean, std: null, ci95: null, cv: null };
   const std = Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1));
-  const t = T95[n - 2] ?? 1.96;
-  return { n, mean, std, ci95: (t * std) / Math.sqrt(n), cv: mean !== 0 ? std / Math.abs(mean) : null };
+  return { n, mean, std, ci95: (tCritical(n - 1) * std) / Math.sqrt(n), cv: mean !== 0 ? std / Math.abs(mean) : null };
+}
+
+export type Unit = "J" | "J/token" | "tokens/s" | "ms" | "W" | "bytes";
+
+/** One figure of one (config, hardware): its aggregate over cycles, its unit, and why it is null where it is. */
+export interface Figure {
+  unit: Unit;
+  /** Null when no cycle measured it; `reason` then says why. */
+  stats: Aggregate | null;
+  /** Why the figure is null, or missing in some cycles ("2 of 3 cycles: ..."); null when every cycle has it. */
+  reason: string | null;
+}
+
+/** A value a cycle measured, or null with the reason the result gives. */
+export interface CycleValue { value: number | null; reason: string | null }
+
+interface MetricSpec {
+  label: string;
+  unit: Unit;
+  /** Which direction is an improvement (for Pareto fronts and regression gates). */
+  better: "lower" | "higher";
+  of(r: ExperimentResult): CycleValue;
+}
+
+const value = (v: number | null | undefined, reason: string | null | undefined, fallback: string): CycleValue =>
+  typeof v === "number" && Number.isFinite(v) ? { value: v, reason: null } : { value: null, reason: reason ?? fallback };
+
+const latency = (r: ExperimentResult, key: "ttft_ms" | "itl_ms", q: "p50" | "p99"): CycleValue => {
+  const s = r.latency[key];
+  return value(s[q], s.n === 0 ? `no ${key === "ttft_ms" ? "first-token" : "inter-token"} samples` : s.method, `${key} ${q} not recorded`);
+};
+
+/** Every aggregated figure, in report order. The key is the column name (CSV, JSON, compare's metric names). */
+export const METRICS = {
+  energy_per_token_j: {
+    label: "energy per output token", unit: "J/token", better: "lower",
+    of: (r) => value(r.energy.per_output_token_j, r.energy.reason, "energy not measured"),
+  },
+  energy_per_token_adjusted_j: {
+    label: "energy per output token, baseline-adjusted", unit: "J/token", better: "lower",
+    of: (r) => r.energy.adjusted_j === null
+      ? { value: null, reason: r.energy.total_j === null ? r.energy.reason ?? "energy not measured" : r.baseline.reason ?? "no baseline measured" }
+      : value(r.tokens.output > 0 ? r.energy.adjusted_j / r.tokens.output : null, null, "no output tokens"),
+  },
+  energy_total_j: {
+    label: "total energy", unit: "J", better: "lower",
+    of: (r) => value(r.energy.total_j, r.energy.reason, "energy not measured"),
+  },
+  output_tokens_per_s: {
+    label: "output throughput", unit: "tokens/s", better: "higher",
+    of: (r) => value(r.throughput.output_tokens_per_s, null, "throughput not recorded"),
+  },
+  ttft_p50_ms: { label: "TTFT p50", unit: "ms", better: "lower", of: (r) => latency(r, "ttft_ms", "p50") },
+  ttft_p99_ms: { label: "TTFT p99", unit: "ms", better: "lower", of: (r) => latency(r, "ttft_ms", "p99") },
+  itl_p50_ms: { label: "ITL p50", unit: "ms", better: "lower", of: (r) => latency(r, "itl_ms", "p50") },
+  itl_p99_ms: { label: "ITL p99", unit: "ms", better: "lower", of: (r) => latency(r, "itl_ms", "p99") },
+  avg_power_w: {
+    label: "average power", unit: "W", better: "lower",
+    of: (r) => value(r.energy.avg_power_w, r.energy.reason, "power not measured"),
+  },
+  peak_power_w: {
+    label: "peak power", unit: "W", better: "lower",
+    of: (r) => value(r.energy.peak_power_w, r.energy.reason, "power not measured"),
+  },
+  peak_memory_bytes: {
+    label: "peak memory", unit: "bytes", better: "lower",
+    of: (r) => value(r.memory.peak_bytes, r.memory.method, "memory not measured"),
+  },
+} as const satisfies Record<string, MetricSpec>;
+
+export type MetricKey = keyof typeof METRICS;
+export const METRIC_KEYS = Object.keys(METRICS) as MetricKey[];
+
+/** The cycles of one config hash measured on one hardware, with each metric's per-cycle values. */
+export interface ResultGroup {
+  hash: string;
+  hardware: string;
+  /** Every name the config has (first is the display name); from the results unless given. */
+  names: string[];
+  config: ExperimentConfig;
+  /** The cycle numbers, sorted; values[m][i] belongs to cycles[i]. */
+  cycles: number[];
+  values: Record<MetricKey, CycleValue[]>;
+  results: ExperimentResult[];
+}
+
+/**
+ * Groups results by (config hash, hardware), cycles sorted, groups sorted by hardware then name.
+ * `namesOf` supplies names where the results lack them (the store's config.json has them).
+ */
+export function groupResults(results: readonly ExperimentResult[], namesOf: (hash: string) => string[] | undefined = () => undefined): ResultGroup[] {
+  const byKey = new Map<string, ExperimentResult[]>();
+  for (const r of results) {
+    const key = `${r.hardware}\u0000${r.hash}`;
+    const list = byKey.get(key);
+    if (list) list.push(r); else byKey.set(key, [r]);
+  }
+  const groups = [...byKey.values()].map((list): ResultGroup => {
+    const sorted = [...list].sort((a, b) => a.cycle - b.cycle);
+    const first = sorted[0];
+    const names = namesOf(first.hash) ?? first.names ?? [];
+    return {
+      hash: first.hash, hardware: first.hardware, names: names.length ? names : [first.hash], config: first.config,
+      cycles: sorted.map((r) => r.cycle),
+      values: Object.fromEntries(METRIC_KEYS.map((k) => [k, sorted.map((r) => METRICS[k].of(r))])) as Record<MetricKey, CycleValue[]>,
+      results: sorted,
+    };
+  });
+  return groups.sort((a, b) => a.hardware.localeCompare(b.hardware) || a.names[0].localeCompare(b.names[0]) || a.hash.localeCompare(b.hash));
+}
+
+/** One metric's per-cycle values as plain numbers (nulls dropped): the input to Welch's t-test. */
+export function cycleNumbers(group: ResultGroup, metric: MetricKey): number[] {
+  return group.values[metric].map((v) => v.value).filter((v): v is number => v !== null);
+}
+
+/** Every figure of one (config, hardware) over its cycles. */
+export interface ConfigAggregate {
+  hash: string;
+  hardware: string;
+  names: string[];
+  config: ExperimentConfig;
+  cycles: number;
+  figures: Record<MetricKey, Figure>;
+  /** Mean baseline (idle) power over the cycles that measured it, in W; null with its reason. */
+  baselinePowerW: Figure;
+  /** Energy status per cycle, deduplicated ("measured", "estimated", "unavailable"). */
+  energyStatus: ExperimentResult["energy"]["status"][];
+  /** Every quality flag seen, with the number of cycles that raised it. */
+  qualityFlags: { flag: string; cycles: number }[];
+}
+
+/** A figure over cycles: null values keep their reason, and a partial figure says how many cycles lack it. */
+export function figureOf(unit: Unit, values: readonly CycleValue[]): Figure {
+  const stats = aggregate(values.map((v) => v.value));
+  const missing = values.filter((v) => v.value === null);
+  const reasons = [...new Set(missing.map((v) => v.reason ?? "not recorded"))].join("; ");
+  const reason = missing.length === 0 ? null : stats === null ? reasons : `${missing.length} of ${values.length} cycles: ${reasons}`;
+  return { unit, stats, reason };
+}
+
+export function aggregateGroup(group: ResultGroup): ConfigAggregate {
+  const flags = new Map<string, number>();
+  for (const r of group.results) for (const f of new Set(r.quality_flags)) flags.set(f, (flags.get(f) ?? 0) + 1);
+  return {
+    hash: group.hash, hardware: group.hardware, names: group.names, config: group.config, cycles: group.cycles.length,
+    figures: Object.fromEntries(METRIC_KEYS.map((k) => [k, figureOf(METRICS[k].unit, group.values[k])])) as Record<MetricKey, Figure>,
+    baselinePowerW: figureOf("W", group.results.map((r) => value(r.baseline.power_w, r.baseline.reason, "no baseline measured"))),
+    energyStatus: [...new Set(group.results.map((r) => r.energy.status))],
+    qualityFlags: [...flags].sort(([a], [b]) => a.localeCompare(b)).map(([flag, cycles]) => ({ flag, cycles })),
+  };
+}
+
+/** groupResults then aggregateGroup: one ConfigAggregate per (config hash, hardware). */
+export function aggregateResults(results: readonly ExperimentResult[], namesOf?: (hash: string) => string[] | undefined): ConfigAggregate[] {
+  return groupResults(results, namesOf).map(aggregateGroup);
 }
