@@ -12,6 +12,7 @@ Commands:
   show NAME|HASH        one experiment's config and results
   clean [SELECTOR...]   remove stored results (orphans by default)
   setup                 install what the lemfile's runners need here (Python with torch, or lem's image)
+  report [SELECTOR...]  report.html (charts), results.csv and summary.md of stored results
   doctor                check Python, torch, Docker and GPUs
 
 Options: --help, --version; lem <command> --help for a command's options (lem build --help)
@@ -28,11 +29,12 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   show: async () => (await import("./show.js")).showCommand,
   clean: async () => (await import("./clean.js")).cleanCommand,
   setup: async () => (await import("./setup.js")).setupCommand,
+  report: async () => (await import("./report.js")).reportCommand,
   doctor: async () => (await import("./doctor.js")).doctorCommand,
 };
 
 /** The commands that read a project: their lemfile starts loading while the command's code loads. */
-const READS_PROJECT = new Set(["build", "status", "show", "clean", "setup"]);
+const READS_PROJECT = new Set(["build", "status", "show", "clean", "setup", "report"]);
 
 /** `--lemfile PATH` as the command will read it (default ./lemfile.ts); undefined for --help. */
 function lemfileArgument(argv: string[]): string | undefined {

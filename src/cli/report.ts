@@ -1,0 +1,42 @@
+import { resolve } from "node:path";
+import { parse } from "./args.js";
+import { loadProject } from "./project.js";
+import { out, err } from "./output.js";
+import { inputError } from "../errors.js";
+import { makeSelector } from "../graph/select.js";
+import { buildReportData } from "../report/report-data.js";
+import { writeReport } from "../report/write-report.js";
+
+export const REPORT_HELP = `lem report [SELECTOR...] — report.html (charts, offline), results.csv and summary.md of stored results
+
+  --lemfile PATH   the lemfile (default ./lemfile.ts)
+  --out DIR        where to write them (default ./lem-report)
+  --json           {"html","csv","markdown","configs","hardware":[...]}
+
+Figures are per config and per hardware, over the stored cycles: mean ± 95 % confidence interval.
+summary.md fits $GITHUB_STEP_SUMMARY:  cat lem-report/summary.md >> "$GITHUB_STEP_SUMMARY"
+`;
+
+export async function reportCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, { lemfile: { type: "string" }, out: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } }, "report");
+  if (values.help) { out(REPORT_HELP); return 0; }
+  const project = await loadProject(values.lemfile);
+  const select = makeSelector(positionals);
+  const experiments = project.expanded.experiments.filter((e) => select({ hash: e.hash, names: e.names, groups: e.groups, config: e.config, cycle: 1 }));
+  if (positionals.length > 0 && experiments.length === 0) {
+    throw inputError(`no experiment matches ${positionals.map((p) => `"${p}"`).join(" ")}`, "run `lem status` to list names and hashes");
+  }
+  const names = new Map(experiments.map((e) => [e.hash, e.names]));
+  const results = experiments.flatMap((e) => project.store.results(e.hash));
+  if (results.length === 0) err("warning: no results stored for the selected experiments yet (lem build measures them); the report is empty");
+  const data = buildReportData(results, { namesOf: (hash) => names.get(hash) });
+  const written = writeReport(resolve(values.out ?? "lem-report"), data);
+  const configs = data.sections.reduce((n, s) => n + s.configs.length, 0);
+  if (values.json) {
+    out(JSON.stringify({ html: written.html, csv: written.csv, markdown: written.markdown, configs, hardware: data.sections.map((s) => s.hardware) }));
+    return 0;
+  }
+  out(`${configs} configs on ${data.sections.length} hardware, ${results.length} cycles`);
+  out(`  ${written.html}  (${(written.htmlBytes / 1e6).toFixed(2)} MB)\n  ${written.csv}\n  ${written.markdown}`);
+  return 0;
+}

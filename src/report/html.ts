@@ -1,0 +1,142 @@
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { METRIC_KEYS, METRICS } from "./aggregate.js";
+import { chartRows, dimensionChart, energyScatter, timelineChart, round } from "./charts.js";
+import type { ReportData } from "./report-data.js";
+
+// report.html: one file that works offline. Vega, Vega-Lite and vega-embed are inlined from
+// node_modules, the data is one JSON block, and a Content-Security-Policy forbids any fetch.
+
+const require = createRequire(import.meta.url);
+
+/** The minified browser build of a package, found beside its main entry (their exports hide build/). */
+function libraryScript(pkg: "vega" | "vega-lite" | "vega-embed"): string {
+  const file = { vega: "vega.min.js", "vega-lite": "vega-lite.min.js", "vega-embed": "vega-embed.min.js" }[pkg];
+  return readFileSync(join(dirname(require.resolve(pkg)), file), "utf8");
+}
+
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+/** Text that can sit inside <script> whatever it contains. */
+const scriptSafe = (s: string) => s.replace(/<\/(script)/gi, "<\\/$1").replace(/<!--/g, "<\\!--");
+
+/** The page's data block: per section, the configs dataset in columns, the chart specs, the timelines. */
+export function pageData(data: ReportData) {
+  return {
+    generatedAt: data.generatedAt,
+    timelinePointsMax: data.timelinePointsMax,
+    downsampled: data.downsampled,
+    metrics: METRIC_KEYS.map((key) => ({ key, label: METRICS[key].label, unit: METRICS[key].unit })),
+    sections: data.sections.map((s, i) => {
+      const rows = chartRows(s);
+      const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+      return {
+        id: `hw${i}`, hardware: s.hardware,
+        dimensions: s.dimensions.map((d) => ({ key: d.key, field: d.field })),
+        columns, rows: rows.map((r) => columns.map((c) => r[c] ?? null)),
+        charts: [
+          { id: "energy-itl", title: "Energy per token against ITL p50", spec: energyScatter(s, "itl_p50_ms") },
+          { id: "energy-tps", title: "Energy per token against output throughput", spec: energyScatter(s, "output_tokens_per_s") },
+          ...s.dimensions.map((d, j) => ({ id: `dim${j}`, title: `Energy per token by ${d.key}`, spec: dimensionChart(s, d) })),
+        ],
+        timelineSpec: timelineChart(),
+        timelines: s.timelines.map((t) => ({
+          hash: t.hash, name: t.name, baselineW: t.baselineW, samples: t.samples,
+          points: t.points.map(([c, x, w]) => [c, round(x), round(w)]),
+        })),
+      };
+    }),
+  };
+}
+
+// Runs in the page: expands the columnar rows, embeds every chart, fills the table and the timeline picker.
+const PAGE_SCRIPT = String.raw`
+const data = JSON.parse(document.getElementById("lem-data").textContent);
+const views = {};
+const pending = [];
+const fmt = (x) => x === null || x === undefined ? "" : typeof x === "number" ? (Math.abs(x) >= 1e5 || (x !== 0 && Math.abs(x) < 1e-3) ? x.toExponential(3) : String(+x.toPrecision(5))) : String(x);
+const el = (tag, attrs = {}, text) => { const e = document.createElement(tag); for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v); if (text !== undefined) e.textContent = text; return e; };
+const embed = (target, spec, datasets) => vegaEmbed(target, Object.assign({}, spec, { datasets }), { actions: false, renderer: "svg" }).then((r) => { views[target.id] = r.view; return r; });
+for (const s of data.sections) {
+  const rows = s.rows.map((r) => Object.fromEntries(s.columns.map((c, i) => [c, r[i]])));
+  const section = document.getElementById(s.id);
+  const measured = rows.filter((r) => r.energy_per_token_j !== null).length;
+  if (measured === 0) section.querySelector(".note").textContent = "No config on this hardware has a measured energy per token: " + [...new Set(rows.map((r) => r.energy_per_token_j_reason).filter(Boolean))].join("; ");
+  for (const c of s.charts) {
+    const box = el("figure"); box.append(el("figcaption", {}, c.title)); const div = el("div", { id: s.id + "-" + c.id, class: "chart" }); box.append(div);
+    section.querySelector(".charts").append(box);
+    pending.push(embed(div, c.spec, { configs: rows }));
+  }
+  const pick = section.querySelector("select.timeline");
+  const tdiv = section.querySelector("div.timeline");
+  if (s.timelines.length === 0) { pick.disabled = true; pick.append(el("option", {}, "no power timeline stored")); }
+  s.timelines.forEach((t, i) => pick.append(el("option", { value: String(i) }, t.name + " (" + t.hash + ")")));
+  const drawTimeline = () => {
+    const t = s.timelines[Number(pick.value)];
+    if (!t) return Promise.resolve();
+    section.querySelector(".timeline-note").textContent = t.samples + " samples stored" + (t.points.length < t.samples ? ", drawn as " + t.points.length + " bucket means" : "") + "; baseline " + (t.baselineW === null ? "not measured" : fmt(t.baselineW) + " W (dashed)");
+    return embed(tdiv, s.timelineSpec, { timeline: t.points.map(([cycle, t, w]) => ({ cycle, t, w })), baseline: t.baselineW === null ? [] : [{ w: t.baselineW }] });
+  };
+  pick.addEventListener("change", drawTimeline);
+  pending.push(drawTimeline());
+  // The table: every figure as mean ± CI95, sortable by any column (click a header).
+  const cols = [["name", "name"], ["hash", "hash"], ["cycles", "cycles"], ...s.dimensions.map((d) => [d.field, d.key]),
+    ...data.metrics.map((m) => [m.key, m.label + " [" + m.unit + "]"]), ["flags", "quality flags"]];
+  const table = section.querySelector("table");
+  const head = el("tr"); cols.forEach(([k, label]) => { const th = el("th", { "data-key": k }, label); head.append(th); });
+  table.append(el("thead")); table.tHead.append(head);
+  const body = el("tbody"); table.append(body);
+  let sortKey = "energy_per_token_j", asc = true;
+  const render = () => {
+    const sorted = [...rows].sort((a, b) => { const x = a[sortKey], y = b[sortKey]; if (x === y) return 0; if (x === null) return 1; if (y === null) return -1; return (x < y ? -1 : 1) * (asc ? 1 : -1); });
+    body.replaceChildren(...sorted.map((r) => { const tr = el("tr"); cols.forEach(([k]) => {
+      const ci = r[k + "_ci95"], why = r[k + "_reason"];
+      const td = el("td", why ? { title: why } : {}, r[k] === null ? "n/a" : fmt(r[k]) + (ci ? " ±" + fmt(ci) : "")); tr.append(td); }); return tr; }));
+    head.querySelectorAll("th").forEach((th) => th.className = th.dataset.key === sortKey ? (asc ? "asc" : "desc") : "");
+  };
+  head.addEventListener("click", (e) => { const k = e.target.dataset && e.target.dataset.key; if (!k) return; if (k === sortKey) asc = !asc; else { sortKey = k; asc = true; } render(); });
+  render();
+}
+window.lemViews = views;
+window.lemReady = Promise.all(pending).then(() => { document.body.dataset.ready = "true"; });
+`;
+
+const STYLE = `body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}h1{font-size:1.4em}h2{border-bottom:1px solid #ccc}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:1em}figure{margin:0}figcaption{font-weight:600}
+.chart,div.timeline{width:100%}table{border-collapse:collapse;font-size:12px}th,td{border:1px solid #ddd;padding:2px 6px;text-align:right}
+th{cursor:pointer;background:#f4f4f4;position:sticky;top:0}th.asc::after{content:" ▲"}th.desc::after{content:" ▼"}.note{color:#a40}.small{color:#666;font-size:12px}
+.table-wrap{max-height:600px;overflow:auto}`;
+
+/** The whole report page as one string. */
+export function renderHtml(data: ReportData): string {
+  const json = JSON.stringify(pageData(data)).replace(/</g, "\\u003c");
+  const sections = data.sections.map((s, i) => `<section id="hw${i}">
+<h2>Hardware: ${escapeHtml(s.hardware)}</h2>
+<p class="small">${s.configs.length} configs; sweep dimensions: ${s.dimensions.map((d) => escapeHtml(d.key)).join(", ") || "none (every config has the same fields)"}. Bars are 95 % confidence intervals (Student t over cycles); the dashed black line is the Pareto front.</p>
+<p class="note"></p>
+<div class="charts"></div>
+<h3>Power timeline</h3>
+<label>experiment <select class="timeline"></select></label> <span class="timeline-note small"></span>
+<div class="timeline"></div>
+<h3>Every config</h3>
+<div class="table-wrap"><table></table></div>
+</section>`).join("\n");
+  const downsampling = data.downsampled
+    ? `Power timelines are downsampled to at most ${data.timelinePointsMax} points per cycle (means of equal-count buckets) to keep this file small; the stored results hold every sample.`
+    : "Power timelines are drawn with every stored sample.";
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; img-src data:">
+<title>lem report</title><style>${STYLE}</style></head>
+<body>
+<h1>lem report</h1>
+<p class="small">Generated ${escapeHtml(data.generatedAt)}. Hardware is never mixed: each section holds the configs measured on one machine type. ${downsampling}</p>
+${sections || "<p>No results stored for the selected experiments.</p>"}
+<script>${scriptSafe(libraryScript("vega"))}</script>
+<script>${scriptSafe(libraryScript("vega-lite"))}</script>
+<script>${scriptSafe(libraryScript("vega-embed"))}</script>
+<script type="application/json" id="lem-data">${json}</script>
+<script>${scriptSafe(PAGE_SCRIPT)}</script>
+</body></html>
+`;
+}

@@ -1,0 +1,115 @@
+import { aggregateGroup, groupResults, METRIC_KEYS, METRICS, type ConfigAggregate, type MetricKey, type ResultGroup } from "./aggregate.js";
+import { flattenConfig, sweepDimensions, type Dimension, type DimensionValue } from "./dimensions.js";
+import type { ExperimentResult } from "./result.js";
+
+// What report.html, results.csv and summary.md show, computed once: per hardware, one row per
+// config with every figure, the sweep dimensions and the Pareto fronts; timelines downsampled.
+
+/** Total power samples kept in one report, shared by all its timelines (the ≤ 5 MB budget). */
+export const TIMELINE_POINT_BUDGET = 60_000;
+const TIMELINE_MIN = 20;
+const TIMELINE_MAX = 600;
+
+export interface ReportDimension extends Dimension {
+  /** Field name in chart rows (Vega reads dots as nesting). */
+  field: string;
+}
+
+export interface Timeline {
+  hash: string;
+  name: string;
+  baselineW: number | null;
+  /** [cycle, seconds since start, watts], downsampled (bucket means). */
+  points: [number, number, number][];
+  /** Samples stored before downsampling. */
+  samples: number;
+}
+
+export interface HardwareSection {
+  hardware: string;
+  configs: ConfigAggregate[];
+  dimensions: ReportDimension[];
+  /** dimension field → value, per config (same order as configs). */
+  dimensionValues: Record<string, DimensionValue>[];
+  /** Hashes on the front of lower energy/token and lower ITL p50, and of lower energy/token and higher throughput. */
+  paretoItl: Set<string>;
+  paretoThroughput: Set<string>;
+  timelines: Timeline[];
+}
+
+export interface ReportData {
+  generatedAt: string;
+  sections: HardwareSection[];
+  /** Points per timeline at most, after downsampling (the page says so). */
+  timelinePointsMax: number;
+  downsampled: boolean;
+}
+
+const fieldOf = (key: string) => `dim_${key.replace(/[^A-Za-z0-9_]/g, "_")}`;
+
+/**
+ * Configs that no other beats on both axes: lower y, and lower x (or higher x where `xHigherIsBetter`).
+ * Points lacking either figure are not on the front.
+ */
+export function paretoFront(points: readonly { id: string; x: number | null; y: number | null }[], xHigherIsBetter = false): Set<string> {
+  const usable = points.filter((p): p is { id: string; x: number; y: number } => p.x !== null && p.y !== null);
+  usable.sort((a, b) => (xHigherIsBetter ? b.x - a.x : a.x - b.x) || a.y - b.y);
+  const front = new Set<string>();
+  let best = Infinity;
+  for (const p of usable) if (p.y < best) { front.add(p.id); best = p.y; }
+  return front;
+}
+
+/** Bucket means down to at most `max` points per cycle, in time order. */
+export function downsample(samples: readonly (number | null)[][], max: number): [number, number][] {
+  const clean = samples.filter((s) => typeof s[0] === "number" && typeof s[1] === "number") as [number, number][];
+  if (clean.length <= max) return clean.map(([t, w]) => [t, w]);
+  const out: [number, number][] = [];
+  for (let b = 0; b < max; b++) {
+    const from = Math.floor((b * clean.length) / max);
+    const to = Math.floor(((b + 1) * clean.length) / max);
+    let t = 0, w = 0;
+    for (let i = from; i < to; i++) { t += clean[i][0]; w += clean[i][1]; }
+    out.push([t / (to - from), w / (to - from)]);
+  }
+  return out;
+}
+
+const mean = (g: ConfigAggregate, key: MetricKey) => g.figures[key].stats?.mean ?? null;
+
+export function buildReportData(results: readonly ExperimentResult[], options: { namesOf?: (hash: string) => string[] | undefined; now?: Date } = {}): ReportData {
+  const groups = groupResults(results, options.namesOf);
+  const byHardware = new Map<string, ResultGroup[]>();
+  for (const g of groups) byHardware.set(g.hardware, [...(byHardware.get(g.hardware) ?? []), g]);
+  const withTimeline = groups.reduce((n, g) => n + g.results.filter((r) => r.energy.timeline?.length).length, 0);
+  const perTimeline = Math.max(TIMELINE_MIN, Math.min(TIMELINE_MAX, Math.floor(TIMELINE_POINT_BUDGET / Math.max(1, withTimeline))));
+  let downsampled = false;
+  const sections = [...byHardware].map(([hardware, list]): HardwareSection => {
+    const configs = list.map(aggregateGroup);
+    const dims = sweepDimensions(configs.map((c) => c.config)).map((d) => ({ ...d, field: fieldOf(d.key) }));
+    const dimensionValues = configs.map((c) => {
+      const flat = flattenConfig(c.config);
+      return Object.fromEntries(dims.map((d) => [d.field, flat.get(d.key) ?? null]));
+    });
+    const timelines = list.flatMap((g, i): Timeline[] => {
+      const cycles = g.results.filter((r) => r.energy.timeline?.length);
+      if (cycles.length === 0) return [];
+      const samples = cycles.reduce((n, r) => n + r.energy.timeline!.length, 0);
+      if (cycles.some((r) => r.energy.timeline!.length > perTimeline)) downsampled = true;
+      const points = cycles.flatMap((r) => downsample(r.energy.timeline!, perTimeline).map(([t, w]): [number, number, number] => [r.cycle, t, w]));
+      return [{ hash: g.hash, name: g.names[0], baselineW: configs[i].baselinePowerW.stats?.mean ?? null, points, samples }];
+    });
+    return {
+      hardware, configs, dimensions: dims, dimensionValues, timelines,
+      paretoItl: paretoFront(configs.map((c) => ({ id: c.hash, x: mean(c, "itl_p50_ms"), y: mean(c, "energy_per_token_j") }))),
+      paretoThroughput: paretoFront(configs.map((c) => ({ id: c.hash, x: mean(c, "output_tokens_per_s"), y: mean(c, "energy_per_token_j") })), true),
+    };
+  });
+  return { generatedAt: (options.now ?? new Date()).toISOString(), sections, timelinePointsMax: perTimeline, downsampled };
+}
+
+/** A figure's column header with its unit, e.g. "energy_per_token_j mean [J/token]". */
+export const columnHeader = (key: MetricKey, stat: "mean" | "std" | "ci95" | "cv" | "n" | "reason") =>
+  stat === "cv" || stat === "n" || stat === "reason" ? `${key} ${stat}` : `${key} ${stat} [${METRICS[key].unit}]`;
+
+export { METRIC_KEYS, METRICS };

@@ -1,0 +1,69 @@
+import type { ExperimentResult } from "../src/report/result.js";
+import { seededRandom } from "../src/graph/nodes.js";
+import { config } from "./helpers/fixtures.js";
+import { fakeResult } from "./helpers/fixtures.js";
+
+// Synthetic, schema-valid results of a sweep (batch size × precision × max output tokens), for the
+// report's tests and bench/report: energy falls with batch size and rises with precision, with noise.
+
+export interface SyntheticOptions {
+  configs: number;
+  cycles: number;
+  hardware?: string;
+  /** Power samples per cycle (10 Hz over the window). */
+  timelineSamples?: number;
+  seed?: number;
+  /** Leave energy unmeasured (a CPU without RAPL). */
+  unmeasured?: boolean;
+}
+
+const BATCH = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
+const PRECISION = ["fp32", "fp16", "bf16"] as const;
+const FACTOR = { fp32: 1.6, fp16: 1, bf16: 1.02 };
+
+export function syntheticResults(o: SyntheticOptions): ExperimentResult[] {
+  const rand = seededRandom(o.seed ?? 7);
+  const hardware = o.hardware ?? "gpu:NVIDIA H100 80GB HBM3 x1";
+  const out: ExperimentResult[] = [];
+  for (let i = 0; i < o.configs; i++) {
+    const batch = BATCH[i % BATCH.length];
+    const precision = PRECISION[Math.floor(i / BATCH.length) % PRECISION.length];
+    const maxOut = 32 * (1 + Math.floor(i / (BATCH.length * PRECISION.length)));
+    const cfg = config({ precision, max_output_tokens: maxOut, pytorch: { batch_size: batch } });
+    const hash = (0x1000000000000 + i * 7919).toString(16).padStart(16, "0").slice(-16);
+    const name = `sweep-${batch}-${precision}-${maxOut}`;
+    for (let cycle = 1; cycle <= o.cycles; cycle++) {
+      const r = fakeResult({ hash, cycle, config: cfg, names: [name], hardware });
+      const noise = 1 + (rand() - 0.5) * 0.08;
+      const jPerToken = (0.4 / Math.sqrt(batch)) * FACTOR[precision] * noise;
+      const tps = 40 * batch ** 0.8 / FACTOR[precision] * (2 - noise);
+      const output = 100 * batch;
+      const window = output / tps;
+      const total = jPerToken * output;
+      const baseline = 60;
+      r.duration_s = window;
+      r.tokens = { input: 32 * batch, output, total: output + 32 * batch, prompts: batch };
+      r.throughput = { output_tokens_per_s: tps, total_tokens_per_s: tps * 1.3, requests_per_s: batch / window };
+      const itl = (1000 / tps) * batch;
+      r.latency.ttft_ms = { n: batch, mean: 3 * itl, p50: 3 * itl, p90: 4 * itl, p95: 4.5 * itl, p99: 5 * itl, method: "per-request" };
+      r.latency.itl_ms = { n: output - batch, mean: itl, p50: itl * 0.95, p90: itl * 1.3, p95: itl * 1.5, p99: itl * 2, method: "per-token" };
+      const samples = o.timelineSamples ?? 0;
+      const avg = total / window;
+      if (o.unmeasured) {
+        r.energy = { status: "unavailable", method: null, total_j: null, adjusted_j: null, per_output_token_j: null, avg_power_w: null, peak_power_w: null, window_s: window, reason: "RAPL not readable: /sys/class/powercap is not mounted" };
+        r.baseline = { power_w: null, duration_s: 0, reason: "no energy counter" };
+      } else {
+        r.energy = {
+          status: "measured", method: "nvml_total_energy", total_j: total, adjusted_j: total - baseline * window, per_output_token_j: jPerToken,
+          avg_power_w: avg, peak_power_w: avg * 1.15, window_s: window, reason: null,
+          ...(samples > 0 ? { timeline: Array.from({ length: samples }, (_, k) => [k / 10, avg * (1 + 0.1 * Math.sin(k / 7)) , 60 + k / samples, 1755]) } : {}),
+        };
+        r.baseline = { power_w: baseline, duration_s: 30, reason: null };
+      }
+      r.memory = { peak_bytes: Math.round(2 ** 30 * (1 + batch / 64)), device: "cuda", method: "torch.cuda.max_memory_allocated" };
+      r.quality_flags = window < 10 ? ["energy_window_under_10s"] : [];
+      out.push(r);
+    }
+  }
+  return out;
+}
