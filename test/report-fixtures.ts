@@ -35,8 +35,9 @@ export function syntheticResults(o: SyntheticOptions): ExperimentResult[] {
     for (let cycle = 1; cycle <= o.cycles; cycle++) {
       const r = fakeResult({ hash, cycle, config: cfg, names: [name], hardware });
       const noise = 1 + (rand() - 0.5) * 0.08;
-      const jPerToken = (0.4 / Math.sqrt(batch)) * FACTOR[precision] * noise;
       const tps = 40 * batch ** 0.8 / FACTOR[precision] * (2 - noise);
+      const power = (120 + 40 * Math.log2(batch)) * Math.sqrt(FACTOR[precision]) * noise;
+      const jPerToken = power / tps;
       const output = 100 * batch;
       const window = output / tps;
       const total = jPerToken * output;
@@ -48,7 +49,7 @@ export function syntheticResults(o: SyntheticOptions): ExperimentResult[] {
       r.latency.ttft_ms = { n: batch, mean: 3 * itl, p50: 3 * itl, p90: 4 * itl, p95: 4.5 * itl, p99: 5 * itl, method: "per-request" };
       r.latency.itl_ms = { n: output - batch, mean: itl, p50: itl * 0.95, p90: itl * 1.3, p95: itl * 1.5, p99: itl * 2, method: "per-token" };
       const samples = o.timelineSamples ?? 0;
-      const avg = total / window;
+      const avg = power;
       if (o.unmeasured) {
         r.energy = { status: "unavailable", method: null, total_j: null, adjusted_j: null, per_output_token_j: null, avg_power_w: null, peak_power_w: null, window_s: window, reason: "RAPL not readable: /sys/class/powercap is not mounted" };
         r.baseline = { power_w: null, duration_s: 0, reason: "no energy counter" };

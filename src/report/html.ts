@@ -117,7 +117,7 @@ export function renderHtml(data: ReportData): string {
 <div class="charts"></div>
 <h3>Power timeline</h3>
 <label>experiment <select class="timeline"></select></label> <span class="timeline-note small"></span>
-<div class="timeline"></div>
+<div class="timeline" id="hw${i}-timeline"></div>
 <h3>Every config</h3>
 <div class="table-wrap"><table></table></div>
 </section>`).join("\n");

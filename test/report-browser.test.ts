@@ -1,0 +1,127 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { existsSync, mkdirSync, copyFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { buildReportData } from "../src/report/report-data.js";
+import { renderHtml } from "../src/report/html.js";
+import { syntheticResults } from "./report-fixtures.js";
+
+// report.html in a real headless browser with the network cut off: it must draw from what it carries.
+
+const CHROMIUM = process.env.LEM_CHROMIUM ?? "/usr/bin/chromium";
+const ARTIFACTS = fileURLToPath(new URL("../test-artifacts/", import.meta.url));
+const PAGE_URL = "http://report.lem.invalid/report.html";
+
+function haveChromium(): boolean {
+  if (existsSync(CHROMIUM)) return true;
+  if (process.env.CI === "true") throw new Error(`test/report-browser.test.ts: no chromium at ${CHROMIUM}, and CI=true (.ci/run installs Debian's chromium)`);
+  console.warn(`\n!! SKIPPING test/report-browser.test.ts: no chromium at ${CHROMIUM} (apt-get install chromium, or set LEM_CHROMIUM)\n`);
+  return false;
+}
+
+// Sections are sorted by hardware: #hw0 is the CPU, #hw1 the GPU.
+// 60 configs (batch size × precision × 2 max-output-token values) × 3 cycles on a GPU, and 4 on a CPU without energy counters.
+const CONFIGS = 60;
+const results = [
+  ...syntheticResults({ configs: CONFIGS, cycles: 3, timelineSamples: 1200 }),
+  ...syntheticResults({ configs: 4, cycles: 2, hardware: "cpu:AMD EPYC 7B13", unmeasured: true, seed: 3 }),
+];
+const html = renderHtml(buildReportData(results, { now: new Date("2026-01-01T00:00:00Z") }));
+
+interface Loaded { page: Page; errors: string[]; requests: string[] }
+let browser: Browser | undefined;
+
+async function open(): Promise<Loaded> {
+  browser ??= await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu"] });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors: string[] = [];
+  const requests: string[] = [];
+  page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+  page.on("pageerror", (e) => errors.push(String(e)));
+  // Every request but the page itself is aborted and recorded: the report must need none.
+  await page.route("**/*", (route) => {
+    const url = route.request().url();
+    if (url === PAGE_URL) return route.fulfill({ status: 200, contentType: "text/html", body: html });
+    requests.push(url);
+    return route.abort();
+  });
+  await page.goto(PAGE_URL);
+  await page.waitForFunction(() => document.body.dataset.ready === "true", undefined, { timeout: 30_000 });
+  return { page, errors, requests };
+}
+
+const count = (page: Page, selector: string) => page.locator(selector).count();
+
+if (haveChromium()) {
+  test("the page loads offline with no console error and no request", async () => {
+    const { page, errors, requests } = await open();
+    assert.equal(errors, []);
+    assert.equal(requests, []);
+    assert.is(await count(page, "section h2"), 2);
+    assert.match(await page.locator("body").innerText(), /downsampled to at most \d+ points/);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.locator("#hw1").screenshot({ path: join(ARTIFACTS, "report.png") }); // the GPU section: charts, timeline, table
+    // LEM_UPDATE_DOCS=1 refreshes the README's screenshot from this run.
+    if (process.env.LEM_UPDATE_DOCS === "1") copyFileSync(join(ARTIFACTS, "report.png"), fileURLToPath(new URL("../docs/report.png", import.meta.url)));
+    await page.close();
+  });
+
+  test("each chart draws a mark per config, CI95 bars, the Pareto front and the timeline's cycles", async () => {
+    const { page } = await open();
+    for (const chart of ["energy-itl", "energy-tps"]) {
+      assert.is(await count(page, `#hw1-${chart} g.points_marks > path`), CONFIGS, `${chart} points`);
+      assert.is(await count(page, `#hw1-${chart} g.errorbars_marks > line`), CONFIGS, `${chart} CI95 bars`);
+      assert.is(await count(page, `#hw1-${chart} g.front_marks > path`), 1, `${chart} Pareto front`);
+    }
+    // one chart per sweep dimension: precision, max_output_tokens, pytorch.batch_size
+    const dims = await page.locator("#hw1 figcaption").allInnerTexts();
+    assert.equal(dims.filter((t) => t.startsWith("Energy per token by")), [
+      "Energy per token by precision", "Energy per token by max_output_tokens", "Energy per token by pytorch.batch_size"]);
+    for (const j of [0, 1, 2]) assert.is(await count(page, `#hw1-dim${j} g.points_marks > path`), CONFIGS, `dim${j} points`);
+    // lines for the other dimensions: precision has 10 × 2 combinations of the others
+    assert.is(await count(page, "#hw1-dim0 g.lines_marks > path"), 20);
+    // the timeline: one line per cycle, the baseline drawn, a new experiment when another is picked
+    assert.is(await count(page, "#hw1 div.timeline g.power_marks > path"), 3);
+    assert.is(await count(page, "#hw1 div.timeline g.baseline_marks > line"), 1);
+    const before = await page.locator("#hw1 .timeline-note").innerText();
+    assert.match(before, /3600 samples stored, drawn as \d+ bucket means; baseline 60 W/);
+    const firstWatts = () => page.evaluate(() => (window as unknown as { lemViews: Record<string, { data(name: string): { w: number }[] }> }).lemViews["hw1-timeline"].data("timeline")[0].w);
+    const shown = await firstWatts();
+    const last = String((await count(page, "#hw1 select.timeline option")) - 1);
+    const picked = await page.locator("#hw1 select.timeline option").nth(Number(last)).innerText();
+    await page.selectOption("#hw1 select.timeline", last);
+    await page.waitForFunction((w) => (window as unknown as { lemViews: Record<string, { data(name: string): { w: number }[] }> }).lemViews["hw1-timeline"].data("timeline")[0].w !== w, shown);
+    assert.match(picked, /^sweep-8-/); // names sort as text
+    assert.is(await count(page, "#hw1 div.timeline g.power_marks > path"), 3);
+    await page.close();
+  });
+
+  test("the table lists every config with its figures and sorts by any column", async () => {
+    const { page } = await open();
+    assert.is(await count(page, "#hw1 tbody tr"), CONFIGS);
+    const header = await page.locator("#hw1 thead th").allInnerTexts();
+    assert.ok(header.includes("energy per output token [J/token]") && header.includes("quality flags"), header.join(" | "));
+    const firstName = () => page.locator("#hw1 tbody tr:first-child td:first-child").innerText();
+    assert.match(await firstName(), /^sweep-512-/); // least J/token first by default
+    await page.locator("#hw1 thead th", { hasText: "energy per output token [J/token]" }).first().click();
+    assert.match(await firstName(), /^sweep-1-fp32-/); // descending: the costliest
+    await page.locator("#hw1 thead th", { hasText: /^name$/ }).click();
+    assert.is(await firstName(), "sweep-1-bf16-32");
+    await page.close();
+  });
+
+  test("a hardware section without energy counters says why and draws no energy point", async () => {
+    const { page } = await open();
+    assert.match(await page.locator("#hw0 .note").innerText(), /RAPL not readable/);
+    assert.is(await count(page, "#hw0-energy-itl g.points_marks > path"), 0);
+    assert.is(await count(page, "#hw0 tbody tr"), 4);
+    assert.match(await page.locator("#hw0 tbody").innerText(), /n\/a/);
+    await page.close();
+  });
+
+  test.after(async () => { await browser?.close(); });
+}
+
+test.run();
