@@ -48,7 +48,7 @@ async function open(): Promise<Loaded> {
     return route.abort();
   });
   await page.goto(PAGE_URL);
-  await page.waitForFunction(() => document.body.dataset.ready === "true", undefined, { timeout: 30_000 });
+  await page.waitForSelector('body[data-ready="true"]', { state: "attached", timeout: 30_000 });
   return { page, errors, requests };
 }
 
@@ -87,12 +87,13 @@ if (haveChromium()) {
     assert.is(await count(page, "#hw1 div.timeline g.baseline_marks > line"), 1);
     const before = await page.locator("#hw1 .timeline-note").innerText();
     assert.match(before, /3600 samples stored, drawn as \d+ bucket means; baseline 60 W/);
-    const firstWatts = () => page.evaluate(() => (window as unknown as { lemViews: Record<string, { data(name: string): { w: number }[] }> }).lemViews["hw1-timeline"].data("timeline")[0].w);
+    // the page keeps its Vega views in window.lemViews (strings: this file is not compiled for the DOM)
+    const firstWatts = () => page.evaluate('window.lemViews["hw1-timeline"].data("timeline")[0].w') as Promise<number>;
     const shown = await firstWatts();
     const last = String((await count(page, "#hw1 select.timeline option")) - 1);
     const picked = await page.locator("#hw1 select.timeline option").nth(Number(last)).innerText();
     await page.selectOption("#hw1 select.timeline", last);
-    await page.waitForFunction((w) => (window as unknown as { lemViews: Record<string, { data(name: string): { w: number }[] }> }).lemViews["hw1-timeline"].data("timeline")[0].w !== w, shown);
+    await page.waitForFunction(`window.lemViews["hw1-timeline"].data("timeline")[0].w !== ${shown}`);
     assert.match(picked, /^sweep-8-/); // names sort as text
     assert.is(await count(page, "#hw1 div.timeline g.power_marks > path"), 3);
     await page.close();
