@@ -6,7 +6,7 @@ import type { ExperimentResult } from "./result.js";
 // config with every figure, the sweep dimensions and the Pareto fronts; timelines downsampled.
 
 /** Total power samples kept in one report, shared by all its timelines (the ≤ 5 MB budget). */
-export const TIMELINE_POINT_BUDGET = 60_000;
+export const TIMELINE_POINT_BUDGET = 150_000;
 const TIMELINE_MIN = 20;
 const TIMELINE_MAX = 600;
 
