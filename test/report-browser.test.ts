@@ -99,6 +99,19 @@ if (haveChromium()) {
     await page.close();
   });
 
+  test("the scatter charts can be coloured by any sweep dimension", async () => {
+    const { page, errors } = await open();
+    const legend = () => page.locator("#hw1-energy-itl .role-legend-title text").allTextContents();
+    assert.equal(await legend(), ["precision"]);
+    await page.selectOption("#hw1 select.colour", { label: "pytorch.batch_size" });
+    await page.waitForFunction("window.lemRedraw !== undefined");
+    await page.evaluate("window.lemRedraw.then(() => true)");
+    assert.equal(await legend(), ["pytorch.batch_size"]);
+    assert.is(await count(page, "#hw1-energy-itl g.points_marks > path"), CONFIGS);
+    assert.equal(errors, []);
+    await page.close();
+  });
+
   test("the table lists every config with its figures and sorts by any column", async () => {
     const { page } = await open();
     assert.is(await count(page, "#hw1 tbody tr"), CONFIGS);

@@ -67,6 +67,18 @@ for (const s of data.sections) {
     section.querySelector(".charts").append(box);
     pending.push(embed(div, c.spec, { configs: rows }));
   }
+  // Colour the two scatter charts by any sweep dimension (the first one to start with).
+  const colourPick = section.querySelector("select.colour");
+  s.dimensions.forEach((d, i) => colourPick.append(el("option", { value: String(i) }, d.key)));
+  if (s.dimensions.length < 2) colourPick.disabled = true;
+  colourPick.addEventListener("change", () => {
+    const d = s.dimensions[Number(colourPick.value)];
+    window.lemRedraw = Promise.all(s.charts.filter((c) => c.id.startsWith("energy-")).map((c) => {
+      const spec = JSON.parse(JSON.stringify(c.spec));
+      for (const layer of spec.layer) if (layer.encoding.color && layer.encoding.color.field) Object.assign(layer.encoding.color, { field: d.field, title: d.key });
+      return embed(document.getElementById(s.id + "-" + c.id), spec, { configs: rows });
+    }));
+  });
   const pick = section.querySelector("select.timeline");
   const tdiv = section.querySelector("div.timeline");
   if (s.timelines.length === 0) { pick.disabled = true; pick.append(el("option", {}, "no power timeline stored")); }
@@ -114,6 +126,7 @@ export function renderHtml(data: ReportData): string {
 <h2>Hardware: ${escapeHtml(s.hardware)}</h2>
 <p class="small">${s.configs.length} configs; sweep dimensions: ${s.dimensions.map((d) => escapeHtml(d.key)).join(", ") || "none (every config has the same fields)"}. Bars are 95 % confidence intervals (Student t over cycles); the dashed black line is the Pareto front.</p>
 <p class="note"></p>
+<label>colour by <select class="colour"></select></label>
 <div class="charts"></div>
 <h3>Power timeline</h3>
 <label>experiment <select class="timeline"></select></label> <span class="timeline-note small"></span>
