@@ -99,7 +99,7 @@ if (haveChromium()) {
     await page.close();
   });
 
-  test("the scatter charts can be coloured by any sweep dimension", async () => {
+  test("the scatter charts can be coloured by any sweep dimension, and a point's tooltip names it", async () => {
     const { page, errors } = await open();
     const legend = () => page.locator("#hw1-energy-itl .role-legend-title text").allTextContents();
     assert.equal(await legend(), ["precision"]);
@@ -107,6 +107,11 @@ if (haveChromium()) {
     await page.waitForFunction("window.lemRedraw !== undefined");
     await page.evaluate("window.lemRedraw.then(() => true)");
     assert.equal(await legend(), ["pytorch.batch_size"]);
+    // hovering a point shows its name and hash
+    await page.locator("#hw1-energy-itl g.points_marks > path").first().hover({ force: true });
+    const tip = page.locator("#vg-tooltip-element");
+    await tip.waitFor({ state: "visible" });
+    assert.match(await tip.innerText(), /name\s+sweep-\S+[\s\S]*hash\s+[0-9a-f]{16}/);
     assert.is(await count(page, "#hw1-energy-itl g.points_marks > path"), CONFIGS);
     assert.equal(errors, []);
     await page.close();
