@@ -77,7 +77,9 @@ export function dimensionChart(section: HardwareSection, dim: ReportDimension): 
   const combo = others.length ? others.map((d) => `'${d.key}=' + datum.${d.field}`).join(" + ', ' + ") : "'all'";
   const numeric = dim.values.every((v) => typeof v === "number");
   const xEnc = { field: dim.field, type: numeric ? "quantitative" : "ordinal", title: dim.key, ...(numeric ? { scale: { zero: false } } : { sort: dim.values }) };
-  const lineColour = { field: "others", type: "nominal", title: others.map((d) => d.key).join(", ") || "configs" };
+  // Past a dozen lines a legend only crowds the chart out; the tooltip names each point's values.
+  const lines = others.reduce((n, d) => n * d.values.length, 1);
+  const lineColour = { field: "others", type: "nominal", title: others.map((d) => d.key).join(", ") || "configs", ...(lines > 12 ? { legend: null } : {}) };
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     width: "container", height: 260, data: { name: "configs" },

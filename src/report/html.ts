@@ -116,7 +116,7 @@ window.lemReady = Promise.all(pending).then(() => { document.body.dataset.ready 
 const STYLE = `body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}h1{font-size:1.4em}h2{border-bottom:1px solid #ccc}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:1em}figure{margin:0}figcaption{font-weight:600}
 .chart,div.timeline{width:100%}table{border-collapse:collapse;font-size:12px}th,td{border:1px solid #ddd;padding:2px 6px;text-align:right}
-th{cursor:pointer;background:#f4f4f4;position:sticky;top:0}th.asc::after{content:" ▲"}th.desc::after{content:" ▼"}.note{color:#a40}.small{color:#666;font-size:12px}
+th{cursor:pointer;background:#f4f4f4;position:sticky;top:0}td:first-child,td:nth-child(2){white-space:nowrap;text-align:left}th.asc::after{content:" ▲"}th.desc::after{content:" ▼"}.note{color:#a40}.small{color:#666;font-size:12px}
 .table-wrap{max-height:600px;overflow:auto}`;
 
 /** The whole report page as one string. */
