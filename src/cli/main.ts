@@ -13,6 +13,7 @@ Commands:
   clean [SELECTOR...]   remove stored results (orphans by default)
   setup                 install what the lemfile's runners need here (Python with torch, or lem's image)
   report [SELECTOR...]  report.html (charts), results.csv and summary.md of stored results
+  compare BASE CURRENT  per config: did energy, throughput or latency regress? (exit 1 if so)
   doctor                check Python, torch, Docker and GPUs
 
 Options: --help, --version; lem <command> --help for a command's options (lem build --help)
@@ -30,6 +31,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   clean: async () => (await import("./clean.js")).cleanCommand,
   setup: async () => (await import("./setup.js")).setupCommand,
   report: async () => (await import("./report.js")).reportCommand,
+  compare: async () => (await import("./compare.js")).compareCommand,
   doctor: async () => (await import("./doctor.js")).doctorCommand,
 };
 
