@@ -31,7 +31,7 @@ export interface Runners {
  */
 /** The runner of each backend; `auto` is docker when a daemon answers, else local. */
 export async function resolveRunners(project: Project, backends: Backend[], cli?: string): Promise<Map<Backend, ResolvedRunner>> {
-  if (cli !== undefined && !/^(local|docker)$/.test(cli)) throw inputError(`--runner: expected local or docker, got "${cli}"`);
+  if (cli !== undefined && !/^(local|docker|slurm)$/.test(cli)) throw inputError(`--runner: expected local, docker or slurm, got "${cli}"`);
   let daemon: boolean | undefined;
   const resolved = new Map<Backend, ResolvedRunner>();
   for (const backend of backends) {
@@ -55,7 +55,7 @@ async function imageNodeFor(project: Project, backend: Backend, spec: string) {
 export async function describeImages(project: Project, backends: Backend[]): Promise<ImageInfo[]> {
   const out: ImageInfo[] = [];
   for (const [backend, choice] of await resolveRunners(project, backends)) {
-    if (choice.spec === "local") continue;
+    if (choice.spec === "local" || choice.spec === "slurm") continue;
     // Imported only for a docker runner: zx and the image code cost ~100 ms of start-up.
     const { imageDigest } = await import("../exec/docker/images.js");
     const node = await imageNodeFor(project, backend, choice.spec);
@@ -73,7 +73,7 @@ export async function createRunners(
   const runners = new Map<Backend, Runner>();
   const images: ImageInfo[] = [];
   const disposers: (() => Promise<void>)[] = [];
-  const dockerBackends = [...resolved].filter(([, r]) => r.spec !== "local");
+  const dockerBackends = [...resolved].filter(([, r]) => r.spec !== "local" && r.spec !== "slurm");
   if (dockerBackends.length > 0) {
     const { reapOrphans } = await import("../exec/docker/reaper.js");
     const reaped = await reapOrphans();
@@ -90,6 +90,11 @@ export async function createRunners(
   for (const [backend, choice] of resolved) {
     if (choice.spec === "local") {
       runners.set(backend, new LocalRunner(resolvePython(project.user).python, choice.source, project.root));
+      continue;
+    }
+    if (choice.spec === "slurm") {
+      const { SlurmRunner } = await import("../exec/slurm/slurm-runner.js");
+      runners.set(backend, new SlurmRunner(project.user.slurm, choice.source, project.root));
       continue;
     }
     const node = await imageNodeFor(project, backend, choice.spec);

@@ -3,12 +3,13 @@ import type { UserConfig } from "./user-config.js";
 import { inputError } from "../errors.js";
 
 export interface ResolvedRunner {
-  spec: RunnerSpec;
+  /** "slurm" is a runner of its own, not a lemfile runner spec (the cluster is a machine setting). */
+  spec: RunnerSpec | "slurm";
   /** Where the choice came from: cli, env:LEM_RUNNER_PYTORCH, lemfile, .lem-config.yaml, default. */
   source: string;
 }
 
-const VALID = /^(local|docker|docker:.+)$/;
+const VALID = /^(local|docker|docker:.+|slurm)$/;
 
 /** CLI > LEM_RUNNER_<BACKEND> > lemfile runners > .lem-config.yaml > auto. */
 export function resolveRunner(
@@ -24,8 +25,8 @@ export function resolveRunner(
   ];
   for (const [value, source] of candidates) {
     if (value === undefined || value === "") continue;
-    if (!VALID.test(value)) throw inputError(`${source}: runner "${value}" for ${backend} is not valid`, 'use "local", "docker" or "docker:<image>"');
-    return { spec: value as RunnerSpec, source };
+    if (!VALID.test(value)) throw inputError(`${source}: runner "${value}" for ${backend} is not valid`, 'use "local", "docker", "docker:<image>" or "slurm"');
+    return { spec: value as ResolvedRunner["spec"], source };
   }
   return { spec: sources.auto(), source: "auto" };
 }

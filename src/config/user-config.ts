@@ -14,7 +14,7 @@ export interface UserConfig {
   /** --gpus's default: "all" or a device list; null runs one node at a time. */
   gpus: string | null;
   timeout_seconds: number | null;
-  runners?: Partial<Record<Backend, RunnerSpec>>;
+  runners?: Partial<Record<Backend, RunnerSpec | "slurm">>;
   docker: {
     strategy: "ephemeral" | "persistent";
     warmup_delay: number;
@@ -26,6 +26,22 @@ export interface UserConfig {
     health_check: { enabled: boolean; interval_experiments: number; gpu_memory_threshold_pct: number; restart_on_failure: boolean; max_restarts: number };
     cold_start: { force_cold_start: boolean };
   };
+  /** --runner slurm (schemas/user-config.schema.json says what each field does). */
+  slurm: SlurmSettings;
+}
+
+export interface SlurmSettings {
+  partition?: string;
+  account?: string;
+  qos?: string;
+  time_limit?: string;
+  gpus_per_node?: number;
+  gres?: string;
+  sbatch_args: string[];
+  python: string;
+  container?: string;
+  shared_dir: string;
+  poll_max_seconds: number;
 }
 
 export const USER_CONFIG_FILE = ".lem-config.yaml";

@@ -97,11 +97,20 @@ export async function checkDocker(backend: Backend, spec: string, settings: Pref
   return undefined;
 }
 
+/** Slurm: sbatch is here and squeue reaches slurmctld (the compute nodes' Python is checked by the job). */
+async function checkSlurm(backend: Backend): Promise<RunnerProblem | undefined> {
+  const { checkSlurmAnswers } = await import("./slurm/preflight.js");
+  const problem = await checkSlurmAnswers();
+  return problem && { backend, runner: "slurm", ...problem };
+}
+
 /** Every problem of the runners a build will use, in backend order. */
 export async function checkRunners(resolved: Map<Backend, ResolvedRunner>, settings: PreflightSettings): Promise<RunnerProblem[]> {
   const problems: RunnerProblem[] = [];
   for (const [backend, choice] of resolved) {
-    const problem = choice.spec === "local" ? checkLocal(backend, settings) : await checkDocker(backend, choice.spec, settings);
+    const problem = choice.spec === "local" ? checkLocal(backend, settings)
+      : choice.spec === "slurm" ? await checkSlurm(backend)
+      : await checkDocker(backend, choice.spec, settings);
     if (problem) problems.push({ ...problem, message: `${problem.message} (runner from ${choice.source})` });
   }
   return problems;

@@ -21,7 +21,7 @@ export type RunOutcome = (
 
 /** Runner metadata recorded in effective_config; never part of the hash. */
 export interface RunnerMeta {
-  runner_type: "local" | "docker" | "persistent";
+  runner_type: "local" | "docker" | "persistent" | "slurm";
   runner_image: string | null;
   runner_source: string;
   image_digest: string | null;

@@ -12,7 +12,7 @@ export interface ExperimentResult {
   names?: string[];
   config: ExperimentConfig;
   effective_config: Record<string, unknown> & {
-    runner_type?: "local" | "docker" | "persistent";
+    runner_type?: "local" | "docker" | "persistent" | "slurm";
     runner_image?: string | null;
     runner_source?: string;
     image_digest?: string | null;

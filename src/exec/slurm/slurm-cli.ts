@@ -1,0 +1,79 @@
+import { execFile } from "node:child_process";
+
+/** What one Slurm client command printed. */
+export interface SlurmCall { code: number; stdout: string; stderr: string }
+
+/** Runs a Slurm client (sbatch, squeue, scontrol, scancel, sacct); SLURM_CONF comes from the environment. */
+export function slurm(cmd: string, args: string[], timeoutMs = 30_000): Promise<SlurmCall> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { encoding: "utf8", timeout: timeoutMs, env: process.env }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === "number" ? error.code : 127) : 0;
+      resolve({ code, stdout, stderr: stderr || (error && code === 127 ? error.message : "") });
+    });
+  });
+}
+
+/** A job's state as Slurm words it (PENDING, RUNNING, COMPLETED, FAILED, TIMEOUT, ...) and its exit. */
+export interface JobState { state: string; exitCode: number | null; signal: number | null; reason?: string }
+
+/** `Key=Value Key=Value` (scontrol show -o, jobcomp/filetxt lines) into a map. */
+export function parseKeyValues(line: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const m of line.matchAll(/(\w+)=(\S*)/g)) out.set(m[1], m[2]);
+  return out;
+}
+
+/** `3:0` (exit code : signal) as Slurm prints ExitCode. */
+export function parseExitCode(text: string | undefined): { exitCode: number | null; signal: number | null } {
+  const m = /^(\d+):(\d+)$/.exec(text ?? "");
+  return m ? { exitCode: Number(m[1]), signal: Number(m[2]) || null } : { exitCode: null, signal: null };
+}
+
+/** First word of a state: `CANCELLED by 0` → CANCELLED. */
+const word = (state: string) => state.split(/[\s+]/)[0];
+
+/** The settings of `scontrol show config` that lem reads. */
+export interface ClusterConfig { maxArraySize: number; accounting: boolean; jobcompFile?: string }
+
+export function parseClusterConfig(text: string): ClusterConfig {
+  const get = (key: string) => new RegExp(`^${key}\\s*=\\s*(.*)$`, "m").exec(text)?.[1].trim();
+  const jobcomp = get("JobCompType") === "jobcomp/filetxt" ? get("JobCompLoc") : undefined;
+  return {
+    maxArraySize: Number(get("MaxArraySize") ?? 1001),
+    accounting: (get("AccountingStorageType") ?? "accounting_storage/none") !== "accounting_storage/none",
+    ...(jobcomp ? { jobcompFile: jobcomp } : {}),
+  };
+}
+
+/** Still queued or running: the state squeue shows, else undefined once the job has left the queue. */
+export async function queuedState(jobId: string): Promise<string | undefined> {
+  const q = await slurm("squeue", ["-h", "-j", jobId, "-o", "%T"]);
+  const state = q.code === 0 ? q.stdout.trim() : "";
+  return state && !/^(COMPLETED|FAILED|TIMEOUT|CANCELLED|OUT_OF_MEMORY|NODE_FAIL|PREEMPTED|BOOT_FAIL|DEADLINE)/.test(state) ? state : undefined;
+}
+
+/**
+ * A finished job's final state: sacct when accounting exists, else `scontrol show job` (kept for
+ * MinJobAge), else the jobcomp/filetxt line, which is permanent.
+ */
+export async function finalState(jobId: string, cluster: ClusterConfig, readJobcomp: () => string): Promise<JobState | undefined> {
+  if (cluster.accounting) {
+    const a = await slurm("sacct", ["-n", "-P", "-X", "-j", jobId, "-o", "State,ExitCode,Reason"]);
+    const [state, exit, reason] = a.code === 0 ? a.stdout.trim().split("\n")[0]?.split("|") ?? [] : [];
+    if (state) return { state: word(state), ...parseExitCode(exit), reason };
+  }
+  const s = await slurm("scontrol", ["show", "job", "-o", jobId]);
+  if (s.code === 0 && s.stdout.trim()) {
+    const kv = parseKeyValues(s.stdout);
+    const state = kv.get("JobState");
+    if (state) return { state: word(state), ...parseExitCode(kv.get("ExitCode")), reason: kv.get("Reason") };
+  }
+  if (cluster.jobcompFile) {
+    const line = readJobcomp().split("\n").reverse().find((l) => l.startsWith(`JobId=${jobId} `));
+    if (line) {
+      const kv = parseKeyValues(line);
+      return { state: word(kv.get("JobState") ?? "UNKNOWN"), ...parseExitCode(kv.get("ExitCode")) };
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,145 @@
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { runInExchangeDir, type ExchangeDir, type LaunchOutcome } from "../exchange-dir.js";
+import { watchInterrupts } from "../interrupts.js";
+import { HARNESS_DIR } from "../../paths.js";
+import { finalState, parseClusterConfig, queuedState, slurm, type ClusterConfig, type JobState } from "./slurm-cli.js";
+import { jobStateError } from "./slurm-errors.js";
+import type { Runner, RunContext, RunOutcome, RunnerMeta } from "../runner.js";
+import type { PlannedNode } from "../../graph/plan.js";
+import type { SlurmSettings } from "../../config/user-config.js";
+import type { ExperimentConfig } from "../../lemfile/types.js";
+
+/** The first poll comes this soon after submission; later ones back off to poll_max_seconds. */
+const FIRST_POLL_MS = 200;
+const BACKOFF = 1.5;
+
+/** Single-quoted for sh. */
+const sh = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** GPUs a job asks for: the setting, else vLLM's tensor parallel size, else one only for device: cuda. */
+export function gpusForJob(settings: SlurmSettings, config: ExperimentConfig): number {
+  if (settings.gpus_per_node !== undefined) return settings.gpus_per_node;
+  if (config.backend === "vllm") return config.vllm?.engine?.tensor_parallel_size ?? 1;
+  return config.pytorch?.device === "cuda" ? 1 : 0;
+}
+
+/** sbatch's options for one node (everything but the script). */
+export function sbatchArgs(settings: SlurmSettings, node: PlannedNode, dir: string, workDir: string): string[] {
+  const gpus = settings.gres ? 0 : gpusForJob(settings, node.config);
+  return [
+    "--parsable", `--job-name=lem-${node.hash}-c${node.cycle}`, `--output=${join(dir, "slurm-%j.out")}`, `--chdir=${workDir}`,
+    "--export=ALL", "--nodes=1", "--ntasks=1",
+    ...(settings.partition ? [`--partition=${settings.partition}`] : []),
+    ...(settings.account ? [`--account=${settings.account}`] : []),
+    ...(settings.qos ? [`--qos=${settings.qos}`] : []),
+    ...(settings.time_limit ? [`--time=${settings.time_limit}`] : []),
+    ...(settings.gres ? [`--gres=${settings.gres}`] : []),
+    ...(gpus > 0 ? [`--gpus-per-node=${gpus}`] : []),
+    ...settings.sbatch_args,
+  ];
+}
+
+/** The job script: the harness on the compute node, through the container prefix when one is set. */
+export function jobScript(settings: SlurmSettings, x: ExchangeDir, harnessDir = HARNESS_DIR): string {
+  const prefix = settings.container ? `${settings.container} ` : "";
+  return [
+    "#!/bin/sh",
+    "# Written by lem: one node, run by the harness (docker/PROTOCOL.md) on the compute node.",
+    `export PYTHONPATH=${sh(harnessDir)}\${PYTHONPATH:+:$PYTHONPATH}`,
+    "export PYTHONUNBUFFERED=1 CUDA_DEVICE_ORDER=PCI_BUS_ID",
+    `export LLEM_CONFIG_PATH=${sh(join(x.dir, x.configFile))}`,
+    // No LLEM_PARENT_PID: lem's pid means nothing on another machine; Ctrl-C reaches the job through scancel.
+    `exec ${prefix}${settings.python} -m lem_harness`,
+    "",
+  ].join("\n");
+}
+
+/** Resolves the shared folder against the project (compute nodes must see it at the same path). */
+export function sharedDir(settings: SlurmSettings, projectRoot: string): string {
+  return isAbsolute(settings.shared_dir) ? settings.shared_dir : resolve(projectRoot, settings.shared_dir);
+}
+
+/**
+ * Runs each node as one sbatch job. The exchange dir lives on the shared folder; the harness there
+ * writes the result and the compute node's own hardware fingerprint, which lem keeps as written.
+ * State comes from squeue while the job is queued or running, then from sacct, `scontrol show job`
+ * or the jobcomp file; Ctrl-C and lem's timeout scancel the job and wait until it has left the queue.
+ */
+export class SlurmRunner implements Runner {
+  readonly kind = "slurm" as const;
+  private cluster: ClusterConfig = { maxArraySize: 1001, accounting: false };
+  private readonly parent: string;
+
+  constructor(
+    private readonly settings: SlurmSettings,
+    private readonly source: string,
+    private readonly projectRoot: string,
+  ) {
+    this.parent = sharedDir(settings, projectRoot);
+  }
+
+  async prepare(): Promise<void> {
+    mkdirSync(this.parent, { recursive: true });
+    const config = await slurm("scontrol", ["show", "config"]);
+    if (config.code === 0) this.cluster = parseClusterConfig(config.stdout);
+  }
+
+  run(node: PlannedNode, ctx: RunContext): Promise<RunOutcome> {
+    const meta: RunnerMeta = { runner_type: "slurm", runner_image: this.settings.container ?? null, runner_source: this.source, image_digest: null };
+    mkdirSync(this.parent, { recursive: true });
+    return runInExchangeDir(node, ctx, meta, (x) => this.launch(node, x, ctx), this.parent);
+  }
+
+  private async launch(node: PlannedNode, x: ExchangeDir, ctx: RunContext): Promise<LaunchOutcome> {
+    const script = join(x.dir, "job.sh");
+    writeFileSync(script, jobScript(this.settings, x), { mode: 0o700 });
+    const submitted = await slurm("sbatch", [...sbatchArgs(this.settings, node, x.dir, this.projectRoot), script]);
+    const jobId = submitted.stdout.trim().split(";")[0];
+    if (submitted.code !== 0 || !/^\d+(_\d+)?$/.test(jobId)) {
+      return { exitCode: null, stderrTail: "", interrupted: false, timedOut: false, error: {
+        type: "SlurmSubmitFailed", message: `sbatch refused the job: ${(submitted.stderr || submitted.stdout).trim().split("\n").slice(-3).join("; ")}`,
+        fix: "check slurm.partition, slurm.account, slurm.qos, slurm.time_limit and slurm.sbatch_args in .lem-config.yaml against `sinfo` and `sacctmgr show assoc`" } };
+    }
+    const output = join(x.dir, `slurm-${jobId}.out`);
+    const cancel = (signal?: string) => { void slurm("scancel", [...(signal ? [`--signal=${signal}`, "--full"] : []), jobId]); };
+    const watch = watchInterrupts(ctx, { terminate: () => cancel(), kill: () => cancel("KILL") });
+    let job: JobState | undefined;
+    try {
+      let delay = FIRST_POLL_MS;
+      const maxDelay = this.settings.poll_max_seconds * 1000;
+      while (await queuedState(jobId) !== undefined) {
+        await sleep(delay);
+        delay = Math.min(maxDelay, delay * BACKOFF);
+      }
+      job = await finalState(jobId, this.cluster, () => { try { return readFileSync(this.cluster.jobcompFile!, "utf8"); } catch { return ""; } });
+    } finally {
+      watch.dispose();
+    }
+    const stderrTail = tail(output);
+    const base = { stderrTail, interrupted: watch.interrupted, timedOut: watch.timedOut, containerId: null };
+    if (!job) {
+      return { ...base, exitCode: null, error: { type: "SlurmStateUnknown", message: `job ${jobId} left the queue and Slurm keeps no record of how it ended (output: ${output})`,
+        fix: "enable accounting (slurmdbd) or JobCompType=jobcomp/filetxt, or raise MinJobAge, so lem can read a finished job's state" } };
+    }
+    const error = jobStateError(jobId, job, output);
+    // Slurm's own verdict (time limit, memory, node) wins over the Interrupted payload the harness wrote on SIGTERM.
+    if (job.state === "TIMEOUT") return { ...base, exitCode: null, timedOut: true, error };
+    if (error && !watch.interrupted && !watch.timedOut) return { ...base, exitCode: null, error: { ...error, stderrTail }, ...hideHarnessError(x) };
+    return { ...base, exitCode: job.exitCode, ...(job.signal ? { signal: signalName(job.signal) } : {}) };
+  }
+}
+
+/** The harness's Interrupted payload after an outside scancel would hide Slurm's reason: set it aside, kept. */
+function hideHarnessError(x: ExchangeDir): Record<string, never> {
+  try { renameSync(join(x.dir, x.errorFile), join(x.dir, "harness-error.json")); } catch { /* the harness wrote none */ }
+  return {};
+}
+
+const SIGNALS: Record<number, NodeJS.Signals> = { 9: "SIGKILL", 15: "SIGTERM", 6: "SIGABRT", 11: "SIGSEGV", 2: "SIGINT" };
+const signalName = (n: number): NodeJS.Signals | null => SIGNALS[n] ?? null;
+
+function tail(path: string, lines = 20): string {
+  try { return readFileSync(path, "utf8").trimEnd().split("\n").slice(-lines).join("\n"); } catch { return ""; }
+}

@@ -1,0 +1,104 @@
+// --runner slurm end to end against a real single-node Slurm (slurm-wlm + munge, brought up per file):
+// 6 nodes built as sbatch jobs, Ctrl-C mid-build, and a job past its --time.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { readFileSync, writeFileSync, existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { TempProject } from "./helpers/project.js";
+import { requirePython } from "./helpers/python.js";
+import { requireSlurm, startCluster, type SlurmCluster } from "./helpers/slurm.js";
+import { validators } from "../src/config/schemas.js";
+import { tempDir } from "./helpers/temp.js";
+
+const FAST = `model: "synthetic:tiny", n: 2, max_input_tokens: 8, max_output_tokens: 4, precision: "fp32",
+  warmup: { n_warmup: 1 }, baseline: { enabled: false }, pytorch: { num_threads: 1 }`;
+const lemfile = `{ defaults: { ${FAST} }, experiments: [...sweep("bs", { "pytorch.batch_size": [1, 2, 3] })], execution: { cycles: 2 } }`;
+const python = requirePython("slurm.e2e.test.ts");
+const haveSlurm = requireSlurm("slurm.e2e.test.ts");
+
+type BuildJson = { nodes: { name: string; state: string; error?: { type: string; message: string; fix?: string } }[]; summary: Record<string, number> };
+
+/** A project whose .lem-config.yaml sends pytorch nodes to the test cluster. */
+function slurmProject(cluster: SlurmCluster, slurmYaml: string, body = lemfile): TempProject {
+  const project = new TempProject(body, { LEM_PYTHON: python!, ...cluster.env });
+  writeFileSync(join(project.dir, ".lem-config.yaml"), `runners: { pytorch: slurm }\nslurm:\n${slurmYaml}`);
+  return project;
+}
+
+/** A "Python" that never finishes: stands in for an experiment longer than its time limit. */
+function sleeper(): string {
+  const path = join(tempDir("lem-slurm-py-"), "python");
+  writeFileSync(path, "#!/bin/sh\nsleep 600 &\nwait\n", { mode: 0o755 });
+  return path;
+}
+
+const results = (p: TempProject) => p.resultFiles().map((f) => JSON.parse(readFileSync(join(p.dir, "results", f), "utf8")) as Record<string, unknown>);
+/** Every key path of a result, values left out: the shape two runners must share. */
+const shape = (value: unknown, prefix = ""): string[] =>
+  value && typeof value === "object" && !Array.isArray(value)
+    ? Object.entries(value).flatMap(([k, v]) => [`${prefix}${k}`, ...(prefix.split(".").length < 3 ? shape(v, `${prefix}${k}.`) : [])])
+    : [];
+
+if (python && haveSlurm) {
+  const cluster = startCluster();
+  test.after(() => cluster.stop());
+
+  test("6 nodes built through Slurm: stored results valid, shaped as the local runner's, measured on the compute node", async () => {
+    const project = slurmProject(cluster, `  python: ${python}\n  shared_dir: .lem/slurm\n  time_limit: "10"\n`);
+    const build = await project.json<BuildJson>("build");
+    assert.equal(build.summary, { ran: 6, cached: 0, failed: 0, skipped: 0 }, JSON.stringify(build.nodes.filter((n) => n.error)));
+    const slurmResults = results(project);
+    assert.is(slurmResults.length, 6);
+    for (const r of slurmResults) {
+      assert.ok(validators.result(r), JSON.stringify(validators.result.errors));
+      assert.is((r.effective_config as { runner_type: string }).runner_type, "slurm");
+    }
+    // Every job went through the cluster: one permanent jobcomp line each, all COMPLETED.
+    const jobs = readFileSync(cluster.jobcomp, "utf8").split("\n").filter((l) => / Name=lem-[0-9a-f]{16}-c\d /.test(l));
+    assert.is(jobs.length, 6);
+    assert.ok(jobs.every((l) => /JobState=COMPLETED /.test(l)));
+    // Nothing left behind on the shared folder once each node's result is stored.
+    assert.equal(readdirSync(join(project.dir, ".lem/slurm")), []);
+
+    const local = new TempProject(`{ defaults: { ${FAST} }, experiments: [{ name: "one", pytorch: { batch_size: 1 } }] }`, { LEM_PYTHON: python, LEM_RUNNER_PYTORCH: "local" });
+    assert.is((await local.json<BuildJson>("build")).summary.ran, 1);
+    const [localResult] = results(local);
+    const differs = (a: string[], b: string[]) => a.filter((k) => !b.includes(k));
+    const s = shape(slurmResults[0]), l = shape(localResult);
+    assert.equal([differs(s, l), differs(l, s)], [[], []]);
+    // The harness on the compute node fingerprints its hardware; here that node is this machine.
+    assert.is(slurmResults[0].hardware, localResult.hardware);
+  });
+
+  test("Ctrl-C mid-build cancels the job with scancel: no job left, nothing stored", async () => {
+    const project = slurmProject(cluster, `  python: ${sleeper()}\n  poll_max_seconds: 0.5\n`);
+    const build = project.run("build");
+    const deadline = Date.now() + 30_000;
+    while (!/RUNNING/.test(cluster.squeue())) {
+      if (Date.now() > deadline) throw new Error(`the job never ran: ${cluster.squeue()}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    build.child.kill("SIGINT");
+    const done = await build;
+    assert.is(done.code, 130, done.stderr);
+    assert.is(cluster.squeue(), "");
+    assert.equal(project.resultFiles(), []);
+    const cancelled = readFileSync(cluster.jobcomp, "utf8").split("\n").filter((l) => /JobState=CANCELLED/.test(l));
+    assert.ok(cancelled.length >= 1);
+  });
+
+  test("a job past its time limit is a SlurmTimeout with its fix, and its output is kept", async () => {
+    const project = slurmProject(cluster, `  python: ${sleeper()}\n  time_limit: "1"\n  poll_max_seconds: 2\n`,
+      `{ defaults: { ${FAST} }, experiments: [{ name: "slow" }] }`);
+    const build = await project.json<BuildJson>("build");
+    assert.is(build.summary.failed, 1);
+    const error = build.nodes[0].error!;
+    assert.is(error.type, "SlurmTimeout");
+    assert.match(error.fix ?? "", /slurm\.time_limit/);
+    const kept = /kept in (\S+slurm-\d+\.out)/.exec(error.message)?.[1];
+    assert.ok(kept && existsSync(kept), error.message);
+    assert.is(cluster.squeue(), "");
+  });
+}
+
+test.run();
