@@ -1,0 +1,71 @@
+// The Slurm runner's pure parts: job options, the job script (Python or container), state → error.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { jobScript, sbatchArgs, gpusForJob, sharedDir } from "../src/exec/slurm/slurm-runner.js";
+import { jobStateError } from "../src/exec/slurm/slurm-errors.js";
+import { parseClusterConfig, parseExitCode, parseKeyValues } from "../src/exec/slurm/slurm-cli.js";
+import type { SlurmSettings } from "../src/config/user-config.js";
+import type { PlannedNode } from "../src/graph/plan.js";
+
+const settings = (more: Partial<SlurmSettings> = {}): SlurmSettings => ({ sbatch_args: [], python: "python3", shared_dir: ".lem/slurm", poll_max_seconds: 5, ...more });
+const node = (config: Record<string, unknown>) => ({ hash: "0123456789abcdef", cycle: 2, config }) as unknown as PlannedNode;
+const x = { dir: "/shared/llem-1", configFile: "h_config.json", resultFile: "h_result.json", errorFile: "h_error.json" };
+
+test("sbatch gets partition, account, qos, time, GPUs and the extra options, output in the exchange dir", () => {
+  const args = sbatchArgs(settings({ partition: "gpu", account: "proj", qos: "high", time_limit: "1:00:00", gpus_per_node: 2, sbatch_args: ["--mem=32G"] }),
+    node({ backend: "pytorch" }), x.dir, "/home/me/project");
+  for (const a of ["--partition=gpu", "--account=proj", "--qos=high", "--time=1:00:00", "--gpus-per-node=2", "--mem=32G",
+    "--output=/shared/llem-1/slurm-%j.out", "--chdir=/home/me/project", "--job-name=lem-0123456789abcdef-c2"]) assert.ok(args.includes(a), a);
+});
+
+test("GPUs asked for: vLLM's tensor parallel size, pytorch on cuda one, CPU none; gres replaces them", () => {
+  assert.is(gpusForJob(settings(), node({ backend: "vllm", vllm: { engine: { tensor_parallel_size: 4 } } }).config), 4);
+  assert.is(gpusForJob(settings(), node({ backend: "pytorch", pytorch: { device: "cuda" } }).config), 1);
+  assert.is(gpusForJob(settings(), node({ backend: "pytorch", pytorch: { device: "auto" } }).config), 0);
+  const args = sbatchArgs(settings({ gres: "gpu:a100:1" }), node({ backend: "vllm" }), x.dir, "/p");
+  assert.ok(args.includes("--gres=gpu:a100:1"));
+  assert.not.ok(args.some((a) => a.startsWith("--gpus-per-node")));
+});
+
+test("the job script runs the harness with the configured Python, or through the container prefix", () => {
+  const plain = jobScript(settings({ python: "/opt/py/bin/python" }), x, "/pkg/docker/harness");
+  assert.match(plain, /exec \/opt\/py\/bin\/python -m lem_harness/);
+  assert.match(plain, /LLEM_CONFIG_PATH='\/shared\/llem-1\/h_config.json'/);
+  assert.match(plain, /PYTHONPATH='\/pkg\/docker\/harness'/);
+  assert.not.match(plain, /LLEM_PARENT_PID/);
+  const container = jobScript(settings({ container: "apptainer exec --nv lem.sif" }), x);
+  assert.match(container, /exec apptainer exec --nv lem.sif python3 -m lem_harness/);
+});
+
+test("a relative shared folder is under the project, an absolute one as given", () => {
+  assert.is(sharedDir(settings(), "/home/me/p"), "/home/me/p/.lem/slurm");
+  assert.is(sharedDir(settings({ shared_dir: "/scratch/lem" }), "/home/me/p"), "/scratch/lem");
+});
+
+test("each Slurm verdict is its own error with a fix that names the setting; COMPLETED and a harness exit are not", () => {
+  const cases: [string, string, RegExp][] = [
+    ["TIMEOUT", "SlurmTimeout", /slurm\.time_limit/], ["OUT_OF_MEMORY", "SlurmOutOfMemory", /--mem/],
+    ["NODE_FAIL", "SlurmNodeFail", /--exclude/], ["CANCELLED", "SlurmCancelled", /scancel|preempt/],
+  ];
+  for (const [state, type, fix] of cases) {
+    const e = jobStateError("7", { state, exitCode: 0, signal: 15 }, "/s/slurm-7.out")!;
+    assert.is(e.type, type);
+    assert.match(e.fix!, fix);
+    assert.match(e.message, /\/s\/slurm-7\.out/);
+  }
+  assert.is(jobStateError("7", { state: "FAILED", exitCode: 0, signal: null, reason: "JobLaunchFailure" }, "o")?.type, "SlurmJobFailed");
+  assert.is(jobStateError("7", { state: "FAILED", exitCode: 1, signal: null }, "o"), undefined);
+  assert.is(jobStateError("7", { state: "COMPLETED", exitCode: 0, signal: null }, "o"), undefined);
+});
+
+test("scontrol and jobcomp text parse into states, exit codes and cluster settings", () => {
+  const kv = parseKeyValues("JobId=1 UserId=root(0) JobState=FAILED Partition=debug ExitCode=3:0 ");
+  assert.is(kv.get("JobState"), "FAILED");
+  assert.equal(parseExitCode(kv.get("ExitCode")), { exitCode: 3, signal: null });
+  assert.equal(parseExitCode("0:15"), { exitCode: 0, signal: 15 });
+  const config = parseClusterConfig("AccountingStorageType   = accounting_storage/none\nJobCompLoc              = /var/jobcomp.txt\nJobCompType             = jobcomp/filetxt\nMaxArraySize            = 1001\n");
+  assert.equal(config, { maxArraySize: 1001, accounting: false, jobcompFile: "/var/jobcomp.txt" });
+  assert.is(parseClusterConfig("AccountingStorageType = accounting_storage/slurmdbd\n").accounting, true);
+});
+
+test.run();
