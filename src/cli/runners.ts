@@ -31,7 +31,7 @@ export interface Runners {
  */
 /** The runner of each backend; `auto` is docker when a daemon answers, else local. */
 export async function resolveRunners(project: Project, backends: Backend[], cli?: string): Promise<Map<Backend, ResolvedRunner>> {
-  if (cli !== undefined && !/^(local|docker|slurm)$/.test(cli)) throw inputError(`--runner: expected local, docker or slurm, got "${cli}"`);
+  if (cli !== undefined && !/^(local|docker|slurm)$/.test(cli)) throw inputError(`--runner: expected local or docker, got "${cli}"`, "use --runner local, docker or slurm");
   let daemon: boolean | undefined;
   const resolved = new Map<Backend, ResolvedRunner>();
   for (const backend of backends) {
