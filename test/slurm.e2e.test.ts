@@ -39,6 +39,16 @@ const shape = (value: unknown, prefix = ""): string[] =>
     ? Object.entries(value).flatMap(([k, v]) => [`${prefix}${k}`, ...(prefix.split(".").length < 3 ? shape(v, `${prefix}${k}.`) : [])])
     : [];
 
+if (haveSlurm) {
+  test("without a reachable cluster, --runner slurm stops before any node with exit 2 and the fix", async () => {
+    const project = new TempProject(`{ experiments: [{ name: "a", model: "synthetic:tiny" }] }`, { SLURM_CONF: "/nonexistent/slurm.conf" });
+    const r = await project.run("build", "--runner", "slurm");
+    assert.is(r.code, 2, r.stderr);
+    assert.match(r.stderr, /SLURM_CONF/);
+    assert.equal(project.resultFiles(), []);
+  });
+}
+
 if (python && haveSlurm) {
   const cluster = startCluster();
   test.after(() => cluster.stop());

@@ -7,7 +7,8 @@ export interface SlurmCall { code: number; stdout: string; stderr: string }
 export function slurm(cmd: string, args: string[], timeoutMs = 30_000): Promise<SlurmCall> {
   return new Promise((resolve) => {
     execFile(cmd, args, { encoding: "utf8", timeout: timeoutMs, env: process.env }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === "number" ? error.code : 127) : 0;
+      // 127: not installed; 124: killed at the time limit (Slurm clients retry a missing slurm.conf for 60 s).
+      const code = !error ? 0 : typeof error.code === "number" ? error.code : error.code === "ENOENT" ? 127 : 124;
       resolve({ code, stdout, stderr: stderr || (error && code === 127 ? error.message : "") });
     });
   });
