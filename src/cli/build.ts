@@ -28,7 +28,9 @@ export const BUILD_HELP = `lem build [SELECTOR...] — measure every node that i
                            docker: a fresh container per node (default), or long-lived ones (faster, less isolated)
   --yes                    do not ask before using persistent containers
   --keep-going             after a failure, go on with the other nodes
-  --shard I/N              only the I-th of N disjoint parts (by config hash), e.g. one per CI job
+  --shard I/N              only the I-th of N disjoint parts, every cycle of a config in one part; alone, the lemfile's
+                           configs balanced by the cost model (the same split on every machine)
+  --shard-hashes LIST      with --shard: exactly these configs (the hashes field of a lem matrix entry)
   --skip-invalid           skip sweep points invalid only as a combination of values (named in a warning)
   --json                   print the outcome as JSON on stdout (progress goes to stderr)
 `;
@@ -38,7 +40,7 @@ export async function buildCommand(argv: string[]): Promise<number> {
     lemfile: { type: "string" }, "dry-run": { type: "boolean" }, force: { type: "boolean" },
     jobs: { type: "string" }, gpus: { type: "string" }, runner: { type: "string" }, "keep-going": { type: "boolean" },
     json: { type: "boolean" }, "container-strategy": { type: "string" }, yes: { type: "boolean" },
-    shard: { type: "string" }, "skip-invalid": { type: "boolean" }, help: { type: "boolean", short: "h" },
+    shard: { type: "string" }, "shard-hashes": { type: "string" }, "skip-invalid": { type: "boolean" }, help: { type: "boolean", short: "h" },
   }, "build");
   if (values.help) { out(BUILD_HELP); return 0; }
   // Flags are checked before the lemfile is loaded: a bad --jobs fails fast, naming the flag.
@@ -46,7 +48,7 @@ export async function buildCommand(argv: string[]): Promise<number> {
   const project = await loadProject(values.lemfile, { skipInvalid: values["skip-invalid"] });
   const gpuSpec = values.gpus ?? project.user.gpus ?? undefined;
   const devices = gpuSpec === undefined ? undefined : new DevicePool(selectGpus(gpuSpec, detectGpus(), values.gpus !== undefined ? "--gpus" : `${USER_CONFIG_FILE}: gpus`));
-  const { planned, snapshot } = planProject(project, positionals, values.force, values.shard);
+  const { planned, snapshot } = planProject(project, positionals, values.force, values.shard, values["shard-hashes"]);
   const report = (line: string) => (values.json ? err(line) : out(line));
   for (const warning of snapshot.warnings) err(`warning: ${warning}`);
   for (const bad of project.expanded.invalid) err(`warning: skipped sweep point "${bad.name}": ${bad.errors.join("; ")}`);

@@ -11,6 +11,8 @@ Commands:
   status [SELECTOR...]  done / pending / failed per node, and why a node would run
   show NAME|HASH        one experiment's config and results
   clean [SELECTOR...]   remove stored results (orphans by default)
+  matrix [SELECTOR...]  the pending nodes as a CI matrix (GitHub, GitLab, JSON), in balanced shards
+  import DIR...         merge results folders (CI artifacts) into this project's store
   setup                 install what the lemfile's runners need here (Python with torch, or lem's image)
   report [SELECTOR...]  report.html (charts), results.csv and summary.md of stored results
   compare BASE CURRENT  per config: did energy, throughput or latency regress? (exit 1 if so)
@@ -33,10 +35,12 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   report: async () => (await import("./report.js")).reportCommand,
   compare: async () => (await import("./compare.js")).compareCommand,
   doctor: async () => (await import("./doctor.js")).doctorCommand,
+  matrix: async () => (await import("./matrix.js")).matrixCommand,
+  import: async () => (await import("./import.js")).importCommand,
 };
 
 /** The commands that read a project: their lemfile starts loading while the command's code loads. */
-const READS_PROJECT = new Set(["build", "status", "show", "clean", "setup", "report"]);
+const READS_PROJECT = new Set(["build", "status", "show", "clean", "setup", "matrix", "import", "report"]);
 
 /** `--lemfile PATH` as the command will read it (default ./lemfile.ts); undefined for --help. */
 function lemfileArgument(argv: string[]): string | undefined {

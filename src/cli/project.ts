@@ -61,9 +61,9 @@ export interface PlanView {
 }
 
 /** Plans the selected nodes against the store. */
-export function planProject(project: Project, selectors: string[], force = false, shard?: string): PlanView {
+export function planProject(project: Project, selectors: string[], force = false, shard?: string, shardHashes?: string): PlanView {
   const bySelector = makeSelector(selectors);
-  const inShard = shardSelector(shard);
+  const inShard = shardSelector(shard, project.nodes, shardHashes);
   const select = (node: NodeSpec) => bySelector(node) && inShard(node);
   const snapshot = project.store.snapshot();
   const currentHashes = new Set(project.nodes.map((n) => n.hash));

@@ -88,12 +88,14 @@ export async function runInExchangeDir(
   launch: (x: ExchangeDir) => Promise<LaunchOutcome>,
   parent?: string,
 ): Promise<RunOutcome> {
+  const startedMs = performance.now();
   const x = createExchangeDir(node, ctx.totalCycles, parent);
   const outcome = await launch(x).catch((error: unknown): LaunchOutcome => ({
     exitCode: null, stderrTail: "", interrupted: false, timedOut: false,
     error: { type: "LaunchError", message: error instanceof Error ? error.message : String(error) },
   }));
-  const pinned = ctx.devices ? { ...meta, gpus: ctx.devices.map((g) => ({ index: g.index, uuid: g.uuid ?? null })) } : meta;
+  const timed: RunnerMeta = { ...meta, wall_s: Math.round(performance.now() - startedMs) / 1000 };
+  const pinned = ctx.devices ? { ...timed, gpus: ctx.devices.map((g) => ({ index: g.index, uuid: g.uuid ?? null })) } : timed;
   const run = collect(x, outcome, node, pinned);
   if (!run.ok && !run.interrupted) {
     run.error.exchangeDir = x.dir;

@@ -25,6 +25,8 @@ export interface RunnerMeta {
   runner_image: string | null;
   runner_source: string;
   image_digest: string | null;
+  /** Host-side seconds for the whole node, set by runInExchangeDir; lem matrix balances shards by it. */
+  wall_s?: number;
   /** The GPUs the node was pinned to (--gpus), by index and UUID; absent when not pinned. */
   gpus?: { index: string; uuid: string | null }[];
 }

@@ -1,5 +1,7 @@
 import type { NodeSpec } from "./nodes.js";
 import { inputError } from "../errors.js";
+import { balanceShards, parseShard, type ShardUnit } from "./shard-plan.js";
+import { modelSeconds } from "./cost-model.js";
 
 function globToRegExp(glob: string): RegExp {
   const body = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
@@ -18,14 +20,44 @@ export function makeSelector(selectors: string[]): (node: NodeSpec) => boolean {
     prefixes.some((p) => node.hash.startsWith(p)) || node.names.some((name) => globs.some((g) => g.test(name)));
 }
 
+/** The config hashes of `--shard-hashes` ("h1,h2 h3"), each one the lemfile has. */
+export function parseShardHashes(value: string, nodes: readonly NodeSpec[]): Set<string> {
+  const hashes = value.split(/[\s,]+/).filter(Boolean);
+  const bad = hashes.find((h) => !/^[0-9a-f]{16}$/.test(h));
+  if (bad !== undefined) throw inputError(`--shard-hashes: "${bad.slice(0, 40)}" is not a 16-hex-digit config hash`, "pass the hashes field of one lem matrix entry");
+  const known = new Set(nodes.map((n) => n.hash));
+  const unknown = hashes.filter((h) => !known.has(h));
+  if (unknown.length > 0) {
+    throw inputError(`--shard-hashes: ${unknown.length} of ${hashes.length} hashes are not in the lemfile (${unknown.slice(0, 3).join(", ")}${unknown.length > 3 ? ", …" : ""})`,
+      "the lemfile changed after lem matrix ran: run the shard jobs on the commit the matrix was made from");
+  }
+  return new Set(hashes);
+}
+
 /**
- * `--shard I/N`: the I-th of N disjoint parts, by config hash, so every cycle of a config lands
- * in the same shard and every machine computes the same split.
+ * `--shard I/N`: the I-th of N disjoint parts, every cycle of a config in one part.
+ * With `hashes` (a lem matrix entry's): exactly those configs, however the store here differs.
+ * Without: a pure function of the lemfile — every config, balanced by the cost model alone —
+ * so every machine computes the same split.
  */
-export function shardSelector(shard: string | undefined): (node: NodeSpec) => boolean {
-  if (shard === undefined) return () => true;
-  const m = /^(\d+)\/(\d+)$/.exec(shard);
-  const [i, n] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
-  if (!m || n < 1 || i < 1 || i > n) throw inputError(`--shard: expected I/N with 1 ≤ I ≤ N, got "${shard}"`, "e.g. --shard 2/4");
-  return (node) => parseInt(node.hash.slice(0, 8), 16) % n === i - 1;
+export function shardSelector(shard: string | undefined, nodes?: readonly NodeSpec[], hashes?: string): (node: NodeSpec) => boolean {
+  if (shard === undefined) {
+    if (hashes !== undefined) throw inputError("--shard-hashes needs --shard I/N", "pass both fields of the lem matrix entry: --shard I/N --shard-hashes LIST");
+    return () => true;
+  }
+  const { index, count } = parseShard(shard);
+  // Callers without the lemfile's nodes (unit tests of the old API) get the hash-modulo split.
+  if (nodes === undefined) return (node) => parseInt(node.hash.slice(0, 8), 16) % count === index - 1;
+  if (hashes !== undefined) {
+    const set = parseShardHashes(hashes, nodes);
+    return (node) => set.has(node.hash);
+  }
+  const units = new Map<string, ShardUnit>();
+  for (const node of nodes) {
+    const unit = units.get(node.hash);
+    if (unit) { unit.nodes += 1; unit.seconds += modelSeconds(node.config); }
+    else units.set(node.hash, { hash: node.hash, nodes: 1, seconds: modelSeconds(node.config) });
+  }
+  const mine = new Set(balanceShards([...units.values()], count).find((s) => s.index === index)?.hashes ?? []);
+  return (node) => mine.has(node.hash);
 }

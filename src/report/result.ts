@@ -16,6 +16,8 @@ export interface ExperimentResult {
     runner_image?: string | null;
     runner_source?: string;
     image_digest?: string | null;
+    /** Host-side seconds for the whole node (added by lem; lem matrix balances shards by it). */
+    wall_s?: number;
     gpus?: { index: string; uuid: string | null }[];
   };
   hardware: string;

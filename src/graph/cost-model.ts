@@ -1,0 +1,71 @@
+import type { ExperimentConfig } from "../lemfile/types.js";
+
+/**
+ * Parameter counts of the synthetic:<preset> models, as docker/harness/lem_harness/models/presets.py
+ * computes them (test/matrix-cost.test.ts runs the harness and compares).
+ */
+export const SYNTHETIC_PARAMS: Readonly<Record<string, number>> = {
+  tiny: 106_816,
+  small: 26_089_984,
+  "1b": 1_235_814_400,
+  "8b": 8_030_261_248,
+};
+
+/** A model of unknown size counts as 1B parameters: a middle guess that measured wall times then correct. */
+const UNKNOWN_PARAMS = 1e9;
+/** Process start, torch import and model load, before any prompt (seconds). */
+const FIXED_SECONDS = 8;
+/** Compute rate the unscaled model assumes (FLOP/s): only ratios matter once anything is measured. */
+const ASSUMED_FLOPS = 2e10;
+
+/** Parameters of a config's model: the preset's, else a size in its name ("Llama-3.2-1B" → 1.0e9, "…-350M"), else 1B. */
+export function modelParams(model: string): number {
+  if (model.startsWith("synthetic:")) return SYNTHETIC_PARAMS[model.slice("synthetic:".length)] ?? UNKNOWN_PARAMS;
+  const sizes = [...model.matchAll(/(?:^|[^a-z0-9.])(\d+(?:\.\d+)?)([bm])(?![a-z0-9])/gi)];
+  const last = sizes.at(-1);
+  if (!last) return UNKNOWN_PARAMS;
+  return Number(last[1]) * (last[2].toLowerCase() === "b" ? 1e9 : 1e6);
+}
+
+/**
+ * Expected seconds of one cycle of a config before anything is measured: a fixed start-up, the
+ * idle baseline, and 2·params FLOPs per token over every prompt (warmup included), batches
+ * sharing the work (sub-linearly: a batch is not free). Prompts × tokens × model size, as a rate.
+ */
+export function modelSeconds(config: ExperimentConfig): number {
+  const prompts = (config.n ?? 100) + (config.warmup?.enabled === false ? 0 : config.warmup?.n_warmup ?? 3);
+  const tokens = (config.max_input_tokens ?? 256) + (config.max_output_tokens ?? 128);
+  const batch = config.backend === "vllm" ? Math.min(config.vllm?.engine?.max_num_seqs ?? 256, prompts) : config.pytorch?.batch_size ?? 1;
+  const tp = config.backend === "vllm" ? config.vllm?.engine?.tensor_parallel_size ?? 1 : 1;
+  const baseline = config.baseline?.enabled === false ? 0 : config.baseline?.duration_seconds ?? 30;
+  const compute = (2 * modelParams(config.model) * prompts * tokens) / ASSUMED_FLOPS / Math.sqrt(Math.max(1, batch)) / tp;
+  return FIXED_SECONDS + baseline + compute;
+}
+
+/** A stored wall time of one config on the hardware it will run on. */
+export interface Measured { config: ExperimentConfig; seconds: number }
+
+export interface CostModel {
+  /** Expected seconds for one cycle: the config's own measured mean where there is one, else the scaled model. */
+  seconds(hash: string, config: ExperimentConfig): number;
+  /** Whether an estimate came from the config's own measurements. */
+  measured(hash: string): boolean;
+  /** measured ÷ modelled over every measured config (1 when nothing is measured). */
+  readonly scale: number;
+}
+
+/**
+ * The model scaled by what has been measured: scale = Σ measured ÷ Σ modelled over the configs
+ * with stored wall times (a ratio estimator: robust to a few outliers, exact for one machine's speed).
+ */
+export function costModel(measured: ReadonlyMap<string, Measured>): CostModel {
+  let wall = 0;
+  let modelled = 0;
+  for (const m of measured.values()) { wall += m.seconds; modelled += modelSeconds(m.config); }
+  const scale = modelled > 0 && wall > 0 ? wall / modelled : 1;
+  return {
+    scale,
+    seconds: (hash, config) => measured.get(hash)?.seconds ?? modelSeconds(config) * scale,
+    measured: (hash) => measured.has(hash),
+  };
+}
