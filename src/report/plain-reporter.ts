@@ -1,27 +1,36 @@
 import { nodeLabel, type BuildEvent } from "../events.js";
+import { BuildProgress, headline, type Estimate } from "./build-progress.js";
+
+export interface ViewOptions { estimate?: Estimate; jobs?: number; now?: () => number }
 
 /** One line per event: for CI logs, pipes and --json builds (then on stderr). */
-export function plainReporter(write: (line: string) => void): (event: BuildEvent) => void {
+export function plainReporter(write: (line: string) => void, options: ViewOptions = {}): (event: BuildEvent) => void {
+  const progress = new BuildProgress(options.estimate, options.jobs, options.now);
   return (event) => {
     switch (event.type) {
       case "planned": {
         const cached = event.nodes.length - event.toRun.length;
+        progress.planned(event.toRun);
         write(`lem: ${event.nodes.length} nodes, ${event.toRun.length} to run, ${cached} cached`);
         break;
       }
       case "started":
+        progress.started(event.node);
         write(`start   ${nodeLabel(event.node)} ${event.node.hash} (${event.node.reason})`);
         break;
       case "finished":
-        write(`done    ${nodeLabel(event.node)} ${event.seconds.toFixed(1)}s`);
+        progress.settled(event.node, event.seconds);
+        write(`done    ${nodeLabel(event.node)} ${event.seconds.toFixed(1)}s  ${headline(event.result)}  [${progress.line()}]`);
         break;
       case "failed":
-        write(`FAILED  ${nodeLabel(event.node)} ${event.seconds.toFixed(1)}s: ${event.error.type}: ${event.error.message}`);
+        progress.settled(event.node, event.seconds);
+        write(`FAILED  ${nodeLabel(event.node)} ${event.seconds.toFixed(1)}s: ${event.error.type}: ${event.error.message}  [${progress.line()}]`);
         if (event.error.fix) write(`        fix: ${event.error.fix}`);
         if (event.error.exchangeDir) write(`        kept: ${event.error.exchangeDir}`);
         if (event.error.stderrTail) write(event.error.stderrTail.split("\n").map((l) => `        | ${l}`).join("\n"));
         break;
       case "skipped":
+        progress.settled(event.node);
         write(`skipped ${nodeLabel(event.node)}: ${event.why}`);
         break;
       case "interrupting":

@@ -42,5 +42,6 @@ export function renderSummary(rows: SummaryRow[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
   const notes = [...new Set(rows.map((r) => r.energyNote).filter(Boolean))].map((n) => `energy n/a: ${n}`);
-  return [line(header), line(widths.map((w) => "-".repeat(w))), ...body.map(line), ...notes].join("\n");
+  const legend = "± is the 95% confidence half-width (Student t) over the cycles column's n cycles; none where n = 1";
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...body.map(line), legend, ...notes].join("\n");
 }
