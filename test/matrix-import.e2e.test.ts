@@ -1,0 +1,86 @@
+// The CI path end to end with the real CLI (fake Python, so it runs in seconds): lem matrix splits the
+// pending nodes into balanced shards, each shard is built in its own clean copy of the project with
+// an empty store, lem import merges the three stores into a fourth, and nothing is left to measure.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { cpSync, rmSync, readFileSync, writeFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { fakeProject, STACK } from "./faults/helpers.js";
+import { TempProject } from "./helpers/project.js";
+import { tempDir } from "./helpers/temp.js";
+
+interface Entry { shard: string; name: string; nodes: number; configs: number; estimated_seconds: number; hashes: string }
+
+const nine = `{ experiments: sweep("s", { random_seed: [1, 2, 3, 4, 5, 6, 7, 8, 9] }, { model: "fake:ok" }), execution: { cycles: 2 } }`;
+
+/** A copy of the project's folder (lemfile only, no results), run with the same environment. */
+function cleanCopy(from: TempProject, env: NodeJS.ProcessEnv): TempProject {
+  const copy = fakeProject(nine, env);
+  cpSync(join(from.dir, "lemfile.ts"), join(copy.dir, "lemfile.ts"));
+  return copy;
+}
+
+test("matrix → 3 shards on separate stores → import → everything done, nothing re-runs", async () => {
+  const main = fakeProject(nine);
+  const m = await main.run("matrix", "--max-jobs", "3");
+  assert.is(m.code, 0, m.stderr);
+  const matrix = JSON.parse(m.stdout) as { include: Entry[] };
+  assert.is(matrix.include.length, 3);
+  assert.is(matrix.include.reduce((n, e) => n + e.nodes, 0), 18, "every pending node is in a shard");
+  assert.ok(matrix.include.every((e) => e.nodes > 0 && e.nodes % 2 === 0), "no empty shard; both cycles of a config together");
+  const all = matrix.include.flatMap((e) => e.hashes.split(","));
+  assert.is(new Set(all).size, 9, "shards are disjoint");
+  assert.match(m.stderr, /imbalance/i);
+  assert.is((await main.run("matrix", "--max-jobs", "3")).stdout, m.stdout, "same input, byte-identical output");
+
+  const stores: string[] = [];
+  for (const entry of matrix.include) {
+    const shard = cleanCopy(main, {});
+    const r = await shard.json<{ nodes: { hash: string; state: string }[] }>("build", "--shard", entry.shard, "--shard-hashes", entry.hashes);
+    assert.equal(new Set(r.nodes.map((n) => n.hash)), new Set(entry.hashes.split(",")), `${entry.shard} ran exactly its configs`);
+    assert.ok(r.nodes.every((n) => n.state === "ran"));
+    stores.push(join(shard.dir, "results"));
+  }
+
+  const merged = cleanCopy(main, {});
+  const dry = await merged.run("import", "--dry-run", ...stores);
+  assert.is(dry.code, 0, dry.stderr);
+  assert.equal(merged.resultFiles(), [], "--dry-run writes nothing");
+  const imported = await merged.run("import", "--json", ...stores);
+  assert.is(imported.code, 0, imported.stderr);
+  assert.is(merged.resultFiles().length, 18);
+  const status = await merged.json("status");
+  assert.ok(status.nodes.every((n) => n.state === "done"), JSON.stringify(status.nodes.filter((n) => n.state !== "done")));
+  const again = await merged.json("build");
+  assert.equal(again.summary, { ran: 0, cached: 18, failed: 0, skipped: 0 });
+
+  // Importing the same stores again: duplicates, nothing written, exit 0.
+  const twice = await merged.run("import", ...stores);
+  assert.is(twice.code, 0, twice.stderr);
+  assert.is(merged.resultFiles().length, 18);
+});
+
+test("import refuses a tampered result and one whose folder is not its hash, writing nothing of them", async () => {
+  const source = fakeProject(`{ experiments: [{ name: "a", model: "fake:ok" }, { name: "b", model: "fake:ok", random_seed: 7 }] }`);
+  assert.is((await source.run("build")).code, 0);
+  const store = join(tempDir(), "results");
+  cpSync(join(source.dir, "results"), store, { recursive: true });
+  const [first] = source.resultFiles();
+  const file = join(store, first);
+  const result = JSON.parse(readFileSync(file, "utf8"));
+  delete result.tokens; // no longer valid against the schema
+  writeFileSync(file, JSON.stringify(result));
+  const target = fakeProject(`{ experiments: [{ name: "a", model: "fake:ok" }] }`);
+  const r = await target.run("import", store);
+  assert.is(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stdout + r.stderr, new RegExp(first.split("/")[0]));
+  assert.not.match(r.stderr, STACK);
+  assert.not.ok(target.resultFiles().includes(first), "the refused file is not imported");
+
+  const bad = await target.run("import", join(tempDir(), "missing"));
+  assert.is(bad.code, 2);
+  rmSync(store, { recursive: true, force: true });
+  assert.ok(readdirSync(target.dir).includes("lemfile.ts"));
+});
+
+test.run();
