@@ -23,7 +23,7 @@ export const BUILD_HELP = `lem build [SELECTOR...] — measure every node that i
   --jobs N                 nodes at a time (default 1: energy figures need the machine to themselves)
   --gpus all|0,1,...       one node per GPU set in parallel, each pinned to its own GPUs (vLLM: tensor_parallel_size
                            of them; a CPU node waits for the whole machine); default: .lem-config.yaml gpus
-  --runner local|docker    runner for every backend (overrides LEM_RUNNER_*, lemfile, .lem-config.yaml)
+  --runner local|docker|slurm  runner for every backend (overrides LEM_RUNNER_*, lemfile, .lem-config.yaml)
   --container-strategy ephemeral|persistent
                            docker: a fresh container per node (default), or long-lived ones (faster, less isolated)
   --yes                    do not ask before using persistent containers
