@@ -9,7 +9,8 @@ import { plainReporter } from "../report/plain-reporter.js";
 import { ListrReporter } from "../report/listr-reporter.js";
 import { summarize, renderSummary } from "../report/summary.js";
 import { inputError } from "../errors.js";
-import { needsRun } from "../graph/plan.js";
+import { needsRun, type PlannedNode } from "../graph/plan.js";
+import { storedWallTimes } from "../store/wall-times.js";
 import { DevicePool, detectGpus, selectGpus } from "../exec/devices.js";
 import { USER_CONFIG_FILE } from "../config/user-config.js";
 import type { BuildEvent } from "../events.js";
@@ -73,7 +74,11 @@ export async function buildCommand(argv: string[]): Promise<number> {
   const stop = new AbortController();
   const kill = new AbortController();
   const listr = !values.json && isInteractive() ? new ListrReporter() : undefined;
-  const listeners: ((e: BuildEvent) => void)[] = [listr ? listr.handle : plainReporter(report)];
+  // The ETA starts from what each config took here before (its stored wall time), where known.
+  const pendingConfigs = new Map(planned.filter(needsRun).map((n) => [n.hash, { config: n.config, hardware: n.hardware }]));
+  const walls = storedWallTimes(project.store, snapshot, pendingConfigs);
+  const view = { estimate: (node: PlannedNode) => walls.get(node.hash)?.seconds, jobs: devices ? Math.min(jobs ?? devices.size, devices.size) : jobs ?? project.user.jobs };
+  const listeners: ((e: BuildEvent) => void)[] = [listr ? listr.handle : plainReporter(report, view)];
   if (listr) {
     // What happens outside the node rows (image builds, reaping, warnings) still gets a line.
     const lines = plainReporter(err);
