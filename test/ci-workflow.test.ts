@@ -55,4 +55,26 @@ test("an empty plan is an empty matrix a workflow can test for", async () => {
   assert.equal(JSON.parse(m.stdout), { include: [] });
 });
 
+test("examples/gitlab-ci.yml: plan → child pipeline of the hidden jobs + lem's YAML; every extends resolves", async () => {
+  const parent = parseYaml(readFileSync(new URL("../examples/gitlab-ci.yml", import.meta.url), "utf8")) as Record<string, { stage?: string; script?: string[]; trigger?: { include: { artifact: string; job: string }[] } }>;
+  assert.equal(parent.stages, ["plan", "measure"] as unknown);
+  assert.ok(parent["lem-plan"].script!.some((l) => /lem matrix --format gitlab/.test(l)));
+  assert.equal(parent["lem-measure"].trigger!.include, [{ artifact: "child.yml", job: "lem-plan" }]);
+
+  const templates = readFileSync(new URL("../examples/gitlab-lem-jobs.yml", import.meta.url), "utf8");
+  const project = fakeProject(`{ experiments: sweep("s", { random_seed: [1, 2, 3] }, { model: "fake:ok" }) }`);
+  const m = await project.run("matrix", "--format", "gitlab", "--max-jobs", "3");
+  assert.is(m.code, 0, m.stderr);
+  // What the plan job writes: `cat examples/gitlab-lem-jobs.yml matrix.yml > child.yml`.
+  const child = parseYaml(`${templates}\n${m.stdout}`) as Record<string, { extends?: string; stage?: string; script?: string[]; parallel?: { matrix: { LEM_SHARD: string[] }[] } }> & { variables: Record<string, string>; stages: string[] };
+  for (const [name, job] of Object.entries(child)) {
+    if (job && typeof job === "object" && "extends" in job) assert.ok(child[job.extends!], `${name} extends ${job.extends}, which the child defines`);
+  }
+  const shards = child["lem-shard"].parallel!.matrix[0].LEM_SHARD;
+  assert.equal(shards, ["1/3", "2/3", "3/3"]);
+  for (const shard of shards) assert.match(child.variables[`LEM_SHARD_HASHES_${shard.split("/")[0]}`], /^[0-9a-f]{16}$/);
+  assert.ok(child.stages.includes(child[".lem-shard"].stage!) && child.stages.includes(child[".lem-merge"].stage!));
+  assert.ok(child[".lem-shard"].script!.some((l) => l.includes('--shard-hashes "$hashes"')));
+});
+
 test.run();
