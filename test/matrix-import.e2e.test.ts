@@ -83,4 +83,18 @@ test("import refuses a tampered result and one whose folder is not its hash, wri
   assert.ok(readdirSync(target.dir).includes("lemfile.ts"));
 });
 
+test("a shard re-run after a failure measures only what it lacks", async () => {
+  const main = fakeProject(nine);
+  const { include } = JSON.parse((await main.run("matrix", "--max-jobs", "3")).stdout) as { include: Entry[] };
+  const entry = include[0];
+  const shard = cleanCopy(main, {});
+  const first = await shard.json("build", "--shard", entry.shard, "--shard-hashes", entry.hashes);
+  assert.is(first.summary!.ran, entry.nodes);
+  // The job died after measuring all but one cycle: that result never reached the store.
+  const lost = shard.resultFiles()[0];
+  rmSync(join(shard.dir, "results", lost));
+  const again = await shard.json("build", "--shard", entry.shard, "--shard-hashes", entry.hashes);
+  assert.equal(again.summary, { ran: 1, cached: entry.nodes - 1, failed: 0, skipped: 0 });
+});
+
 test.run();
