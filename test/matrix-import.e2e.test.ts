@@ -97,4 +97,28 @@ test("a shard re-run after a failure measures only what it lacks", async () => {
   assert.equal(again.summary, { ran: 1, cached: entry.nodes - 1, failed: 0, skipped: 0 });
 });
 
+test("import: a conflicting copy keeps the stored file and is reported; exit 1", async () => {
+  const source = fakeProject(`{ experiments: [{ name: "a", model: "fake:ok" }] }`);
+  assert.is((await source.run("build")).code, 0);
+  const target = fakeProject(`{ experiments: [{ name: "a", model: "fake:ok" }] }`);
+  assert.is((await target.run("build")).code, 0);
+  const [file] = target.resultFiles();
+  const mine = readFileSync(join(target.dir, "results", file), "utf8");
+  const r = await target.run("import", "--json", join(source.dir, "results"));
+  assert.is(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /conflict/);
+  assert.is(readFileSync(join(target.dir, "results", file), "utf8"), mine, "the stored result is kept");
+});
+
+test("matrix: more jobs than GitHub or GitLab allow is refused with the fix", async () => {
+  const project = fakeProject(`{ experiments: [{ name: "a", model: "fake:ok" }] }`);
+  const github = await project.run("matrix", "--max-jobs", "257");
+  assert.is(github.code, 2);
+  assert.match(github.stderr, /256/);
+  const gitlab = await project.run("matrix", "--max-jobs", "201", "--format", "gitlab");
+  assert.is(gitlab.code, 2);
+  assert.match(gitlab.stderr, /200/);
+  assert.not.match(github.stderr + gitlab.stderr, STACK);
+});
+
 test.run();
