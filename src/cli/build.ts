@@ -1,5 +1,5 @@
 import { parse, positiveInt } from "./args.js";
-import { loadProject, planProject, type Project } from "./project.js";
+import { loadProject, planProject, type Project, requireMatch, warnPlan } from "./project.js";
 import { out, err, isInteractive, statusNode } from "./output.js";
 import { executeBuild, type BuildOutcome } from "../exec/scheduler.js";
 import { createRunners, resolveRunners, type Runners, type Strategy } from "./runners.js";
@@ -51,11 +51,8 @@ export async function buildCommand(argv: string[]): Promise<number> {
   const devices = gpuSpec === undefined ? undefined : new DevicePool(selectGpus(gpuSpec, detectGpus(), values.gpus !== undefined ? "--gpus" : `${USER_CONFIG_FILE}: gpus`));
   const { planned, snapshot } = planProject(project, positionals, values.force, values.shard, values["shard-hashes"]);
   const report = (line: string) => (values.json ? err(line) : out(line));
-  for (const warning of snapshot.warnings) err(`warning: ${warning}`);
-  for (const bad of project.expanded.invalid) err(`warning: skipped sweep point "${bad.name}": ${bad.errors.join("; ")}`);
-  if (positionals.length > 0 && planned.length === 0) {
-    throw inputError(`no experiment matches ${positionals.map((p) => `"${p}"`).join(" ")}`, "run `lem status` to list names and hashes");
-  }
+  warnPlan(project, snapshot);
+  requireMatch(positionals, planned.length);
 
   if (values["dry-run"]) {
     if (values.json) out(JSON.stringify({ nodes: planned.map(statusNode) }));

@@ -1,6 +1,6 @@
 import { appendFileSync } from "node:fs";
 import { parse, positiveInt } from "./args.js";
-import { loadProject, planProject } from "./project.js";
+import { loadProject, planProject, requireMatch, warnPlan } from "./project.js";
 import { out, err } from "./output.js";
 import { inputError } from "../errors.js";
 import { costModel } from "../graph/cost-model.js";
@@ -43,11 +43,8 @@ export async function matrixCommand(argv: string[]): Promise<number> {
 
   const project = await loadProject(values.lemfile, { skipInvalid: values["skip-invalid"] });
   const { planned, snapshot } = planProject(project, positionals);
-  if (positionals.length > 0 && planned.length === 0) {
-    throw inputError(`no experiment matches ${positionals.map((p) => `"${p}"`).join(" ")}`, "run `lem status` to list names and hashes");
-  }
-  for (const warning of snapshot.warnings) err(`warning: ${warning}`);
-  for (const bad of project.expanded.invalid) err(`warning: skipped sweep point "${bad.name}": ${bad.errors.join("; ")}`);
+  requireMatch(positionals, planned.length);
+  warnPlan(project, snapshot);
 
   const configs = new Map<string, { config: ExperimentConfig; hardware: string }>();
   for (const node of planned) if (!configs.has(node.hash)) configs.set(node.hash, { config: node.config, hardware: node.hardware });

@@ -2,6 +2,7 @@ import { dirname, resolve, isAbsolute, join } from "node:path";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { loadLemfile } from "../lemfile/load.js";
+import { err } from "./output.js";
 import { expandLemfile, type ExpandedLemfile } from "../config/expand.js";
 import { loadUserConfig, USER_CONFIG_FILE, type UserConfig } from "../config/user-config.js";
 import { inputError } from "../errors.js";
@@ -69,6 +70,19 @@ export function planProject(project: Project, selectors: string[], force = false
   const currentHashes = new Set(project.nodes.map((n) => n.hash));
   const planned = planBuild(project.nodes.filter(select), snapshot, { hardwareFor: hardwareFor(project.host), force, currentHashes });
   return { planned, snapshot };
+}
+
+/** A selector that matches nothing is a mistake, not an empty result (build, status, matrix, report). */
+export function requireMatch(selectors: string[], matched: number): void {
+  if (selectors.length > 0 && matched === 0) {
+    throw inputError(`no experiment matches ${selectors.map((p) => `"${p}"`).join(" ")}`, "run `lem status` to list names and hashes");
+  }
+}
+
+/** The store's warnings and the sweep points skipped as invalid, on stderr. */
+export function warnPlan(project: Project, snapshot: StoreSnapshot): void {
+  for (const warning of snapshot.warnings) err(`warning: ${warning}`);
+  for (const bad of project.expanded.invalid) err(`warning: skipped sweep point "${bad.name}": ${bad.errors.join("; ")}`);
 }
 
 /** sha256 of each dataset file, read once per path, relative to the project root. */

@@ -1,8 +1,7 @@
 import { resolve } from "node:path";
 import { parse } from "./args.js";
-import { loadProject } from "./project.js";
+import { loadProject, requireMatch } from "./project.js";
 import { out, err } from "./output.js";
-import { inputError } from "../errors.js";
 import { makeSelector } from "../graph/select.js";
 import { buildReportData } from "../report/report-data.js";
 import { writeReport } from "../report/write-report.js";
@@ -23,9 +22,7 @@ export async function reportCommand(argv: string[]): Promise<number> {
   const project = await loadProject(values.lemfile);
   const select = makeSelector(positionals);
   const experiments = project.expanded.experiments.filter((e) => select({ hash: e.hash, names: e.names, groups: e.groups, config: e.config, cycle: 1 }));
-  if (positionals.length > 0 && experiments.length === 0) {
-    throw inputError(`no experiment matches ${positionals.map((p) => `"${p}"`).join(" ")}`, "run `lem status` to list names and hashes");
-  }
+  requireMatch(positionals, experiments.length);
   const names = new Map(experiments.map((e) => [e.hash, e.names]));
   const results = experiments.flatMap((e) => project.store.results(e.hash));
   if (results.length === 0) err("warning: no results stored for the selected experiments yet (lem build measures them); the report is empty");

@@ -1,8 +1,7 @@
 import { parse } from "./args.js";
-import { loadProject, planProject } from "./project.js";
-import { out, err, statusNode } from "./output.js";
+import { loadProject, planProject, requireMatch, warnPlan } from "./project.js";
+import { out, statusNode } from "./output.js";
 import { describeImages } from "./runners.js";
-import { inputError } from "../errors.js";
 
 export const STATUS_HELP = `lem status [SELECTOR...] — each node: done, pending or failed, and why it would run
 
@@ -17,11 +16,8 @@ export async function statusCommand(argv: string[]): Promise<number> {
   const project = await loadProject(values.lemfile, { skipInvalid: values["skip-invalid"] });
   const { planned, snapshot } = planProject(project, positionals);
   // The same rule as lem build: a selector that matches nothing is a mistake, not an empty status.
-  if (positionals.length > 0 && planned.length === 0) {
-    throw inputError(`no experiment matches ${positionals.map((p) => `"${p}"`).join(" ")}`, "run `lem status` to list names and hashes");
-  }
-  for (const warning of snapshot.warnings) err(`warning: ${warning}`);
-  for (const bad of project.expanded.invalid) err(`warning: skipped sweep point "${bad.name}": ${bad.errors.join("; ")}`);
+  requireMatch(positionals, planned.length);
+  warnPlan(project, snapshot);
   const images = await describeImages(project, [...new Set(planned.map((n) => n.config.backend))]);
   if (values.json) {
     out(JSON.stringify({ nodes: planned.map(statusNode), images }));
