@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { aggregate, aggregateResults, cycleNumbers, groupResults, tCritical, METRIC_KEYS, METRICS } from "../src/report/aggregate.js";
-import type { ExperimentResult } from "../src/report/result.js";
+import type { ExperimentResult } from "../src/result.js";
 import { config, fakeResult } from "./helpers/fixtures.js";
 
 const close = (actual: number | null | undefined, expected: number, tol = 1e-9) =>

@@ -1,4 +1,4 @@
-import type { ExperimentResult } from "../src/report/result.js";
+import type { ExperimentResult } from "../src/result.js";
 import { seededRandom } from "../src/graph/nodes.js";
 import { config } from "./helpers/fixtures.js";
 import { fakeResult } from "./helpers/fixtures.js";

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { validators } from "../config/schemas.js";
 import { formatSchemaErrors } from "../config/format-errors.js";
 import type { PlannedNode } from "../graph/plan.js";
-import type { ExperimentResult } from "../report/result.js";
+import type { ExperimentResult } from "../result.js";
 import type { NodeError } from "../events.js";
 import type { RunContext, RunOutcome, RunnerMeta } from "./runner.js";
 

@@ -1,5 +1,5 @@
 import type { PlannedNode } from "../graph/plan.js";
-import type { ExperimentResult } from "../report/result.js";
+import type { ExperimentResult } from "../result.js";
 import type { NodeError } from "../events.js";
 import type { Gpu } from "./devices.js";
 

@@ -1,6 +1,6 @@
 import jStat from "jstat";
 import type { ExperimentConfig } from "../lemfile/types.js";
-import type { ExperimentResult } from "./result.js";
+import type { ExperimentResult } from "../result.js";
 
 // Aggregation over cycles, per config hash and per hardware (never across hardware: a J/token on
 // one GPU says nothing about another). Pure: results in, figures out. The report, the build

@@ -1,5 +1,5 @@
 import type { PlannedNode } from "../graph/plan.js";
-import type { ExperimentResult } from "./result.js";
+import type { ExperimentResult } from "../result.js";
 
 // What both build views show beyond a node's own row: done/total, elapsed time and an ETA from
 // measured durations (the store's earlier results of the same config, else this build's nodes).

@@ -1,6 +1,6 @@
 import { aggregateGroup, groupResults, METRIC_KEYS, METRICS, type ConfigAggregate, type MetricKey, type ResultGroup } from "./aggregate.js";
 import { flattenConfig, sweepDimensions, type Dimension, type DimensionValue } from "./dimensions.js";
-import type { ExperimentResult } from "./result.js";
+import type { ExperimentResult } from "../result.js";
 
 // What report.html, results.csv and summary.md show, computed once: per hardware, one row per
 // config with every figure, the sweep dimensions and the Pareto fronts; timelines downsampled.

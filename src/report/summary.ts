@@ -1,5 +1,5 @@
 import { aggregate, type Aggregate } from "./aggregate.js";
-import type { ExperimentResult } from "./result.js";
+import type { ExperimentResult } from "../result.js";
 
 export interface SummaryRow {
   name: string;

@@ -12,7 +12,7 @@ import { formatSchemaErrors } from "../config/format-errors.js";
 import { canonicalJson } from "../graph/canonical-json.js";
 import { measurementHash, HASH_VERSION } from "../graph/hash.js";
 import type { ExperimentConfig } from "../lemfile/types.js";
-import type { ExperimentResult } from "../report/result.js";
+import type { ExperimentResult } from "../result.js";
 
 export type ImportState = "imported" | "duplicate" | "conflict" | "refused";
 

@@ -8,7 +8,7 @@ import { StoreError, storeError } from "./store-error.js";
 import { validators } from "../config/schemas.js";
 import { formatSchemaErrors } from "../config/format-errors.js";
 import type { ExperimentConfig } from "../lemfile/types.js";
-import type { ExperimentResult } from "../report/result.js";
+import type { ExperimentResult } from "../result.js";
 
 export interface FailureRecord {
   type: string;

@@ -11,7 +11,7 @@ import { StoreError } from "../../src/store/store-error.js";
 import { sweep } from "../../src/index.js";
 import type { Runner, RunOutcome } from "../../src/exec/runner.js";
 import type { BuildEvent } from "../../src/events.js";
-import type { ExperimentResult } from "../../src/report/result.js";
+import type { ExperimentResult } from "../../src/result.js";
 import { fakeResult } from "../helpers/fixtures.js";
 import { tempDir } from "../helpers/temp.js";
 
