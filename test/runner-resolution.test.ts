@@ -1,6 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { resolveRunner } from "../src/config/runner-resolution.js";
+import { resolveRunner, resolveRunners, resolveStrategy } from "../src/config/runner-resolution.js";
 import { loadUserConfig } from "../src/config/user-config.js";
 import { LemError } from "../src/errors.js";
 import { writeFileSync } from "node:fs";
@@ -31,6 +31,28 @@ test("an invalid runner value is an input error naming its source", () => {
     assert.instance(error, LemError);
     assert.match((error as LemError).message, /env:LEM_RUNNER_PYTORCH: runner "kubernetes"/);
   }
+});
+
+test("auto asks the Docker daemon once for all backends, and never when nothing is auto", async () => {
+  let asked = 0;
+  const daemon = async () => { asked += 1; return true; };
+  const both = await resolveRunners(["pytorch", "vllm"], { env: {}, lemfile: {}, user: user() }, daemon);
+  assert.equal([...both.values()].map((r) => r.spec), ["docker", "docker"]);
+  assert.is(asked, 1);
+  const pinned = await resolveRunners(["pytorch"], { cli: "local", env: {}, lemfile: {}, user: user() }, daemon);
+  assert.equal(pinned.get("pytorch"), { spec: "local", source: "cli" });
+  assert.is(asked, 1);
+  const bad = await resolveRunners(["pytorch"], { cli: "k8s", env: {}, lemfile: {}, user: user() }, daemon).catch((e: LemError) => e);
+  assert.instance(bad, LemError);
+  assert.ok((bad as LemError).exitCode === 2 && /--runner: expected local, docker or slurm, got "k8s"/.test((bad as LemError).message));
+});
+
+test("container strategy: --container-strategy > .lem-config.yaml > ephemeral; a bad flag names itself", () => {
+  const persistent = { ...user(), docker: { ...user().docker, strategy: "persistent" as const } };
+  assert.is(resolveStrategy(undefined, user()), "ephemeral");
+  assert.is(resolveStrategy(undefined, persistent), "persistent");
+  assert.is(resolveStrategy("ephemeral", persistent), "ephemeral");
+  assert.throws(() => resolveStrategy("sometimes", user()), (e: LemError) => e.exitCode === 2 && /--container-strategy: expected ephemeral or persistent/.test(e.message));
 });
 
 test(".lem-config.yaml: defaults applied, bad values and bad YAML are input errors with the file", () => {

@@ -1,8 +1,9 @@
 import { parse, positiveInt } from "./args.js";
-import { loadProject, planProject, type Project, requireMatch, warnPlan } from "./project.js";
+import { loadProject, planProject, projectRunners, runnerSettings, type Project, requireMatch, warnPlan } from "./project.js";
 import { out, err, isInteractive, statusNode } from "./output.js";
 import { executeBuild, type BuildOutcome } from "../exec/scheduler.js";
-import { createRunners, resolveRunners, type Runners, type Strategy } from "./runners.js";
+import { createRunners, type Runners } from "../exec/runner-factory.js";
+import { isDockerRunner, resolveStrategy, type Strategy } from "../config/runner-resolution.js";
 import { preflight } from "../exec/preflight.js";
 import { confirm } from "./confirm.js";
 import { plainReporter } from "../report/plain-reporter.js";
@@ -63,11 +64,10 @@ export async function buildCommand(argv: string[]): Promise<number> {
   // A store that cannot take results fails now, naming the path, before images or nodes.
   if (planned.some(needsRun)) project.store.checkWritable();
   // Every runner is resolved (and, below, its image built) before any node starts.
-  const resolved = await resolveRunners(project, [...new Set(planned.filter(needsRun).map((n) => n.config.backend))], values.runner);
+  const resolved = await projectRunners(project, [...new Set(planned.filter(needsRun).map((n) => n.config.backend))], values.runner);
   // Each runner can work, or one error with the fix: before any node starts or any dir is made.
   await preflight(resolved, { user: project.user, gpu: Boolean(project.host.gpu) });
-  const usesDocker = [...resolved.values()].some((r) => r.spec !== "local");
-  const strategy = await chooseStrategy(project, values["container-strategy"], values.yes, usesDocker);
+  const strategy = await confirmStrategy(resolveStrategy(values["container-strategy"], project.user), values.yes, [...resolved.values()].some(isDockerRunner));
   const stop = new AbortController();
   const kill = new AbortController();
   const listr = !values.json && isInteractive() ? new ListrReporter() : undefined;
@@ -95,7 +95,7 @@ export async function buildCommand(argv: string[]): Promise<number> {
   let runners: Runners | undefined;
   try {
     try {
-      runners = await createRunners(project, resolved, { strategy, signal: stop.signal, emit });
+      runners = await createRunners(runnerSettings(project), resolved, { strategy, signal: stop.signal, emit });
     } catch (error) {
       if (!stop.signal.aborted) throw error;
       err("lem: interrupted before any node started");
@@ -147,12 +147,8 @@ const PERSISTENT_WARNING = `Persistent container mode: containers will remain ru
   - Less isolation (GPU memory and process state may carry over between experiments)
   - Use --container-strategy ephemeral for better isolation`;
 
-/** --container-strategy > .lem-config.yaml docker.strategy > ephemeral; persistent asks first. */
-async function chooseStrategy(project: Project, cli: string | undefined, yes: boolean | undefined, usesDocker: boolean): Promise<Strategy> {
-  if (cli !== undefined && cli !== "ephemeral" && cli !== "persistent") {
-    throw inputError(`--container-strategy: expected ephemeral or persistent, got "${cli}"`);
-  }
-  const strategy = (cli ?? project.user.docker.strategy) as Strategy;
+/** The persistent strategy asks first (unless --yes), and only when some backend runs in Docker. */
+async function confirmStrategy(strategy: Strategy, yes: boolean | undefined, usesDocker: boolean): Promise<Strategy> {
   if (strategy !== "persistent" || yes || !usesDocker) return strategy;
   err(PERSISTENT_WARNING);
   if (!process.stdin.isTTY) {

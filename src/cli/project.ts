@@ -11,6 +11,9 @@ import { planBuild, type PlannedNode } from "../graph/plan.js";
 import { makeSelector, shardSelector } from "../graph/select.js";
 import { ResultStore, type StoreSnapshot } from "../store/store.js";
 import { detectHardware, hardwareFor, type HostHardware } from "../exec/hardware.js";
+import { resolveRunners, type ResolvedRunner } from "../config/runner-resolution.js";
+import type { RunnerSettings } from "../exec/runner-factory.js";
+import type { Backend } from "../lemfile/types.js";
 
 /** Everything a command needs to know about a project, loaded once. */
 export interface Project {
@@ -71,6 +74,16 @@ export function planProject(project: Project, selectors: string[], force = false
   const planned = planBuild(project.nodes.filter(select), snapshot, { hardwareFor: hardwareFor(project.host), force, currentHashes });
   return { planned, snapshot };
 }
+
+/** The runner of each backend (config/runner-resolution's precedence); auto asks the Docker daemon. */
+export function projectRunners(project: Project, backends: Backend[], cli?: string): Promise<Map<Backend, ResolvedRunner>> {
+  const sources = { cli, env: process.env, lemfile: project.expanded.runners, user: project.user };
+  // Imported only when some backend is auto: zx and the Docker client cost start-up time.
+  return resolveRunners(backends, sources, async () => (await import("../exec/docker/docker-cli.js")).daemonAnswers());
+}
+
+/** What the runner factory needs of a project. */
+export const runnerSettings = (project: Project): RunnerSettings => ({ root: project.root, user: project.user, gpu: Boolean(project.host.gpu) });
 
 /** A selector that matches nothing is a mistake, not an empty result (build, status, matrix, report). */
 export function requireMatch(selectors: string[], matched: number): void {

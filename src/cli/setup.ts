@@ -1,8 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { parse } from "./args.js";
 import { out, err } from "./output.js";
-import { loadProject, type Project } from "./project.js";
-import { resolveRunners } from "./runners.js";
+import { loadProject, projectRunners, type Project } from "./project.js";
 import { LemError } from "../errors.js";
 import { forgetPythonProbes, resolvePython } from "../config/python.js";
 import { checkDocker } from "../exec/preflight.js";
@@ -55,7 +54,7 @@ export async function setupCommand(argv: string[]): Promise<number> {
 }
 
 async function planSetup(project: Project, backends: Backend[], cli: string | undefined): Promise<SetupStep[]> {
-  const resolved = await resolveRunners(project, backends, cli);
+  const resolved = await projectRunners(project, backends, cli);
   const host = hostFacts();
   const steps: SetupStep[] = [];
   for (const [backend, choice] of resolved) {

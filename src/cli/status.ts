@@ -1,7 +1,7 @@
 import { parse } from "./args.js";
-import { loadProject, planProject, requireMatch, warnPlan } from "./project.js";
+import { loadProject, planProject, projectRunners, requireMatch, runnerSettings, warnPlan } from "./project.js";
 import { out, statusNode } from "./output.js";
-import { describeImages } from "./runners.js";
+import { describeImages } from "../exec/runner-factory.js";
 
 export const STATUS_HELP = `lem status [SELECTOR...] — each node: done, pending or failed, and why it would run
 
@@ -18,7 +18,7 @@ export async function statusCommand(argv: string[]): Promise<number> {
   // The same rule as lem build: a selector that matches nothing is a mistake, not an empty status.
   requireMatch(positionals, planned.length);
   warnPlan(project, snapshot);
-  const images = await describeImages(project, [...new Set(planned.map((n) => n.config.backend))]);
+  const images = await describeImages(runnerSettings(project), await projectRunners(project, [...new Set(planned.map((n) => n.config.backend))]));
   if (values.json) {
     out(JSON.stringify({ nodes: planned.map(statusNode), images }));
     return 0;

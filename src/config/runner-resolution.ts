@@ -1,5 +1,7 @@
 import type { Backend, RunnerSpec } from "../lemfile/types.js";
 import type { UserConfig } from "./user-config.js";
+
+export type Strategy = "ephemeral" | "persistent";
 import { inputError } from "../errors.js";
 
 export interface ResolvedRunner {
@@ -29,4 +31,36 @@ export function resolveRunner(
     return { spec: value as ResolvedRunner["spec"], source };
   }
   return { spec: sources.auto(), source: "auto" };
+}
+
+export interface RunnerSources { cli?: string; env: NodeJS.ProcessEnv; lemfile: Partial<Record<Backend, RunnerSpec>>; user: UserConfig }
+
+/**
+ * The runner of each backend, by resolveRunner's precedence; `auto` is docker when a daemon
+ * answers, else local (the daemon is asked at most once, and only when some backend is auto).
+ */
+export async function resolveRunners(backends: Backend[], sources: RunnerSources, daemonAnswers: () => Promise<boolean>): Promise<Map<Backend, ResolvedRunner>> {
+  if (sources.cli !== undefined && !/^(local|docker|slurm)$/.test(sources.cli)) {
+    throw inputError(`--runner: expected local, docker or slurm, got "${sources.cli}"`, "use --runner local, docker or slurm");
+  }
+  let daemon: boolean | undefined;
+  const resolved = new Map<Backend, ResolvedRunner>();
+  for (const backend of backends) {
+    let auto = false;
+    const choice = resolveRunner(backend, { ...sources, auto: () => { auto = true; return "local"; } });
+    if (auto) choice.spec = (daemon ??= await daemonAnswers()) ? "docker" : "local";
+    resolved.set(backend, choice);
+  }
+  return resolved;
+}
+
+/** Docker runners are every spec but local and slurm (docker, docker:<image>). */
+export const isDockerRunner = (r: ResolvedRunner): boolean => r.spec !== "local" && r.spec !== "slurm";
+
+/** --container-strategy > .lem-config.yaml docker.strategy (default ephemeral). */
+export function resolveStrategy(cli: string | undefined, user: UserConfig): Strategy {
+  if (cli !== undefined && cli !== "ephemeral" && cli !== "persistent") {
+    throw inputError(`--container-strategy: expected ephemeral or persistent, got "${cli}"`, "use --container-strategy ephemeral or persistent");
+  }
+  return cli ?? user.docker.strategy;
 }

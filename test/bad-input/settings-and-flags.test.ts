@@ -36,7 +36,7 @@ const cases: Case[] = [
     expect: { code: 2, file: null, stderr: [/--jobs: expected a whole number/], check: (r) => { if (/syntax error/.test(r.stderr)) throw new Error("the lemfile was loaded before --jobs was checked"); } } },
   { name: "flag: --shard 0/2", args: ["build", "--shard", "0/2", "--dry-run"], expect: { code: 2, file: null, stderr: [/--shard: expected I\/N with 1 ≤ I ≤ N, got "0\/2"/] } },
   { name: "flag: --shard abc", args: ["build", "--shard", "abc", "--dry-run"], expect: { code: 2, file: null, stderr: [/--shard: expected I\/N/] } },
-  { name: "flag: --runner podman", args: ["build", "--runner", "podman"], expect: { code: 2, file: null, stderr: [/--runner: expected local or docker, got "podman"/] } },
+  { name: "flag: --runner podman", args: ["build", "--runner", "podman"], expect: { code: 2, file: null, stderr: [/--runner: expected local, docker or slurm, got "podman"/] } },
   { name: "flag: --container-strategy sticky", args: ["build", "--container-strategy", "sticky"], expect: { code: 2, file: null, stderr: [/--container-strategy: expected ephemeral or persistent, got "sticky"/] } },
   { name: "flag: an unknown flag", args: ["status", "--frobnicate"], expect: { code: 2, file: null, stderr: [/Unknown option '--frobnicate'/] } },
   { name: "flag: --lemfile that is not there", args: ["status", "--lemfile", "nope.ts"], expect: { code: 2, file: /nope\.ts/, stderr: [/no lemfile here/] } },
