@@ -80,13 +80,17 @@ test("selectors match name globs and hash prefixes", () => {
   assert.is(nodes.filter(makeSelector([])).length, 3);
 });
 
-test("shards are disjoint, cover every node, and keep a config's cycles together", () => {
+test("shards are disjoint, never empty, cover every node, and keep a config's cycles together", () => {
   const nodes = nodesOf([1, 2, 3, 4, 5, 6, 7, 8], 2);
-  const parts = [1, 2, 3].map((i) => nodes.filter(shardSelector(`${i}/3`)));
+  const parts = [1, 2, 3].map((i) => nodes.filter(shardSelector(`${i}/3`, nodes)));
   assert.is(parts.flat().length, nodes.length);
   assert.is(new Set(parts.flat()).size, nodes.length);
+  for (const part of parts) assert.ok(part.length > 0);
   for (const part of parts) for (const n of part) assert.ok(part.some((m) => m.hash === n.hash && m.cycle !== n.cycle));
-  assert.throws(() => shardSelector("4/3"), /--shard: expected I\/N/);
+  // The same nodes in another order (another machine's expansion) give the same shards.
+  const reversed = [...nodes].reverse();
+  assert.equal([1, 2, 3].map((i) => reversed.filter(shardSelector(`${i}/3`, reversed)).map((n) => n.hash).sort()), parts.map((p) => p.map((n) => n.hash).sort()));
+  assert.throws(() => shardSelector("4/3", nodes), /--shard: expected I\/N/);
 });
 
 test("describeChange lists every differing leaf", () => {

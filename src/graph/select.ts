@@ -40,14 +40,12 @@ export function parseShardHashes(value: string, nodes: readonly NodeSpec[]): Set
  * Without: a pure function of the lemfile — every config, balanced by the cost model alone —
  * so every machine computes the same split.
  */
-export function shardSelector(shard: string | undefined, nodes?: readonly NodeSpec[], hashes?: string): (node: NodeSpec) => boolean {
+export function shardSelector(shard: string | undefined, nodes: readonly NodeSpec[], hashes?: string): (node: NodeSpec) => boolean {
   if (shard === undefined) {
     if (hashes !== undefined) throw inputError("--shard-hashes needs --shard I/N", "pass both fields of the lem matrix entry: --shard I/N --shard-hashes LIST");
     return () => true;
   }
   const { index, count } = parseShard(shard);
-  // Callers without the lemfile's nodes (unit tests of the old API) get the hash-modulo split.
-  if (nodes === undefined) return (node) => parseInt(node.hash.slice(0, 8), 16) % count === index - 1;
   if (hashes !== undefined) {
     const set = parseShardHashes(hashes, nodes);
     return (node) => set.has(node.hash);
