@@ -21,6 +21,7 @@ export const BUILD_HELP = `lem build [SELECTOR...] — measure every node that i
   SELECTOR                 experiment name (glob: * ?) or hash prefix; default: all
   --lemfile PATH           the lemfile (default ./lemfile.ts)
   --dry-run                plan only: print what would run and why
+  --hardware FP            with --dry-run: plan as on another machine (gpu:<name>, cpu:<model>; repeatable)
   --force                  measure the selected nodes again even if done
   --jobs N                 nodes at a time (default 1: energy figures need the machine to themselves)
   --gpus all|0,1,...       one node per GPU set in parallel, each pinned to its own GPUs (vLLM: tensor_parallel_size
@@ -42,12 +43,14 @@ export async function buildCommand(argv: string[]): Promise<number> {
     lemfile: { type: "string" }, "dry-run": { type: "boolean" }, force: { type: "boolean" },
     jobs: { type: "string" }, gpus: { type: "string" }, runner: { type: "string" }, "keep-going": { type: "boolean" },
     json: { type: "boolean" }, "container-strategy": { type: "string" }, yes: { type: "boolean" },
-    shard: { type: "string" }, "shard-hashes": { type: "string" }, "skip-invalid": { type: "boolean" }, help: { type: "boolean", short: "h" },
+    shard: { type: "string" }, "shard-hashes": { type: "string" }, "skip-invalid": { type: "boolean" }, hardware: { type: "string", multiple: true }, help: { type: "boolean", short: "h" },
   }, "build");
   if (values.help) { out(BUILD_HELP); return 0; }
   // Flags are checked before the lemfile is loaded: a bad --jobs fails fast, naming the flag.
   const jobs = positiveInt(values.jobs, "--jobs");
-  const project = await loadProject(values.lemfile, { skipInvalid: values["skip-invalid"] });
+  // A build measures this machine: planning for another is for --dry-run, status and matrix.
+  if (values.hardware && !values["dry-run"]) throw inputError("--hardware plans for another machine, and a build measures this one", "use it with --dry-run, lem status or lem matrix; run the build on that machine");
+  const project = await loadProject(values.lemfile, { skipInvalid: values["skip-invalid"], hardware: values.hardware });
   const gpuSpec = values.gpus ?? project.user.gpus ?? undefined;
   const devices = gpuSpec === undefined ? undefined : new DevicePool(selectGpus(gpuSpec, detectGpus(), values.gpus !== undefined ? "--gpus" : `${USER_CONFIG_FILE}: gpus`));
   const { planned, snapshot } = planProject(project, positionals, values.force, values.shard, values["shard-hashes"]);

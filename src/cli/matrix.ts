@@ -18,10 +18,12 @@ export const MATRIX_HELP = `lem matrix [SELECTOR...] — the pending nodes as a 
                          gitlab: a child pipeline (YAML) with parallel:matrix over LEM_SHARD
                          json:   {"shards":[...],"pending","measured","imbalance"} for any other CI or a script
   --github-output NAME   append NAME=<matrix> and NAME_jobs=<count> to $GITHUB_OUTPUT instead of printing
+  --hardware FP          plan for the shards' machines, not this one (repeatable): gpu:<name>, cpu:<model>,
+                         as \`lem doctor\` prints them there; e.g. a CPU plan job for GPU shards
   --skip-invalid         skip sweep points invalid only as a combination of values
 
 Each shard job runs: lem build --shard <shard> --shard-hashes <hashes>   (exactly that entry's configs)
-Expected seconds: the config's stored wall time on this hardware, else prompts × tokens × model size,
+Expected seconds: the config's stored wall time on the shards' hardware, else prompts × tokens × model size,
 scaled by what is measured. The imbalance (max/mean) goes to stderr. Nothing pending: an empty matrix
 ({"include":[]}, NAME_jobs=0).
 `;
@@ -31,7 +33,7 @@ const FORMATS: readonly MatrixFormat[] = ["github", "gitlab", "json"];
 export async function matrixCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
     lemfile: { type: "string" }, "max-jobs": { type: "string" }, format: { type: "string" },
-    "github-output": { type: "string" }, "skip-invalid": { type: "boolean" }, help: { type: "boolean", short: "h" },
+    "github-output": { type: "string" }, hardware: { type: "string", multiple: true }, "skip-invalid": { type: "boolean" }, help: { type: "boolean", short: "h" },
   }, "matrix");
   if (values.help) { out(MATRIX_HELP); return 0; }
   const maxJobs = positiveInt(values["max-jobs"], "--max-jobs") ?? 4;
@@ -41,7 +43,7 @@ export async function matrixCommand(argv: string[]): Promise<number> {
   const outputName = values["github-output"];
   const outputFile = outputName === undefined ? undefined : githubOutputFile(outputName, format);
 
-  const project = await loadProject(values.lemfile, { skipInvalid: values["skip-invalid"] });
+  const project = await loadProject(values.lemfile, { skipInvalid: values["skip-invalid"], hardware: values.hardware });
   const { planned, snapshot } = planProject(project, positionals);
   requireMatch(positionals, planned.length);
   warnPlan(project, snapshot);

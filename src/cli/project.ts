@@ -10,7 +10,7 @@ import { buildNodes, type NodeSpec } from "../graph/nodes.js";
 import { planBuild, type PlannedNode } from "../graph/plan.js";
 import { makeSelector, shardSelector } from "../graph/select.js";
 import { ResultStore, type StoreSnapshot } from "../store/store.js";
-import { detectHardware, hardwareFor, type HostHardware } from "../exec/hardware.js";
+import { detectHardware, hardwareFor, hostAs, type HostHardware } from "../exec/hardware.js";
 import { resolveRunners, type ResolvedRunner } from "../config/runner-resolution.js";
 import type { RunnerSettings } from "../exec/runner-factory.js";
 import type { Backend } from "../lemfile/types.js";
@@ -29,6 +29,8 @@ export interface Project {
 export interface LoadOptions {
   /** --skip-invalid: skip sweep points that only a combination of values makes invalid. */
   skipInvalid?: boolean;
+  /** --hardware: plan as on that machine (fingerprints; see hostAs). */
+  hardware?: string[];
 }
 
 export async function loadProject(lemfilePath = "lemfile.ts", options: LoadOptions = {}): Promise<Project> {
@@ -42,7 +44,12 @@ export async function loadProject(lemfilePath = "lemfile.ts", options: LoadOptio
   const configFile = join(root, USER_CONFIG_FILE);
   checkResultsDir(resultsDir, expanded.resultsDir !== undefined ? lemfilePath : existsSync(configFile) ? configFile : `${lemfilePath} (the default results_dir)`);
   const store = new ResultStore(resultsDir);
-  return { lemfile, root, expanded, user, store, nodes: buildNodes(expanded.experiments, expanded.execution), host: detectHardware() };
+  return { lemfile, root, expanded, user, store, nodes: buildNodes(expanded.experiments, expanded.execution), host: planningHost(options.hardware) };
+}
+
+function planningHost(hardware: string[] | undefined): HostHardware {
+  const host = detectHardware();
+  return hardware?.length ? hostAs(host, hardware) : host;
 }
 
 /** results_dir may be missing (the store makes it) but never a file, nor below one. */

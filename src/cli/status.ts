@@ -6,14 +6,15 @@ import { describeImages } from "../exec/runner-factory.js";
 export const STATUS_HELP = `lem status [SELECTOR...] — each node: done, pending or failed, and why it would run
 
   --lemfile PATH   the lemfile (default ./lemfile.ts)
+  --hardware FP    as on another machine (repeatable): gpu:<name>, cpu:<model> (see lem matrix --help)
   --skip-invalid   skip sweep points invalid only as a combination of values (as lem build --skip-invalid)
   --json           {"nodes":[{"name","hash","cycle","state","reason"}],"images":[{"backend","tag","digest","built"}]}
 `;
 
 export async function statusCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { lemfile: { type: "string" }, json: { type: "boolean" }, "skip-invalid": { type: "boolean" }, help: { type: "boolean", short: "h" } }, "status");
+  const { values, positionals } = parse(argv, { lemfile: { type: "string" }, json: { type: "boolean" }, hardware: { type: "string", multiple: true }, "skip-invalid": { type: "boolean" }, help: { type: "boolean", short: "h" } }, "status");
   if (values.help) { out(STATUS_HELP); return 0; }
-  const project = await loadProject(values.lemfile, { skipInvalid: values["skip-invalid"] });
+  const project = await loadProject(values.lemfile, { skipInvalid: values["skip-invalid"], hardware: values.hardware });
   const { planned, snapshot } = planProject(project, positionals);
   // The same rule as lem build: a selector that matches nothing is a mistake, not an empty status.
   requireMatch(positionals, planned.length);

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { spawnSync } from "node:child_process";
 import type { ExperimentConfig } from "../lemfile/types.js";
+import { inputError } from "../errors.js";
 
 export interface HostHardware {
   cpu: string;
@@ -51,4 +52,24 @@ export function hardwareFor(host: HostHardware): (config: ExperimentConfig) => s
     const count = config.backend === "vllm" ? config.vllm?.engine?.tensor_parallel_size ?? 1 : 1;
     return gpuFingerprint(host.gpuName, count);
   };
+}
+
+/**
+ * The host as another machine (`--hardware`), for planning there from here: a CI plan job on a
+ * CPU runner plans for GPU shards. Each entry is a fingerprint as results record it: `gpu:<name>`
+ * (a ` xK` count is ignored: each config's own count applies) or `cpu:<model>`. The target has no
+ * GPU unless a gpu: entry names one; without a cpu: entry it has this host's CPU.
+ */
+export function hostAs(host: HostHardware, fingerprints: readonly string[], flag = "--hardware"): HostHardware {
+  let cpu = host.cpu;
+  let gpuName: string | undefined;
+  for (const fp of fingerprints) {
+    const m = /^(cpu|gpu):(.+)$/.exec(fp.trim());
+    const name = m ? collapse(m[2].replace(/\s+x\d+$/, "")) : "";
+    if (!m || !name) throw inputError(`${flag}: expected gpu:<name> or cpu:<model>, got "${fp}"`, `copy a fingerprint from \`lem doctor\` on that machine or from a result's "hardware", e.g. ${flag} "gpu:NVIDIA H100 80GB HBM3"`);
+    if (m[1] === "cpu") cpu = `cpu:${name}`;
+    else if (gpuName !== undefined && gpuName !== name) throw inputError(`${flag}: two GPU models ("${gpuName}", "${name}"); a node runs on one`, `plan each machine kind on its own: one lem matrix per ${flag}`);
+    else gpuName = name;
+  }
+  return gpuName ? { cpu, gpu: gpuFingerprint(gpuName, 1), gpuName } : { cpu };
 }
