@@ -3,7 +3,7 @@ export class LemError extends Error {
   constructor(
     message: string,
     readonly fix?: string,
-    readonly exitCode: 1 | 2 = 2,
+    readonly exitCode: 1 | 2 | 130 = 2,
     readonly notes: readonly string[] = [],
   ) {
     super(message);

@@ -8,6 +8,7 @@ import { TempProject } from "./helpers/project.js";
 import { requirePython } from "./helpers/python.js";
 import { requireSlurm, startCluster, type SlurmCluster } from "./helpers/slurm.js";
 import { validators } from "../src/config/schemas.js";
+import { PROBE_FILE } from "../src/exec/slurm/compute-hardware.js";
 import { tempDir } from "./helpers/temp.js";
 
 const FAST = `model: "synthetic:tiny", n: 2, max_input_tokens: 8, max_output_tokens: 4, precision: "fp32",
@@ -67,8 +68,15 @@ if (python && haveSlurm) {
     const jobs = readFileSync(cluster.jobcomp, "utf8").split("\n").filter((l) => / Name=lem-[0-9a-f]{16}-c\d /.test(l));
     assert.is(jobs.length, 6);
     assert.ok(jobs.every((l) => /JobState=COMPLETED /.test(l)));
-    // Nothing left behind on the shared folder once each node's result is stored.
-    assert.equal(readdirSync(join(project.dir, ".lem/slurm")), []);
+    // Nothing left behind on the shared folder once each node's result is stored, but the
+    // compute node's hardware, found by one probe job before planning and kept for the next plans.
+    assert.equal(readdirSync(join(project.dir, ".lem/slurm")), [PROBE_FILE]);
+    assert.is(jobs.length + 1, readFileSync(cluster.jobcomp, "utf8").split("\n").filter((l) => / Name=lem-/.test(l)).length);
+    const probed = JSON.parse(readFileSync(join(project.dir, ".lem/slurm", PROBE_FILE), "utf8")) as { host: { cpu: string } };
+    assert.ok(slurmResults.every((r) => r.hardware === probed.host.cpu), `${probed.host.cpu} vs ${slurmResults[0].hardware}`);
+    const again = await project.run("status", "--json");
+    assert.ok((JSON.parse(again.stdout) as BuildJson).nodes.every((n) => n.state === "done"), again.stdout);
+    assert.not.match(again.stderr, /warning/);
 
     const local = new TempProject(`{ defaults: { ${FAST} }, experiments: [{ name: "one", pytorch: { batch_size: 1 } }] }`, { LEM_PYTHON: python, LEM_RUNNER_PYTORCH: "local" });
     assert.is((await local.json<BuildJson>("build")).summary.ran, 1);
@@ -95,6 +103,25 @@ if (python && haveSlurm) {
     assert.equal(project.resultFiles(), []);
     const cancelled = readFileSync(cluster.jobcomp, "utf8").split("\n").filter((l) => /JobState=CANCELLED/.test(l));
     assert.ok(cancelled.length >= 1);
+  });
+
+  test("Ctrl-C while the hardware probe job waits in the queue cancels it: exit 130, no job, nothing kept", async () => {
+    // --begin holds the probe (and any node job) in the queue: the interrupt lands during the probe.
+    const project = slurmProject(cluster, `  python: ${python}\n  sbatch_args: ["--begin=now+600"]\n  poll_max_seconds: 0.5\n`);
+    const build = project.run("build");
+    const deadline = Date.now() + 30_000;
+    while (!/PENDING/.test(cluster.squeue())) {
+      if (Date.now() > deadline) throw new Error(`the probe was never queued: ${cluster.squeue()}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    build.child.kill("SIGINT");
+    const done = await build;
+    assert.is(done.code, 130, done.stderr);
+    assert.match(done.stderr, /interrupted while probing the compute nodes' hardware/);
+    assert.not.match(done.stderr, /\n\s+at /);
+    assert.is(cluster.squeue(), "");
+    assert.equal(readdirSync(join(project.dir, ".lem/slurm")), []);
+    assert.equal(project.resultFiles(), []);
   });
 
   test("a job past its time limit is a SlurmTimeout with its fix, and its output is kept", async () => {

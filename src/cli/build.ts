@@ -1,5 +1,5 @@
 import { parse, positiveInt } from "./args.js";
-import { loadProject, planProject, projectRunners, runnerSettings, type Project, requireMatch, warnPlan } from "./project.js";
+import { loadProject, planOnCluster, planProject, projectRunners, runnerSettings, type Project, requireMatch, warnPlan } from "./project.js";
 import { out, err, isInteractive, statusNode } from "./output.js";
 import { executeBuild, type BuildOutcome } from "../exec/scheduler.js";
 import { createRunners, type Runners } from "../exec/runner-factory.js";
@@ -50,7 +50,8 @@ export async function buildCommand(argv: string[]): Promise<number> {
   const jobs = positiveInt(values.jobs, "--jobs");
   // A build measures this machine: planning for another is for --dry-run, status and matrix.
   if (values.hardware && !values["dry-run"]) throw inputError("--hardware plans for another machine, and a build measures this one", "use it with --dry-run, lem status or lem matrix; run the build on that machine");
-  const project = await loadProject(values.lemfile, { skipInvalid: values["skip-invalid"], hardware: values.hardware });
+  const loaded = await loadProject(values.lemfile, { skipInvalid: values["skip-invalid"], hardware: values.hardware });
+  const project = values.hardware ? loaded : await planOnCluster(loaded, values.runner, !values["dry-run"]);
   const gpuSpec = values.gpus ?? project.user.gpus ?? undefined;
   const devices = gpuSpec === undefined ? undefined : new DevicePool(selectGpus(gpuSpec, detectGpus(), values.gpus !== undefined ? "--gpus" : `${USER_CONFIG_FILE}: gpus`));
   const { planned, snapshot } = planProject(project, positionals, values.force, values.shard, values["shard-hashes"]);

@@ -1,6 +1,6 @@
 import { appendFileSync } from "node:fs";
 import { parse, positiveInt } from "./args.js";
-import { loadProject, planProject, requireMatch, warnPlan } from "./project.js";
+import { loadProject, planOnCluster, planProject, requireMatch, warnPlan } from "./project.js";
 import { out, err } from "./output.js";
 import { inputError } from "../errors.js";
 import { costModel } from "../graph/cost-model.js";
@@ -43,7 +43,9 @@ export async function matrixCommand(argv: string[]): Promise<number> {
   const outputName = values["github-output"];
   const outputFile = outputName === undefined ? undefined : githubOutputFile(outputName, format);
 
-  const project = await loadProject(values.lemfile, { skipInvalid: values["skip-invalid"], hardware: values.hardware });
+  const loaded = await loadProject(values.lemfile, { skipInvalid: values["skip-invalid"], hardware: values.hardware });
+  // --hardware names the machine; else Slurm nodes plan for the compute nodes when they are known.
+  const project = values.hardware ? loaded : await planOnCluster(loaded, undefined, false);
   const { planned, snapshot } = planProject(project, positionals);
   requireMatch(positionals, planned.length);
   warnPlan(project, snapshot);

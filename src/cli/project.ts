@@ -11,9 +11,9 @@ import { planBuild, type PlannedNode } from "../graph/plan.js";
 import { makeSelector, shardSelector } from "../graph/select.js";
 import { ResultStore, type StoreSnapshot } from "../store/store.js";
 import { detectHardware, hardwareFor, hostAs, type HostHardware } from "../exec/hardware.js";
-import { resolveRunners, type ResolvedRunner } from "../config/runner-resolution.js";
+import { resolveRunner, resolveRunners, type ResolvedRunner } from "../config/runner-resolution.js";
 import type { RunnerSettings } from "../exec/runner-factory.js";
-import type { Backend } from "../lemfile/types.js";
+import type { Backend, ExperimentConfig } from "../lemfile/types.js";
 
 /** Everything a command needs to know about a project, loaded once. */
 export interface Project {
@@ -24,6 +24,8 @@ export interface Project {
   store: ResultStore;
   nodes: NodeSpec[];
   host: HostHardware;
+  /** Where each config would be measured (planning); Slurm nodes: see planOnCluster. */
+  hardwareFor: (config: ExperimentConfig) => string;
 }
 
 export interface LoadOptions {
@@ -44,7 +46,8 @@ export async function loadProject(lemfilePath = "lemfile.ts", options: LoadOptio
   const configFile = join(root, USER_CONFIG_FILE);
   checkResultsDir(resultsDir, expanded.resultsDir !== undefined ? lemfilePath : existsSync(configFile) ? configFile : `${lemfilePath} (the default results_dir)`);
   const store = new ResultStore(resultsDir);
-  return { lemfile, root, expanded, user, store, nodes: buildNodes(expanded.experiments, expanded.execution), host: planningHost(options.hardware) };
+  const host = planningHost(options.hardware);
+  return { lemfile, root, expanded, user, store, nodes: buildNodes(expanded.experiments, expanded.execution), host, hardwareFor: hardwareFor(host) };
 }
 
 function planningHost(hardware: string[] | undefined): HostHardware {
@@ -78,7 +81,7 @@ export function planProject(project: Project, selectors: string[], force = false
   const select = (node: NodeSpec) => bySelector(node) && inShard(node);
   const snapshot = project.store.snapshot();
   const currentHashes = new Set(project.nodes.map((n) => n.hash));
-  const planned = planBuild(project.nodes.filter(select), snapshot, { hardwareFor: hardwareFor(project.host), force, currentHashes });
+  const planned = planBuild(project.nodes.filter(select), snapshot, { hardwareFor: project.hardwareFor, force, currentHashes });
   return { planned, snapshot };
 }
 
@@ -87,6 +90,54 @@ export function projectRunners(project: Project, backends: Backend[], cli?: stri
   const sources = { cli, env: process.env, lemfile: project.expanded.runners, user: project.user };
   // Imported only when some backend is auto: zx and the Docker client cost start-up time.
   return resolveRunners(backends, sources, async () => (await import("../exec/docker/docker-cli.js")).daemonAnswers());
+}
+
+/**
+ * Nodes that run on Slurm are planned against the compute nodes' hardware, not this login node's
+ * (a result carries the machine it was measured on): slurm.hardware, else a kept probe, else, when
+ * `probe` (a real build), a short probe job now. Unknown otherwise: this host stands in, with a warning.
+ * The runner is resolved without asking Docker: `auto` never means Slurm.
+ */
+export async function planOnCluster(project: Project, cli: string | undefined, probe: boolean): Promise<Project> {
+  const sources = { cli, env: process.env, lemfile: project.expanded.runners, user: project.user, auto: () => "local" as const };
+  const backends = new Set(project.nodes.map((n) => n.config.backend));
+  const onSlurm = new Set([...backends].filter((b) => resolveRunner(b, sources).spec === "slurm"));
+  if (onSlurm.size === 0) return project;
+  // Imported only for Slurm projects: start-up time of every other command.
+  const { computeHardwareFor, knownComputeHost, probeComputeHost, gpusForJob } = await import("../exec/slurm/compute-hardware.js");
+  const { checkSlurmAnswers } = await import("../exec/slurm/preflight.js");
+  const settings = project.user.slurm;
+  const gpu = Boolean(settings.gres) || project.nodes.some((n) => onSlurm.has(n.config.backend) && gpusForJob(settings, n.config) > 0);
+  let known = knownComputeHost(settings, project.root, gpu, project.host);
+  if (!known && probe) {
+    const unusable = await checkSlurmAnswers();
+    if (unusable) throw inputError(unusable.message, unusable.fix);
+    err(`lem: a short probe job finds the Slurm compute nodes' hardware, for planning (${USER_CONFIG_FILE} slurm.hardware names it instead)`);
+    known = await withInterrupt((signal) => probeComputeHost(settings, project.root, gpu, signal));
+    err(`lem: the compute nodes are ${[known.host.gpu, known.host.cpu].filter(Boolean).join(", ")} (${known.source}; kept for the next plans)`);
+  }
+  if (!known) {
+    err(`warning: the Slurm compute nodes' hardware is not known yet: their nodes are planned as on this machine (${project.host.gpu ?? project.host.cpu}); ` +
+      `lem build finds it with a short probe job, or name it in ${USER_CONFIG_FILE} slurm.hardware`);
+    return project;
+  }
+  const cluster = computeHardwareFor(settings, known.host);
+  const here = project.hardwareFor;
+  return { ...project, hardwareFor: (config) => (onSlurm.has(config.backend) ? cluster(config) : here(config)) };
+}
+
+/** Ctrl-C (or SIGTERM) aborts what runs before the build installs its own handlers. */
+async function withInterrupt<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const abort = () => controller.abort();
+  process.on("SIGINT", abort);
+  process.on("SIGTERM", abort);
+  try {
+    return await run(controller.signal);
+  } finally {
+    process.off("SIGINT", abort);
+    process.off("SIGTERM", abort);
+  }
 }
 
 /** What the runner factory needs of a project. */

@@ -1,5 +1,5 @@
 import { parse } from "./args.js";
-import { loadProject, planProject, projectRunners, requireMatch, runnerSettings, warnPlan } from "./project.js";
+import { loadProject, planOnCluster, planProject, projectRunners, requireMatch, runnerSettings, warnPlan } from "./project.js";
 import { out, statusNode } from "./output.js";
 import { describeImages } from "../exec/runner-factory.js";
 
@@ -14,7 +14,9 @@ export const STATUS_HELP = `lem status [SELECTOR...] — each node: done, pendin
 export async function statusCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, { lemfile: { type: "string" }, json: { type: "boolean" }, hardware: { type: "string", multiple: true }, "skip-invalid": { type: "boolean" }, help: { type: "boolean", short: "h" } }, "status");
   if (values.help) { out(STATUS_HELP); return 0; }
-  const project = await loadProject(values.lemfile, { skipInvalid: values["skip-invalid"], hardware: values.hardware });
+  const loaded = await loadProject(values.lemfile, { skipInvalid: values["skip-invalid"], hardware: values.hardware });
+  // --hardware names the machine; else Slurm nodes plan for the compute nodes when they are known.
+  const project = values.hardware ? loaded : await planOnCluster(loaded, undefined, false);
   const { planned, snapshot } = planProject(project, positionals);
   // The same rule as lem build: a selector that matches nothing is a mistake, not an empty status.
   requireMatch(positionals, planned.length);

@@ -40,6 +40,8 @@ export interface SlurmSettings {
   sbatch_args: string[];
   python: string;
   container?: string;
+  /** The compute nodes' fingerprints (gpu:<name>, cpu:<model>) for planning; unset: a probe job finds them. */
+  hardware?: string[];
   shared_dir: string;
   poll_max_seconds: number;
 }
