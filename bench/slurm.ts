@@ -40,7 +40,7 @@ export default defineLemfile({ defaults: { model: "synthetic:tiny", n: 2, max_in
     mkdirSync(dir);
     const x = { dir, configFile: `${r.hash}_config.json`, resultFile: `${r.hash}_result.json`, errorFile: `${r.hash}_error.json` };
     writeFileSync(join(dir, x.configFile), JSON.stringify({ protocol_version: 1, hash: r.hash, cycle: r.cycle, total_cycles: 1, names: [f], hardware: r.hardware, config: r.config }));
-    writeFileSync(join(dir, "job.sh"), jobScript({ python, sbatch_args: [], shared_dir: bare, poll_max_seconds: 5 }, x), { mode: 0o700 });
+    writeFileSync(join(dir, "job.sh"), jobScript({ python, sbatch_args: [], shared_dir: bare, poll_max_seconds: 5, max_jobs: 1, arrays: false }, x), { mode: 0o700 });
     return dir;
   });
   t0 = performance.now();

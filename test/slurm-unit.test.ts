@@ -1,28 +1,57 @@
 // The Slurm runner's pure parts: job options, the job script (Python or container), state → error.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { jobScript, sbatchArgs, gpusForJob, sharedDir } from "../src/exec/slurm/slurm-runner.js";
+import { jobScript, jobName, sbatchOptions, gpusForJob, sharedDir } from "../src/exec/slurm/slurm-runner.js";
+import { arrayChunks, arraySpec, liveTasks } from "../src/exec/slurm/job-array.js";
 import { jobStateError } from "../src/exec/slurm/slurm-errors.js";
-import { parseClusterConfig, parseExitCode, parseKeyValues } from "../src/exec/slurm/slurm-cli.js";
+import { jobcompEntry, parseClusterConfig, parseExitCode, parseKeyValues } from "../src/exec/slurm/slurm-cli.js";
 import type { SlurmSettings } from "../src/config/user-config.js";
 import type { PlannedNode } from "../src/graph/plan.js";
 
-const settings = (more: Partial<SlurmSettings> = {}): SlurmSettings => ({ sbatch_args: [], python: "python3", shared_dir: ".lem/slurm", poll_max_seconds: 5, ...more });
+const settings = (more: Partial<SlurmSettings> = {}): SlurmSettings => ({ sbatch_args: [], python: "python3", shared_dir: ".lem/slurm", poll_max_seconds: 5, max_jobs: 100, arrays: true, ...more });
 const node = (config: Record<string, unknown>) => ({ hash: "0123456789abcdef", cycle: 2, config }) as unknown as PlannedNode;
 const x = { dir: "/shared/llem-1", configFile: "h_config.json", resultFile: "h_result.json", errorFile: "h_error.json" };
 
-test("sbatch gets partition, account, qos, time, GPUs and the extra options, output in the exchange dir", () => {
-  const args = sbatchArgs(settings({ partition: "gpu", account: "proj", qos: "high", time_limit: "1:00:00", gpus_per_node: 2, sbatch_args: ["--mem=32G"] }),
-    node({ backend: "pytorch" }), x.dir, "/home/me/project");
-  for (const a of ["--partition=gpu", "--account=proj", "--qos=high", "--time=1:00:00", "--gpus-per-node=2", "--mem=32G",
-    "--output=/shared/llem-1/slurm-%j.out", "--chdir=/home/me/project", "--job-name=lem-0123456789abcdef-c2"]) assert.ok(args.includes(a), a);
+test("sbatch gets partition, account, qos, time, GPUs and the extra options; nothing node-specific, so arrays can share them", () => {
+  const args = sbatchOptions(settings({ partition: "gpu", account: "proj", qos: "high", time_limit: "1:00:00", gpus_per_node: 2, sbatch_args: ["--mem=32G"] }),
+    node({ backend: "pytorch" }).config, "/home/me/project");
+  for (const a of ["--partition=gpu", "--account=proj", "--qos=high", "--time=1:00:00", "--gpus-per-node=2", "--mem=32G", "--chdir=/home/me/project"]) assert.ok(args.includes(a), a);
+  assert.not.ok(args.some((a) => /^--(job-name|output|array)/.test(a)));
+  assert.is(jobName(node({})), "lem-0123456789abcdef-c2");
+  // Two configs that ask for the same job are one array; another GPU count is another.
+  const s = settings();
+  assert.equal(sbatchOptions(s, node({ backend: "pytorch", pytorch: { batch_size: 1 } }).config, "/p"), sbatchOptions(s, node({ backend: "pytorch", pytorch: { batch_size: 8 } }).config, "/p"));
+  assert.not.equal(sbatchOptions(s, node({ backend: "vllm" }).config, "/p"), sbatchOptions(s, node({ backend: "vllm", vllm: { engine: { tensor_parallel_size: 2 } } }).config, "/p"));
+});
+
+test("job arrays: split at MaxArraySize, the % throttle, and one squeue answer read for every task", () => {
+  assert.equal(arrayChunks([1, 2, 3, 4, 5, 6], 4), [[1, 2, 3, 4], [5, 6]]);
+  assert.equal(arrayChunks([1, 2], 1001), [[1, 2]]);
+  assert.equal(arrayChunks([1, 2, 3], 1), [[1], [2], [3]]);
+  assert.is(arraySpec(6), "--array=0-5");
+  assert.is(arraySpec(6, 2), "--array=0-5%2");
+  // squeue -r lists each task; a task shown in a final state has ended; other arrays are not ours.
+  assert.equal([...liveTasks("12_2 PENDING\n12_3 PENDING\n12_1 RUNNING\n12_0 COMPLETING\n12_4 COMPLETED\n13_0 RUNNING\n", "12")].sort(), [0, 1, 2, 3]);
+  assert.equal([...liveTasks("", "12")], []);
+});
+
+test("jobcomp/filetxt: an array task is found by ArrayJobId and ArrayTaskId (its JobId is its own)", () => {
+  const text = [
+    "JobId=2 Name=lem-array-4 JobState=COMPLETED ArrayJobId=1 ArrayTaskId=0 ExitCode=0:0",
+    "JobId=1 Name=lem-array-4 JobState=FAILED ArrayJobId=1 ArrayTaskId=3 ExitCode=3:0",
+    "JobId=7 Name=lem-0123456789abcdef-c1 JobState=TIMEOUT ExitCode=0:15",
+  ].join("\n");
+  assert.is(jobcompEntry(text, "1_3")?.get("JobState"), "FAILED");
+  assert.is(jobcompEntry(text, "1_0")?.get("JobState"), "COMPLETED");
+  assert.is(jobcompEntry(text, "1_1"), undefined);
+  assert.is(jobcompEntry(text, "7")?.get("JobState"), "TIMEOUT");
 });
 
 test("GPUs asked for: vLLM's tensor parallel size, pytorch on cuda one, CPU none; gres replaces them", () => {
   assert.is(gpusForJob(settings(), node({ backend: "vllm", vllm: { engine: { tensor_parallel_size: 4 } } }).config), 4);
   assert.is(gpusForJob(settings(), node({ backend: "pytorch", pytorch: { device: "cuda" } }).config), 1);
   assert.is(gpusForJob(settings(), node({ backend: "pytorch", pytorch: { device: "auto" } }).config), 0);
-  const args = sbatchArgs(settings({ gres: "gpu:a100:1" }), node({ backend: "vllm" }), x.dir, "/p");
+  const args = sbatchOptions(settings({ gres: "gpu:a100:1" }), node({ backend: "vllm" }).config, "/p");
   assert.ok(args.includes("--gres=gpu:a100:1"));
   assert.not.ok(args.some((a) => a.startsWith("--gpus-per-node")));
 });

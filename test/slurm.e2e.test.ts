@@ -51,11 +51,12 @@ if (haveSlurm) {
 }
 
 if (python && haveSlurm) {
-  const cluster = startCluster();
+  // A small MaxArraySize, so 6 nodes with the same job options go as two arrays (4 + 2).
+  const cluster = startCluster(["MaxArraySize=4"]);
   test.after(() => cluster.stop());
 
   test("6 nodes built through Slurm: stored results valid, shaped as the local runner's, measured on the compute node", async () => {
-    const project = slurmProject(cluster, `  python: ${python}\n  shared_dir: .lem/slurm\n  time_limit: "10"\n`);
+    const project = slurmProject(cluster, `  python: ${python}\n  shared_dir: .lem/slurm\n  time_limit: "10"\n  array_throttle: 1\n`);
     const build = await project.json<BuildJson>("build");
     assert.equal(build.summary, { ran: 6, cached: 0, failed: 0, skipped: 0 }, JSON.stringify(build.nodes.filter((n) => n.error)));
     const slurmResults = results(project);
@@ -64,10 +65,15 @@ if (python && haveSlurm) {
       assert.ok(validators.result(r), JSON.stringify(validators.result.errors));
       assert.is((r.effective_config as { runner_type: string }).runner_type, "slurm");
     }
-    // Every job went through the cluster: one permanent jobcomp line each, all COMPLETED.
-    const jobs = readFileSync(cluster.jobcomp, "utf8").split("\n").filter((l) => / Name=lem-[0-9a-f]{16}-c\d /.test(l));
+    // Every node went through the cluster as a task of a job array (same job options; split at
+    // MaxArraySize=4): one permanent jobcomp line each, all COMPLETED.
+    const jobs = readFileSync(cluster.jobcomp, "utf8").split("\n").filter((l) => / Name=lem-array-\d /.test(l));
     assert.is(jobs.length, 6);
     assert.ok(jobs.every((l) => /JobState=COMPLETED /.test(l)));
+    const arrays = [...new Set(jobs.map((l) => /ArrayJobId=(\d+)/.exec(l)![1]))];
+    assert.equal(arrays.map((id) => jobs.filter((l) => l.includes(`ArrayJobId=${id} `)).length).sort(), [2, 4]);
+    // slurm.array_throttle is the array's % limit, as Slurm recorded it.
+    for (const id of arrays) assert.match(cluster.scontrol("show", "job", "-o", `${id}_0`), /ArrayTaskThrottle=1 /);
     // Nothing left behind on the shared folder once each node's result is stored, but the
     // compute node's hardware, found by one probe job before planning and kept for the next plans.
     assert.equal(readdirSync(join(project.dir, ".lem/slurm")), [PROBE_FILE]);
@@ -86,6 +92,35 @@ if (python && haveSlurm) {
     assert.equal([differs(s, l), differs(l, s)], [[], []]);
     // The harness on the compute node fingerprints its hardware; here that node is this machine.
     assert.is(slurmResults[0].hardware, localResult.hardware);
+  });
+
+  test("a failing task of an array fails its own node only, with its own output kept; arrays: false submits one job per node", async () => {
+    // The "Python" fails for batch_size 2 and is the real one otherwise.
+    const picky = join(tempDir("lem-slurm-py-"), "python");
+    writeFileSync(picky, `#!/bin/sh\ngrep -Eq '"batch_size": ?2[,}]' "$LLEM_CONFIG_PATH" && { echo "no batch 2 here" >&2; exit 3; }\nexec ${python} "$@"\n`, { mode: 0o755 });
+    const project = slurmProject(cluster, `  python: ${picky}\n`);
+    const build = await project.json<BuildJson>("build", "--keep-going");
+    assert.equal(build.summary, { ran: 4, cached: 0, failed: 2, skipped: 0 }, JSON.stringify(build.nodes));
+    const failed = build.nodes.filter((n) => n.state === "failed");
+    assert.equal(failed.map((n) => n.name), ["bs-2", "bs-2"]);
+    // Each keeps its own exchange dir, with its own task's output moved in from the array's folder.
+    const dirs = failed.map((n) => (n.error as { exchangeDir?: string }).exchangeDir ?? "");
+    assert.is(new Set(dirs).size, 2, JSON.stringify(failed));
+    for (const dir of dirs) {
+      const out = readdirSync(dir).filter((f) => /^slurm-\d+_\d+\.out$/.test(f));
+      assert.is(out.length, 1, readdirSync(dir).join(" "));
+      assert.match(readFileSync(join(dir, out[0]), "utf8"), /no batch 2 here/);
+    }
+    assert.ok(failed.every((n) => n.error!.type === "HarnessError" && /code 3/.test(n.error!.message)));
+    // The arrays' own folders are gone once every task's output has moved to its node.
+    assert.equal(readdirSync(join(project.dir, ".lem/slurm")).filter((f) => f.startsWith("array-")), []);
+
+    const single = slurmProject(cluster, `  python: ${python}\n  arrays: false\n`, `{ defaults: { ${FAST} }, experiments: [...sweep("one", { "pytorch.batch_size": [1, 2] })] }`);
+    const before = readFileSync(cluster.jobcomp, "utf8");
+    assert.is((await single.json<BuildJson>("build")).summary.ran, 2);
+    const added = readFileSync(cluster.jobcomp, "utf8").slice(before.length).split("\n").filter((l) => / Name=lem-/.test(l));
+    assert.is(added.filter((l) => / Name=lem-[0-9a-f]{16}-c1 /.test(l)).length, 2, added.join("\n"));
+    assert.not.ok(added.some((l) => /Name=lem-array/.test(l)));
   });
 
   test("Ctrl-C mid-build cancels the job with scancel: no job left, nothing stored", async () => {

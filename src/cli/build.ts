@@ -71,6 +71,9 @@ export async function buildCommand(argv: string[]): Promise<number> {
   const resolved = await projectRunners(project, [...new Set(planned.filter(needsRun).map((n) => n.config.backend))], values.runner);
   // Each runner can work, or one error with the fix: before any node starts or any dir is made.
   await preflight(resolved, { user: project.user, gpu: Boolean(project.host.gpu) });
+  // A cluster schedules its own jobs: a Slurm-only build keeps slurm.max_jobs nodes there, unless --jobs.
+  const onCluster = [...resolved.values()].every((r) => r.spec === "slurm");
+  const width = devices ? Math.min(jobs ?? devices.size, devices.size) : jobs ?? (onCluster ? project.user.slurm.max_jobs : project.user.jobs);
   const strategy = await confirmStrategy(resolveStrategy(values["container-strategy"], project.user), values.yes, [...resolved.values()].some(isDockerRunner));
   const stop = new AbortController();
   const kill = new AbortController();
@@ -78,7 +81,7 @@ export async function buildCommand(argv: string[]): Promise<number> {
   // The ETA starts from what each config took here before (its stored wall time), where known.
   const pendingConfigs = new Map(planned.filter(needsRun).map((n) => [n.hash, { config: n.config, hardware: n.hardware }]));
   const walls = storedWallTimes(project.store, snapshot, pendingConfigs);
-  const view = { estimate: (node: PlannedNode) => walls.get(node.hash)?.seconds, jobs: devices ? Math.min(jobs ?? devices.size, devices.size) : jobs ?? project.user.jobs };
+  const view = { estimate: (node: PlannedNode) => walls.get(node.hash)?.seconds, jobs: width };
   const listeners: ((e: BuildEvent) => void)[] = [listr ? listr.handle : plainReporter(report, view)];
   if (listr) {
     // What happens outside the node rows (image builds, reaping, warnings) still gets a line.
@@ -110,7 +113,7 @@ export async function buildCommand(argv: string[]): Promise<number> {
       planned, snapshot, store: project.store, execution: project.expanded.execution, emit,
       runnerFor: (node) => runnerFor(node.config.backend),
       // With --gpus the GPUs set the pace; only an explicit --jobs caps it.
-      jobs: devices ? jobs : jobs ?? project.user.jobs, devices,
+      jobs: devices ? jobs : width, devices,
       keepGoing: values["keep-going"], timeoutSeconds: project.user.timeout_seconds ?? undefined,
       stop: stop.signal, kill: kill.signal,
     });

@@ -44,6 +44,12 @@ export interface SlurmSettings {
   hardware?: string[];
   shared_dir: string;
   poll_max_seconds: number;
+  /** Nodes on the cluster at once (the scheduler's width for Slurm-only builds, unless --jobs). */
+  max_jobs: number;
+  /** Same-options nodes as one job array (job-array.ts). */
+  arrays: boolean;
+  /** sbatch --array's %N. */
+  array_throttle?: number;
 }
 
 export const USER_CONFIG_FILE = ".lem-config.yaml";

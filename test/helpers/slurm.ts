@@ -15,6 +15,8 @@ export interface SlurmCluster {
   /** The jobcomp/filetxt file: one permanent line per finished job. */
   jobcomp: string;
   squeue(): string;
+  /** scontrol's output, for what a job recorded. */
+  scontrol(...args: string[]): string;
   stop(): void;
 }
 
@@ -38,7 +40,8 @@ export function requireSlurm(file: string): boolean {
 
 const run = (cmd: string, args: string[], env?: NodeJS.ProcessEnv) => spawnSync(cmd, args, { encoding: "utf8", env: { ...process.env, ...env }, timeout: 30_000 });
 
-export function startCluster(): SlurmCluster {
+/** A fresh single-node cluster; `extra` lines go into its slurm.conf (e.g. MaxArraySize=4). */
+export function startCluster(extra: string[] = []): SlurmCluster {
   const dir = tempDir("lem-slurm-");
   chmodSync(dir, 0o755);
   const munge = join(dir, "munge");
@@ -68,7 +71,7 @@ export function startCluster(): SlurmCluster {
     "JobAcctGatherType=jobacct_gather/none", "AccountingStorageType=accounting_storage/none",
     "JobCompType=jobcomp/filetxt", `JobCompLoc=${jobcomp}`, "InactiveLimit=0", "KillWait=5",
     `NodeName=${node} NodeAddr=127.0.0.1 CPUs=${cpus().length} State=UNKNOWN`,
-    `PartitionName=debug Nodes=${node} Default=YES MaxTime=INFINITE State=UP`, "",
+    `PartitionName=debug Nodes=${node} Default=YES MaxTime=INFINITE State=UP`, ...extra, "",
   ].join("\n"));
   const env = { SLURM_CONF: conf };
   for (const [daemon, args] of [["/usr/sbin/slurmctld", ["-i"]], ["/usr/sbin/slurmd", []]] as const) {
@@ -86,6 +89,7 @@ export function startCluster(): SlurmCluster {
   const cluster: SlurmCluster = {
     conf, env, jobcomp,
     squeue: () => run("squeue", ["-h", "-o", "%i %T"], env).stdout.trim(),
+    scontrol: (...args) => run("scontrol", args, env).stdout.trim(),
     stop: () => {
       for (const pidFile of ["slurmd.pid", "slurmctld.pid", "munge/munged.pid"]) {
         const pid = Number(tryRead(join(dir, pidFile)).trim());

@@ -50,8 +50,12 @@ export function parseClusterConfig(text: string): ClusterConfig {
 export async function queuedState(jobId: string): Promise<string | undefined> {
   const q = await slurm("squeue", ["-h", "-j", jobId, "-o", "%T"]);
   const state = q.code === 0 ? q.stdout.trim() : "";
-  return state && !/^(COMPLETED|FAILED|TIMEOUT|CANCELLED|OUT_OF_MEMORY|NODE_FAIL|PREEMPTED|BOOT_FAIL|DEADLINE)/.test(state) ? state : undefined;
+  return isQueued(state) ? state : undefined;
 }
+
+/** A state squeue shows for a job still queued or running (it may briefly show a final one). */
+export const isQueued = (state: string): boolean =>
+  state !== "" && !/^(COMPLETED|FAILED|TIMEOUT|CANCELLED|OUT_OF_MEMORY|NODE_FAIL|PREEMPTED|BOOT_FAIL|DEADLINE)/.test(state);
 
 /**
  * A finished job's final state: sacct when accounting exists, else `scontrol show job` (kept for
@@ -70,11 +74,22 @@ export async function finalState(jobId: string, cluster: ClusterConfig, readJobc
     if (state) return { state: word(state), ...parseExitCode(kv.get("ExitCode")), reason: kv.get("Reason") };
   }
   if (cluster.jobcompFile) {
-    const line = readJobcomp().split("\n").reverse().find((l) => l.startsWith(`JobId=${jobId} `));
-    if (line) {
-      const kv = parseKeyValues(line);
-      return { state: word(kv.get("JobState") ?? "UNKNOWN"), ...parseExitCode(kv.get("ExitCode")) };
-    }
+    const kv = jobcompEntry(readJobcomp(), jobId);
+    if (kv) return { state: word(kv.get("JobState") ?? "UNKNOWN"), ...parseExitCode(kv.get("ExitCode")) };
+  }
+  return undefined;
+}
+
+/**
+ * The last jobcomp/filetxt line of a job: `JobId=<id>`, or for an array task `<array>_<task>`, the
+ * line with that ArrayJobId and ArrayTaskId (each task has a JobId of its own there).
+ */
+export function jobcompEntry(text: string, jobId: string): Map<string, string> | undefined {
+  const [array, task] = jobId.split("_");
+  for (const line of text.split("\n").reverse()) {
+    if (task === undefined ? !line.startsWith(`JobId=${jobId} `) : !line.includes(` ArrayJobId=${array} `)) continue;
+    const kv = parseKeyValues(line);
+    if (task === undefined || kv.get("ArrayTaskId") === task) return kv;
   }
   return undefined;
 }

@@ -1,19 +1,15 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { runInExchangeDir, type ExchangeDir, type LaunchOutcome } from "../exchange-dir.js";
 import { watchInterrupts } from "../interrupts.js";
 import { HARNESS_DIR } from "../../paths.js";
-import { finalState, parseClusterConfig, queuedState, slurm, type ClusterConfig, type JobState } from "./slurm-cli.js";
+import { finalState, parseClusterConfig, slurm, type ClusterConfig, type JobState } from "./slurm-cli.js";
+import { JobSubmitter } from "./job-array.js";
 import { jobStateError } from "./slurm-errors.js";
 import type { Runner, RunContext, RunOutcome, RunnerMeta } from "../runner.js";
 import type { PlannedNode } from "../../graph/plan.js";
 import type { SlurmSettings } from "../../config/user-config.js";
 import type { ExperimentConfig } from "../../lemfile/types.js";
-
-/** The first poll comes this soon after submission; later ones back off to poll_max_seconds. */
-const FIRST_POLL_MS = 200;
-const BACKOFF = 1.5;
 
 /** Single-quoted for sh. */
 const sh = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -25,12 +21,11 @@ export function gpusForJob(settings: SlurmSettings, config: ExperimentConfig): n
   return config.pytorch?.device === "cuda" ? 1 : 0;
 }
 
-/** sbatch's options for one node (everything but the script). */
-export function sbatchArgs(settings: SlurmSettings, node: PlannedNode, dir: string, workDir: string): string[] {
-  const gpus = settings.gres ? 0 : gpusForJob(settings, node.config);
+/** sbatch's options for one node that an array of such nodes shares (no name, output or script). */
+export function sbatchOptions(settings: SlurmSettings, config: ExperimentConfig, workDir: string): string[] {
+  const gpus = settings.gres ? 0 : gpusForJob(settings, config);
   return [
-    "--parsable", `--job-name=lem-${node.hash}-c${node.cycle}`, `--output=${join(dir, "slurm-%j.out")}`, `--chdir=${workDir}`,
-    "--export=ALL", "--nodes=1", "--ntasks=1",
+    `--chdir=${workDir}`, "--export=ALL", "--nodes=1", "--ntasks=1",
     ...(settings.partition ? [`--partition=${settings.partition}`] : []),
     ...(settings.account ? [`--account=${settings.account}`] : []),
     ...(settings.qos ? [`--qos=${settings.qos}`] : []),
@@ -40,6 +35,9 @@ export function sbatchArgs(settings: SlurmSettings, node: PlannedNode, dir: stri
     ...settings.sbatch_args,
   ];
 }
+
+/** A node's own job name: its hash and cycle, as squeue and the jobcomp log show it. */
+export const jobName = (node: Pick<PlannedNode, "hash" | "cycle">) => `lem-${node.hash}-c${node.cycle}`;
 
 /** The job script: the harness on the compute node, through the container prefix when one is set. */
 export function jobScript(settings: SlurmSettings, x: ExchangeDir, harnessDir = HARNESS_DIR): string {
@@ -71,6 +69,7 @@ export class SlurmRunner implements Runner {
   readonly kind = "slurm" as const;
   private cluster: ClusterConfig = { maxArraySize: 1001, accounting: false };
   private readonly parent: string;
+  private readonly submitter: JobSubmitter;
 
   constructor(
     private readonly settings: SlurmSettings,
@@ -78,6 +77,10 @@ export class SlurmRunner implements Runner {
     private readonly projectRoot: string,
   ) {
     this.parent = sharedDir(settings, projectRoot);
+    this.submitter = new JobSubmitter({
+      arrays: settings.arrays, throttle: settings.array_throttle, maxPollMs: settings.poll_max_seconds * 1000,
+      maxArraySize: () => this.cluster.maxArraySize,
+    }, this.parent);
   }
 
   async prepare(): Promise<void> {
@@ -95,28 +98,22 @@ export class SlurmRunner implements Runner {
   private async launch(node: PlannedNode, x: ExchangeDir, ctx: RunContext): Promise<LaunchOutcome> {
     const script = join(x.dir, "job.sh");
     writeFileSync(script, jobScript(this.settings, x), { mode: 0o700 });
-    const submitted = await slurm("sbatch", [...sbatchArgs(this.settings, node, x.dir, this.projectRoot), script]);
-    const jobId = submitted.stdout.trim().split(";")[0];
-    if (submitted.code !== 0 || !/^\d+(_\d+)?$/.test(jobId)) {
-      return { exitCode: null, stderrTail: "", interrupted: false, timedOut: false, error: {
-        type: "SlurmSubmitFailed", message: `sbatch refused the job: ${(submitted.stderr || submitted.stdout).trim().split("\n").slice(-3).join("; ")}`,
-        fix: "check slurm.partition, slurm.account, slurm.qos, slurm.time_limit and slurm.sbatch_args in .lem-config.yaml against `sinfo` and `sacctmgr show assoc`" } };
-    }
-    const output = join(x.dir, `slurm-${jobId}.out`);
+    const submitted = await this.submitter.submit({ options: sbatchOptions(this.settings, node.config, this.projectRoot), name: jobName(node), dir: x.dir, script });
+    if ("error" in submitted) return { exitCode: null, stderrTail: "", interrupted: false, timedOut: false, error: submitted.error };
+    const { jobId } = submitted;
     const cancel = (signal?: string) => { void slurm("scancel", [...(signal ? [`--signal=${signal}`, "--full"] : []), jobId]); };
     const watch = watchInterrupts(ctx, { terminate: () => cancel(), kill: () => cancel("KILL") });
     let job: JobState | undefined;
     try {
-      let delay = FIRST_POLL_MS;
-      const maxDelay = this.settings.poll_max_seconds * 1000;
-      while (await queuedState(jobId) !== undefined) {
-        await sleep(delay);
-        delay = Math.min(maxDelay, delay * BACKOFF);
-      }
+      await submitted.left;
       job = await finalState(jobId, this.cluster, () => { try { return readFileSync(this.cluster.jobcompFile!, "utf8"); } catch { return ""; } });
     } finally {
       watch.dispose();
     }
+    // An array task's output lives with its array: it joins the node's exchange dir (kept on failure).
+    const output = join(x.dir, `slurm-${jobId}.out`);
+    if (submitted.output !== output) try { renameSync(submitted.output, output); } catch { /* none written */ }
+    submitted.release();
     const stderrTail = tail(output);
     const base = { stderrTail, interrupted: watch.interrupted, timedOut: watch.timedOut, containerId: null };
     if (!job) {
