@@ -77,11 +77,11 @@ export async function buildCommand(argv: string[]): Promise<number> {
   const strategy = await confirmStrategy(resolveStrategy(values["container-strategy"], project.user), values.yes, [...resolved.values()].some(isDockerRunner));
   const stop = new AbortController();
   const kill = new AbortController();
-  const listr = !values.json && isInteractive() ? new ListrReporter() : undefined;
   // The ETA starts from what each config took here before (its stored wall time), where known.
   const pendingConfigs = new Map(planned.filter(needsRun).map((n) => [n.hash, { config: n.config, hardware: n.hardware }]));
   const walls = storedWallTimes(project.store, snapshot, pendingConfigs);
   const view = { estimate: (node: PlannedNode) => walls.get(node.hash)?.seconds, jobs: width };
+  const listr = !values.json && isInteractive() ? new ListrReporter(view) : undefined;
   const listeners: ((e: BuildEvent) => void)[] = [listr ? listr.handle : plainReporter(report, view)];
   if (listr) {
     // What happens outside the node rows (image builds, reaping, warnings) still gets a line.

@@ -6,6 +6,9 @@ import type { ExperimentResult } from "../result.js";
 
 export type Estimate = (node: PlannedNode) => number | undefined;
 
+/** What a build view is told: expected seconds per node, nodes at a time, and a clock (tests). */
+export interface ViewOptions { estimate?: Estimate; jobs?: number; now?: () => number }
+
 const clock = (s: number) => {
   const t = Math.max(0, Math.round(s));
   const h = Math.floor(t / 3600), m = Math.floor((t % 3600) / 60), sec = t % 60;

@@ -1,7 +1,5 @@
 import { nodeLabel, type BuildEvent } from "../events.js";
-import { BuildProgress, headline, type Estimate } from "./build-progress.js";
-
-export interface ViewOptions { estimate?: Estimate; jobs?: number; now?: () => number }
+import { BuildProgress, headline, type ViewOptions } from "./build-progress.js";
 
 /** One line per event: for CI logs, pipes and --json builds (then on stderr). */
 export function plainReporter(write: (line: string) => void, options: ViewOptions = {}): (event: BuildEvent) => void {
