@@ -11,7 +11,7 @@ import { planBuild, type PlannedNode } from "../graph/plan.js";
 import { makeSelector, shardSelector } from "../graph/select.js";
 import { ResultStore, type StoreSnapshot } from "../store/store.js";
 import { detectHardware, hardwareFor, hostAs, type HostHardware } from "../exec/hardware.js";
-import { resolveRunner, resolveRunners, type ResolvedRunner } from "../config/runner-resolution.js";
+import { checkCliRunner, resolveRunner, resolveRunners, type ResolvedRunner } from "../config/runner-resolution.js";
 import type { RunnerSettings } from "../exec/runner-factory.js";
 import type { Backend, ExperimentConfig } from "../lemfile/types.js";
 
@@ -99,6 +99,7 @@ export function projectRunners(project: Project, backends: Backend[], cli?: stri
  * The runner is resolved without asking Docker: `auto` never means Slurm.
  */
 export async function planOnCluster(project: Project, cli: string | undefined, probe: boolean): Promise<Project> {
+  checkCliRunner(cli);
   const sources = { cli, env: process.env, lemfile: project.expanded.runners, user: project.user, auto: () => "local" as const };
   const backends = new Set(project.nodes.map((n) => n.config.backend));
   const onSlurm = new Set([...backends].filter((b) => resolveRunner(b, sources).spec === "slurm"));

@@ -33,6 +33,13 @@ export function resolveRunner(
   return { spec: sources.auto(), source: "auto" };
 }
 
+/** --runner takes a runner kind only (docker:<image> belongs in the lemfile or .lem-config.yaml). */
+export function checkCliRunner(cli: string | undefined): void {
+  if (cli !== undefined && !/^(local|docker|slurm)$/.test(cli)) {
+    throw inputError(`--runner: expected local, docker or slurm, got "${cli}"`, "use --runner local, docker or slurm");
+  }
+}
+
 export interface RunnerSources { cli?: string; env: NodeJS.ProcessEnv; lemfile: Partial<Record<Backend, RunnerSpec>>; user: UserConfig }
 
 /**
@@ -40,9 +47,7 @@ export interface RunnerSources { cli?: string; env: NodeJS.ProcessEnv; lemfile: 
  * answers, else local (the daemon is asked at most once, and only when some backend is auto).
  */
 export async function resolveRunners(backends: Backend[], sources: RunnerSources, daemonAnswers: () => Promise<boolean>): Promise<Map<Backend, ResolvedRunner>> {
-  if (sources.cli !== undefined && !/^(local|docker|slurm)$/.test(sources.cli)) {
-    throw inputError(`--runner: expected local, docker or slurm, got "${sources.cli}"`, "use --runner local, docker or slurm");
-  }
+  checkCliRunner(sources.cli);
   let daemon: boolean | undefined;
   const resolved = new Map<Backend, ResolvedRunner>();
   for (const backend of backends) {
