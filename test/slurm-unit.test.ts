@@ -4,7 +4,7 @@ import * as assert from "uvu/assert";
 import { jobScript, jobName, sbatchOptions, gpusForJob, sharedDir } from "../src/exec/slurm/slurm-runner.js";
 import { arrayChunks, arraySpec, liveTasks } from "../src/exec/slurm/job-array.js";
 import { jobStateError } from "../src/exec/slurm/slurm-errors.js";
-import { jobcompEntry, parseClusterConfig, parseExitCode, parseKeyValues } from "../src/exec/slurm/slurm-cli.js";
+import { jobcompEntry, unanswered, parseClusterConfig, parseExitCode, parseKeyValues } from "../src/exec/slurm/slurm-cli.js";
 import type { SlurmSettings } from "../src/config/user-config.js";
 import type { PlannedNode } from "../src/graph/plan.js";
 
@@ -33,6 +33,12 @@ test("job arrays: split at MaxArraySize, the % throttle, and one squeue answer r
   // squeue -r lists each task; a task shown in a final state has ended; other arrays are not ours.
   assert.equal([...liveTasks("12_2 PENDING\n12_3 PENDING\n12_1 RUNNING\n12_0 COMPLETING\n12_4 COMPLETED\n13_0 RUNNING\n", "12")].sort(), [0, 1, 2, 3]);
   assert.equal([...liveTasks("", "12")], []);
+});
+
+test("squeue that cannot reach slurmctld is asked again; one that no longer knows the id means the job has left", () => {
+  assert.is(unanswered({ code: 1, stdout: "", stderr: "slurm_load_jobs error: Socket timed out on send/recv operation" }), true);
+  assert.is(unanswered({ code: 1, stdout: "", stderr: "slurm_load_jobs error: Invalid job id specified" }), false);
+  assert.is(unanswered({ code: 0, stdout: "RUNNING\n", stderr: "" }), false);
 });
 
 test("jobcomp/filetxt: an array task is found by ArrayJobId and ArrayTaskId (its JobId is its own)", () => {

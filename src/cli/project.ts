@@ -105,10 +105,10 @@ export async function planOnCluster(project: Project, cli: string | undefined, p
   const onSlurm = new Set([...backends].filter((b) => resolveRunner(b, sources).spec === "slurm"));
   if (onSlurm.size === 0) return project;
   // Imported only for Slurm projects: start-up time of every other command.
-  const { computeHardwareFor, knownComputeHost, probeComputeHost, gpusForJob } = await import("../exec/slurm/compute-hardware.js");
+  const { computeHardwareFor, knownComputeHost, probeComputeHost, probeNeedsGpu } = await import("../exec/slurm/compute-hardware.js");
   const { checkSlurmAnswers } = await import("../exec/slurm/preflight.js");
   const settings = project.user.slurm;
-  const gpu = Boolean(settings.gres) || project.nodes.some((n) => onSlurm.has(n.config.backend) && gpusForJob(settings, n.config) > 0);
+  const gpu = probeNeedsGpu(settings, project.nodes.filter((n) => onSlurm.has(n.config.backend)).map((n) => n.config));
   let known = knownComputeHost(settings, project.root, gpu, project.host);
   if (!known && probe) {
     const unusable = await checkSlurmAnswers();

@@ -1,9 +1,8 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { cpuFingerprint, gpuFingerprint, hostAs, type HostHardware } from "../hardware.js";
-import { queuedState, slurm } from "./slurm-cli.js";
+import { leaveQueue, slurm } from "./slurm-cli.js";
 import { gpusForJob, sharedDir } from "./slurm-runner.js";
 import { LemError } from "../../errors.js";
 import type { SlurmSettings } from "../../config/user-config.js";
@@ -14,11 +13,13 @@ import type { ExperimentConfig } from "../../lemfile/types.js";
 // so lem plans Slurm nodes against the compute nodes: slurm.hardware where set, else a probe job
 // whose answer is kept in the shared folder.
 
-export { gpusForJob };
-
 export const PROBE_FILE = "compute-hardware.json";
 
-/** Where a config runs on the cluster: on GPUs when its job asks for them (as sbatchArgs does), else on the CPU. */
+/** Whether the probe job must ask for a GPU: any node's job does (sbatchOptions' rule), or gres is set. */
+export const probeNeedsGpu = (settings: SlurmSettings, configs: ExperimentConfig[]): boolean =>
+  Boolean(settings.gres) || configs.some((config) => gpusForJob(settings, config) > 0);
+
+/** Where a config runs on the cluster: on GPUs when its job asks for them (as sbatchOptions does), else on the CPU. */
 export function computeHardwareFor(settings: SlurmSettings, host: HostHardware): (config: ExperimentConfig) => string {
   return (config) => {
     const gpus = settings.gres ? 1 : gpusForJob(settings, config);
@@ -86,11 +87,7 @@ export async function probeComputeHost(settings: SlurmSettings, projectRoot: str
       "check slurm.partition, account, qos and sbatch_args in .lem-config.yaml, or name the compute nodes' hardware in slurm.hardware (e.g. [\"gpu:NVIDIA H100 80GB HBM3\", \"cpu:AMD EPYC 9654 96-Core Processor\"])", 2);
   }
   try {
-    let delay = 200;
-    while (!signal.aborted && await queuedState(job) !== undefined) {
-      await sleep(delay, undefined, { signal }).catch(() => undefined);
-      delay = Math.min(settings.poll_max_seconds * 1000, delay * 1.5);
-    }
+    await leaveQueue(job, settings.poll_max_seconds * 1000, signal);
     if (signal.aborted) {
       await slurm("scancel", [job]);
       rmSync(output.replace("%j", job), { force: true });

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { isQueued, queuedState, slurm } from "./slurm-cli.js";
+import { FIRST_POLL_MS, BACKOFF, MAX_UNANSWERED, isQueued, leaveQueue, slurm, unanswered } from "./slurm-cli.js";
 import type { NodeError } from "../../events.js";
 
 // Nodes with the same job options go to Slurm together as one job array: one sbatch for all of
@@ -43,8 +43,6 @@ export interface ArrayPolicy {
 
 /** How long submissions are gathered: the scheduler starts its nodes within a few milliseconds. */
 const GATHER_MS = 250;
-const FIRST_POLL_MS = 200;
-const BACKOFF = 1.5;
 
 /** `--array=0-(n-1)` with the throttle. */
 export const arraySpec = (count: number, throttle?: number) => `--array=0-${count - 1}${throttle ? `%${throttle}` : ""}`;
@@ -68,15 +66,6 @@ export function liveTasks(squeueOutput: string, arrayId: string): Set<number> {
   return live;
 }
 
-/** Waits until a single job has left the queue, polling with backoff. */
-async function leaveQueue(jobId: string, maxPollMs: number): Promise<void> {
-  let delay = FIRST_POLL_MS;
-  while (await queuedState(jobId) !== undefined) {
-    await sleep(delay);
-    delay = Math.min(maxPollMs, delay * BACKOFF);
-  }
-}
-
 /** One poller for a whole array: each task's promise resolves when squeue no longer lists it. */
 function watchArray(arrayId: string, count: number, maxPollMs: number): Promise<void>[] {
   const resolvers: (() => void)[] = [];
@@ -84,11 +73,14 @@ function watchArray(arrayId: string, count: number, maxPollMs: number): Promise<
   const waiting = new Set(resolvers.keys());
   void (async () => {
     let delay = FIRST_POLL_MS;
+    let missed = 0;
     while (waiting.size > 0) {
       await sleep(delay);
       delay = Math.min(maxPollMs, delay * BACKOFF);
       const q = await slurm("squeue", ["-h", "-r", "-j", arrayId, "-o", "%i %T"]);
-      // squeue fails for an id it no longer knows: every task has left.
+      // slurmctld busy: ask again (tasks may still run); an id it no longer knows: every task has left.
+      missed = unanswered(q) ? missed + 1 : 0;
+      if (missed > 0 && missed <= MAX_UNANSWERED) continue;
       const live = q.code === 0 ? liveTasks(q.stdout, arrayId) : new Set<number>();
       for (const i of [...waiting]) if (!live.has(i)) { waiting.delete(i); resolvers[i](); }
     }

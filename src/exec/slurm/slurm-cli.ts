@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { setTimeout as sleep } from "node:timers/promises";
 
 /** What one Slurm client command printed. */
 export interface SlurmCall { code: number; stdout: string; stderr: string }
@@ -49,8 +50,35 @@ export function parseClusterConfig(text: string): ClusterConfig {
 /** Still queued or running: the state squeue shows, else undefined once the job has left the queue. */
 export async function queuedState(jobId: string): Promise<string | undefined> {
   const q = await slurm("squeue", ["-h", "-j", jobId, "-o", "%T"]);
+  if (unanswered(q)) return UNANSWERED;
   const state = q.code === 0 ? q.stdout.trim() : "";
   return isQueued(state) ? state : undefined;
+}
+
+/** What queuedState says when squeue could not ask slurmctld (busy, restarting): the job may still run. */
+export const UNANSWERED = "UNANSWERED";
+/** How many unanswered polls in a row before lem stops waiting and asks for the final state. */
+export const MAX_UNANSWERED = 10;
+
+/** squeue failed for another reason than an id slurmctld no longer knows (a job long gone). */
+export const unanswered = (q: SlurmCall): boolean => q.code !== 0 && !/invalid job id/i.test(q.stderr);
+
+/** The first poll comes this soon after submission; later ones back off ×1.5 to poll_max_seconds. */
+export const FIRST_POLL_MS = 200;
+export const BACKOFF = 1.5;
+
+/** Resolves once a job has left the queue (or the signal aborts), polling squeue with backoff. */
+export async function leaveQueue(jobId: string, maxPollMs: number, signal?: AbortSignal): Promise<void> {
+  let delay = FIRST_POLL_MS;
+  let missed = 0;
+  for (;;) {
+    if (signal?.aborted) return;
+    const state = await queuedState(jobId);
+    missed = state === UNANSWERED ? missed + 1 : 0;
+    if (state === undefined || missed > MAX_UNANSWERED) return;
+    await sleep(delay, undefined, { signal }).catch(() => undefined);
+    delay = Math.min(maxPollMs, delay * BACKOFF);
+  }
 }
 
 /** A state squeue shows for a job still queued or running (it may briefly show a final one). */
