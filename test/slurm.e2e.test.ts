@@ -127,7 +127,8 @@ if (python && haveSlurm) {
     const project = slurmProject(cluster, `  python: ${sleeper()}\n  poll_max_seconds: 0.5\n`);
     const build = project.run("build");
     const deadline = Date.now() + 30_000;
-    while (!/RUNNING/.test(cluster.squeue())) {
+    // A node's job: a task of an array (the hardware probe before it is a plain job).
+    while (!/_\d+ RUNNING/.test(cluster.squeue())) {
       if (Date.now() > deadline) throw new Error(`the job never ran: ${cluster.squeue()}`);
       await new Promise((r) => setTimeout(r, 200));
     }
