@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { FIRST_POLL_MS, BACKOFF, MAX_UNANSWERED, isQueued, leaveQueue, slurm, unanswered } from "./slurm-cli.js";
+import { FIRST_POLL_MS, BACKOFF, MAX_UNANSWERED, isQueued, leaveQueue, sh, slurm, unanswered } from "./slurm-cli.js";
 import type { NodeError } from "../../events.js";
 
 // Nodes with the same job options go to Slurm together as one job array: one sbatch for all of
@@ -122,8 +122,10 @@ export class JobSubmitter {
     for (const { requests, answers } of groups) {
       const indexed = requests.map((request, i) => ({ request, answer: answers[i] }));
       for (const chunk of arrayChunks(indexed, this.policy.maxArraySize())) {
-        if (chunk.length === 1) void this.single(chunk[0].request).then(chunk[0].answer);
-        else void this.array(chunk.map((c) => c.request)).then((subs) => subs.forEach((s, i) => chunk[i].answer(s)));
+        // A folder that cannot be written (full disk) fails these nodes, never leaves them waiting.
+        const failed = (error: unknown) => chunk.map(() => ({ error: { type: "SlurmSubmitFailed", message: `could not submit: ${(error as Error).message}`, fix: "check slurm.shared_dir has room and is writable" } }));
+        const submitted = chunk.length === 1 ? this.single(chunk[0].request).then((s) => [s]) : this.array(chunk.map((c) => c.request));
+        void submitted.catch(failed).then((subs) => subs.forEach((s, i) => chunk[i].answer(s)));
       }
     }
   }
@@ -143,7 +145,7 @@ export class JobSubmitter {
     writeFileSync(dispatch, [
       "#!/bin/sh",
       "# Written by lem: task i of this job array runs the job script on line i+1 of tasks.txt (one node each).",
-      `exec /bin/sh "$(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" '${join(dir, "tasks.txt")}')"`,
+      `exec /bin/sh "$(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" ${sh(join(dir, "tasks.txt"))})"`,
       "",
     ].join("\n"), { mode: 0o755 });
     const call = await slurm("sbatch", [

@@ -1,6 +1,9 @@
 import { execFile } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 
+/** Single-quoted for sh (job scripts). */
+export const sh = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
 /** What one Slurm client command printed. */
 export interface SlurmCall { code: number; stdout: string; stderr: string }
 

@@ -3,16 +3,13 @@ import { isAbsolute, join, resolve } from "node:path";
 import { runInExchangeDir, type ExchangeDir, type LaunchOutcome } from "../exchange-dir.js";
 import { watchInterrupts } from "../interrupts.js";
 import { HARNESS_DIR } from "../../paths.js";
-import { finalState, parseClusterConfig, slurm, type ClusterConfig, type JobState } from "./slurm-cli.js";
+import { finalState, parseClusterConfig, sh, slurm, type ClusterConfig, type JobState } from "./slurm-cli.js";
 import { JobSubmitter } from "./job-array.js";
 import { jobStateError } from "./slurm-errors.js";
 import type { Runner, RunContext, RunOutcome, RunnerMeta } from "../runner.js";
 import type { PlannedNode } from "../../graph/plan.js";
 import type { SlurmSettings } from "../../config/user-config.js";
 import type { ExperimentConfig } from "../../lemfile/types.js";
-
-/** Single-quoted for sh. */
-const sh = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** GPUs a job asks for: the setting, else vLLM's tensor parallel size, else one only for device: cuda. */
 export function gpusForJob(settings: SlurmSettings, config: ExperimentConfig): number {
