@@ -1,8 +1,8 @@
 import type { Backend, RunnerSpec } from "../lemfile/types.js";
 import type { UserConfig } from "./user-config.js";
+import { inputError } from "../errors.js";
 
 export type Strategy = "ephemeral" | "persistent";
-import { inputError } from "../errors.js";
 
 export interface ResolvedRunner {
   /** "slurm" is a runner of its own, not a lemfile runner spec (the cluster is a machine setting). */
