@@ -49,7 +49,7 @@ export class ListrReporter {
         this.progress.started(event.node);
         break;
       case "finished":
-        this.settle(event.node, { kind: "done", seconds: event.seconds, figures: headline(event.result) }, event.seconds);
+        this.settle(event.node, { kind: "done", seconds: event.seconds, figures: headline(event.result) });
         break;
       case "failed":
         this.settle(event.node, { kind: "fail", seconds: event.seconds, message: `${event.error.type}: ${event.error.message}${event.error.exchangeDir ? ` (kept ${event.error.exchangeDir})` : ""}` });
@@ -120,10 +120,10 @@ export class ListrReporter {
   }
 
   /** Only a measured run's seconds teach the ETA. */
-  private settle(node: PlannedNode, settle: Settle, seconds?: number) {
+  private settle(node: PlannedNode, settle: Settle) {
     const row = this.settled.get(node);
     if (!row) return;
-    this.progress.settled(node, seconds);
+    this.progress.settled(node, settle.kind === "done" ? settle.seconds : undefined);
     this.redraw();
     row.resolve(settle);
   }

@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cpuFingerprint, gpuFingerprint, hostAs, type HostHardware } from "../hardware.js";
 import { leaveQueue, slurm } from "./slurm-cli.js";
-import { gpusForJob, sharedDir } from "./slurm-runner.js";
+import { gpusForJob, placementOptions, sharedDir } from "./slurm-runner.js";
 import { LemError } from "../../errors.js";
 import type { SlurmSettings } from "../../config/user-config.js";
 import type { ExperimentConfig } from "../../lemfile/types.js";
@@ -74,10 +74,7 @@ export async function probeComputeHost(settings: SlurmSettings, projectRoot: str
   writeFileSync(script, PROBE_SCRIPT, { mode: 0o755 });
   const output = join(dir, "probe-%j.out");
   const submitted = await slurm("sbatch", [
-    "--parsable", "--job-name=lem-probe", `--output=${output}`, "--nodes=1", "--ntasks=1", "--time=2",
-    ...(settings.partition ? [`--partition=${settings.partition}`] : []),
-    ...(settings.account ? [`--account=${settings.account}`] : []),
-    ...(settings.qos ? [`--qos=${settings.qos}`] : []),
+    "--parsable", "--job-name=lem-probe", `--output=${output}`, "--nodes=1", "--ntasks=1", "--time=2", ...placementOptions(settings),
     ...(gpu ? [settings.gres ? `--gres=${settings.gres}` : "--gpus-per-node=1"] : []),
     ...settings.sbatch_args, script,
   ]);

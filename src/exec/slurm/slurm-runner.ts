@@ -18,14 +18,18 @@ export function gpusForJob(settings: SlurmSettings, config: ExperimentConfig): n
   return config.pytorch?.device === "cuda" ? 1 : 0;
 }
 
+/** Where a job may run: partition, account and qos (node jobs and the hardware probe alike). */
+export const placementOptions = (settings: SlurmSettings): string[] => [
+  ...(settings.partition ? [`--partition=${settings.partition}`] : []),
+  ...(settings.account ? [`--account=${settings.account}`] : []),
+  ...(settings.qos ? [`--qos=${settings.qos}`] : []),
+];
+
 /** sbatch's options for one node that an array of such nodes shares (no name, output or script). */
 export function sbatchOptions(settings: SlurmSettings, config: ExperimentConfig, workDir: string): string[] {
   const gpus = settings.gres ? 0 : gpusForJob(settings, config);
   return [
-    `--chdir=${workDir}`, "--export=ALL", "--nodes=1", "--ntasks=1",
-    ...(settings.partition ? [`--partition=${settings.partition}`] : []),
-    ...(settings.account ? [`--account=${settings.account}`] : []),
-    ...(settings.qos ? [`--qos=${settings.qos}`] : []),
+    `--chdir=${workDir}`, "--export=ALL", "--nodes=1", "--ntasks=1", ...placementOptions(settings),
     ...(settings.time_limit ? [`--time=${settings.time_limit}`] : []),
     ...(settings.gres ? [`--gres=${settings.gres}`] : []),
     ...(gpus > 0 ? [`--gpus-per-node=${gpus}`] : []),
