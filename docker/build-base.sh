@@ -3,9 +3,9 @@
 # then `docker import`. lem uses it as BASE for docker/Dockerfile.pytorch on hosts without an NVIDIA
 # GPU, where `docker pull` may be impossible but the Debian mirror is reachable.
 #
-#   docker/build-base.sh [TAG] [SUITE]      (defaults: lem-debian:trixie-minbase, trixie)
+#   docker/build-base.sh [TAG] [SUITE]      (defaults: lem-debian:bookworm-minbase, bookworm)
 #
-# trixie is the default because its python3-torch is 2.6 (SDPA); bookworm's is 1.13.
+# bookworm is the default because its python3 is 3.11, the Python lem's pytorch image fetches wheels for.
 # Idempotent: an existing TAG is kept (set LEM_REBUILD=1 to replace it). Needs root (debootstrap).
 # Env: LEM_DEBIAN_MIRROR (default http://deb.debian.org/debian); LEM_DOCKER, the docker CLI to call.
 set -euo pipefail
@@ -13,8 +13,8 @@ set -euo pipefail
 DOCKER="${LEM_DOCKER:-docker}"
 docker() { command "$DOCKER" "$@"; }
 
-tag="${1:-lem-debian:trixie-minbase}"
-suite="${2:-trixie}"
+tag="${1:-lem-debian:bookworm-minbase}"
+suite="${2:-bookworm}"
 mirror="${LEM_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 security_mirror="${mirror%/debian}/debian-security"
 

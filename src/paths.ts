@@ -6,3 +6,5 @@ export const PACKAGE_ROOT = fileURLToPath(new URL("../", import.meta.url));
 export const SCHEMA_DIR = join(PACKAGE_ROOT, "schemas");
 export const DOCKER_DIR = join(PACKAGE_ROOT, "docker");
 export const HARNESS_DIR = join(DOCKER_DIR, "harness");
+/** The harness's pinned Python packages: lem's venv, CI and lem's pytorch image all install these. */
+export const REQUIREMENTS_FILE = join(HARNESS_DIR, "requirements.txt");

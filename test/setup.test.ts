@@ -2,12 +2,12 @@
 // any node starts. One Python resolution (LEM_PYTHON > .lem-config.yaml > one with torch) everywhere.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { chmodSync, readdirSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { TempProject } from "./helpers/project.js";
 import { tempDir } from "./helpers/temp.js";
 import { pythonWithTorch } from "./helpers/python.js";
-import { resolvePython, type ResolvedPython } from "../src/config/python.js";
+import { lemVenv, resolvePython, type PythonProbe, type ResolvedPython } from "../src/config/python.js";
 import { planLocal, APT_PACKAGES } from "../src/exec/setup-plan.js";
 
 const STACK = /^\s+at .+:\d+:\d+\)?$/m;
@@ -81,7 +81,7 @@ test("lem setup with a named Python that has no torch exits 2: it neither instal
     const r = await project.run(...args);
     assert.is(r.code, 2, r.stdout + r.stderr);
     assert.match(r.stderr, /setup cannot make pytorch work here: .*python-without-torch \(LEM_PYTHON\) has no torch/);
-    assert.match(r.stderr, /fix: install torch for it \(.*-m pip install torch/);
+    assert.match(r.stderr, /fix: install the harness's requirements for it \(.*-m pip install -r .*requirements\.txt/);
     assert.not.match(r.stderr, STACK);
   }
 });
@@ -99,39 +99,73 @@ if (withTorch) {
   });
 }
 
-test("resolvePython: LEM_PYTHON > .lem-config.yaml > the first candidate with torch", () => {
-  assert.equal(pick(resolvePython({ python: NO_TORCH }, { LEM_PYTHON: "/nonexistent/python" })), ["/nonexistent/python", "env:LEM_PYTHON", false]);
-  assert.equal(pick(resolvePython({ python: NO_TORCH }, {})), [NO_TORCH, ".lem-config.yaml", true]);
-  const auto = resolvePython({}, {});
+test("resolvePython: LEM_PYTHON > .lem-config.yaml > lem's finished venv > the first candidate with torch", () => {
+  const noVenv = { LEM_VENV: join(tempDir(), "no-venv") };
+  assert.equal(pick(resolvePython({ python: NO_TORCH }, { ...noVenv, LEM_PYTHON: "/nonexistent/python" })), ["/nonexistent/python", "env:LEM_PYTHON", false]);
+  assert.equal(pick(resolvePython({ python: NO_TORCH }, noVenv)), [NO_TORCH, ".lem-config.yaml", true]);
+  const auto = resolvePython({}, noVenv);
   assert.is(auto.source, "auto");
   if (withTorch) assert.ok(auto.probe.torch, `found one with torch among ${auto.tried.map((t) => t.python)}`);
+  // A venv is used once its marker holds the current requirements' key, never half-made.
+  const dir = join(tempDir(), "venv");
+  mkdirSync(join(dir, "bin"), { recursive: true });
+  writeFileSync(join(dir, "bin", "python"), `#!/bin/sh\nexec ${withTorch ?? "python3"} "$@"\n`, { mode: 0o755 });
+  assert.is(resolvePython({}, { LEM_VENV: dir }).source, "auto", "no marker: not used");
+  const venv = lemVenv({ LEM_VENV: dir });
+  writeFileSync(venv.marker, "0123456789ab\n");
+  assert.is(resolvePython({}, { LEM_VENV: dir }).source, "auto", "a marker of other requirements: not used");
+  writeFileSync(venv.marker, `${venv.key}\n`);
+  assert.equal(pick(resolvePython({}, { LEM_VENV: dir })), [venv.python, "venv", true]);
+  assert.is(resolvePython({ python: NO_TORCH }, { LEM_VENV: dir }).source, ".lem-config.yaml", "a named Python comes first");
   function pick(r: ResolvedPython) { return [r.python, r.source, r.probe.found]; }
 });
 
 /** A resolution as resolvePython returns it, for the pure planner. */
-const resolved = (source: ResolvedPython["source"], facts: { found?: boolean; torch?: boolean; harness?: boolean }): ResolvedPython => {
-  const probe = { python: "python3", found: true, torch: false, harness: true, version: "3.11.2", ...facts };
-  return { python: "python3", source, probe, tried: [probe, { ...probe, python: "/usr/bin/python3" }] };
-};
+const probe = (python: string, facts: Partial<PythonProbe> = {}): PythonProbe =>
+  ({ python, found: true, torch: false, transformers: false, venv: true, harness: true, version: "3.11.2", ...facts });
+const resolved = (source: ResolvedPython["source"], facts: Partial<PythonProbe>): ResolvedPython =>
+  ({ python: "python3", source, probe: probe("python3", facts), tried: [probe("python3", facts), probe("/usr/bin/python3", facts)] });
+const VENV = { dir: "/cache/lem/venv-abc", python: "/cache/lem/venv-abc/bin/python", key: "abc", marker: "/cache/lem/venv-abc/.lem-requirements" };
+const TORCH_ONLY = { needs: { transformers: false }, bases: [probe("python3")] };
+const root = { root: true, apt: true };
 
-test("setup's plan for the local runner: ready, Debian's torch through apt as root, sudo or pip otherwise", () => {
-  const root = { root: true, apt: true };
-  assert.is(planLocal("pytorch", resolved("auto", { torch: true }), root).kind, "ready");
-  const apt = planLocal("pytorch", resolved("auto", {}), root);
-  assert.is(apt.kind, "apt");
-  if (apt.kind === "apt") {
-    assert.equal([...apt.packages], ["python3", "python3-torch", "python3-numpy", "libopenblas0-pthread"]);
-    assert.match(apt.detail, /tried python3, \/usr\/bin\/python3.*\/usr\/bin\/python3.*dist-packages/);
-  }
-  const user = planLocal("pytorch", resolved("auto", {}), { root: false, apt: true });
-  assert.ok(user.kind === "blocked" && /sudo apt-get update && sudo apt-get install -y --no-install-recommends python3 python3-torch/.test(user.fix), JSON.stringify(user));
-  const other = planLocal("pytorch", resolved("auto", {}), { root: true, apt: false });
-  assert.ok(other.kind === "blocked" && /pip install torch .*download\.pytorch\.org\/whl\/cpu.*LEM_PYTHON/.test(other.fix), JSON.stringify(other));
-  const named = planLocal("pytorch", resolved("env:LEM_PYTHON", {}), root);
-  assert.ok(named.kind === "blocked" && /unset LEM_PYTHON/.test(named.fix), "a named Python is never replaced by apt's");
-  const noHarness = planLocal("pytorch", resolved("auto", { torch: true, harness: false }), root);
+test("setup's plan for the local runner: ready where the Python has what the models need, else lem's venv", () => {
+  assert.is(planLocal("pytorch", resolved("auto", { torch: true }), root, VENV, TORCH_ONLY).kind, "ready");
+  // Synthetic models need torch alone; a Hugging Face model needs transformers too.
+  const hf = planLocal("pytorch", resolved("auto", { torch: true }), root, VENV, { ...TORCH_ONLY, needs: { transformers: true } });
+  assert.ok(hf.kind === "venv" && hf.base === "python3" && hf.dir === VENV.dir && hf.aptFirst.length === 0, JSON.stringify(hf));
+  assert.match(hf.detail, /no Python here has transformers \(tried python3, \/usr\/bin\/python3\).*venv \/cache\/lem\/venv-abc/);
+  const none = planLocal("pytorch", resolved("auto", {}), { root: false, apt: false }, VENV, TORCH_ONLY);
+  assert.ok(none.kind === "venv" && /no Python here has torch/.test(none.detail), JSON.stringify(none));
+  // --venv makes it even where another Python would do; a finished venv is then ready.
+  assert.is(planLocal("pytorch", resolved("auto", { torch: true }), root, VENV, { ...TORCH_ONLY, forceVenv: true }).kind, "venv");
+  assert.is(planLocal("pytorch", resolved("venv", { torch: true, transformers: true }), root, VENV, { ...TORCH_ONLY, forceVenv: true }).kind, "ready");
+});
+
+test("setup's plan where no Python can make a venv: apt's python3-venv as root, Debian's torch where there is no Python, else the fix", () => {
+  const noVenv = { ...TORCH_ONLY, bases: [probe("python3", { venv: false })] };
+  const apt = planLocal("pytorch", resolved("auto", {}), root, VENV, noVenv);
+  assert.ok(apt.kind === "venv" && apt.aptFirst.join() === "python3-venv", JSON.stringify(apt));
+  const user = planLocal("pytorch", resolved("auto", {}), { root: false, apt: true }, VENV, noVenv);
+  assert.ok(user.kind === "blocked" && /sudo apt-get install -y python3 python3-venv/.test(user.fix), JSON.stringify(user));
+  const noPython = { ...TORCH_ONLY, bases: [probe("python3", { found: false }), probe("/usr/bin/python3", { found: false })] };
+  const fallback = planLocal("pytorch", resolved("auto", { found: false }), root, VENV, noPython);
+  assert.ok(fallback.kind === "apt", JSON.stringify(fallback));
+  if (fallback.kind === "apt") assert.equal([...fallback.packages], [...APT_PACKAGES]);
+  // Debian's torch has no transformers: no fallback for a Hugging Face model.
+  const hf = planLocal("pytorch", resolved("auto", { found: false }), root, VENV, { ...noPython, needs: { transformers: true } });
+  assert.is(hf.kind, "blocked");
+  const other = planLocal("pytorch", resolved("auto", {}), { root: true, apt: false }, VENV, noVenv);
+  assert.ok(other.kind === "blocked" && /Python 3\.11 with its venv module.*LEM_PYTHON/.test(other.fix), JSON.stringify(other));
+});
+
+test("setup's plan never replaces a Python the user named, and needs the harness", () => {
+  const named = planLocal("pytorch", resolved("env:LEM_PYTHON", {}), root, VENV, TORCH_ONLY);
+  assert.ok(named.kind === "blocked" && /has no torch/.test(named.message) && /requirements\.txt.*unset LEM_PYTHON/.test(named.fix), JSON.stringify(named));
+  const config = planLocal("pytorch", resolved(".lem-config.yaml", { torch: true }), root, VENV, { ...TORCH_ONLY, needs: { transformers: true } });
+  assert.ok(config.kind === "blocked" && /has no transformers/.test(config.message) && /remove python from \.lem-config\.yaml/.test(config.fix), JSON.stringify(config));
+  const noHarness = planLocal("pytorch", resolved("auto", { torch: true, harness: false }), root, VENV, TORCH_ONLY);
   assert.ok(noHarness.kind === "blocked" && /reinstall lem/.test(noHarness.fix));
-  assert.is(APT_PACKAGES.length, 4);
 });
 
 test.run();

@@ -1,4 +1,5 @@
 import { parse, positiveInt } from "./args.js";
+import { transformersModels } from "../config/models.js";
 import { loadProject, planOnCluster, planProject, projectRunners, runnerSettings, type Project, requireMatch, warnPlan } from "./project.js";
 import { out, err, isInteractive, statusNode } from "./output.js";
 import { executeBuild, type BuildOutcome } from "../exec/scheduler.js";
@@ -70,7 +71,7 @@ export async function buildCommand(argv: string[]): Promise<number> {
   // Every runner is resolved (and, below, its image built) before any node starts.
   const resolved = await projectRunners(project, [...new Set(planned.filter(needsRun).map((n) => n.config.backend))], values.runner);
   // Each runner can work, or one error with the fix: before any node starts or any dir is made.
-  await preflight(resolved, { user: project.user, gpu: Boolean(project.host.gpu) });
+  await preflight(resolved, { user: project.user, gpu: Boolean(project.host.gpu), transformersModels: transformersModels(planned.filter(needsRun).map((n) => n.config)) });
   // A cluster schedules its own jobs: a Slurm-only build keeps slurm.max_jobs nodes there, unless --jobs.
   const onCluster = [...resolved.values()].every((r) => r.spec === "slurm");
   const width = devices ? Math.min(jobs ?? devices.size, devices.size) : jobs ?? (onCluster ? project.user.slurm.max_jobs : project.user.jobs);

@@ -5,7 +5,7 @@ import { out } from "./output.js";
 import { detectHardware } from "../exec/hardware.js";
 import { HARNESS_DIR } from "../paths.js";
 import { VERSION } from "./version.js";
-import { resolvePython, describePython } from "../config/python.js";
+import { resolvePython, describePython, lemVenv, venvComplete } from "../config/python.js";
 import { loadUserConfig } from "../config/user-config.js";
 import { dockerBinary } from "../exec/docker/docker-cli.js";
 import { detectGpus } from "../exec/devices.js";
@@ -34,7 +34,13 @@ export async function doctorCommand(argv: string[]): Promise<number> {
   checks.push({ name: "lem", ok: true, value: `${VERSION} (node ${process.version})` });
   const py = run(python, ["-c", "import sys, torch; print(sys.version.split()[0], 'torch', torch.__version__, 'cuda' if torch.cuda.is_available() else 'cpu-only')"]);
   checks.push({ name: "python + torch", ok: py.ok, value: `${describePython(resolved)}: ${py.ok ? py.text : py.text.split("\n").pop()}`,
-    fix: "run `npx lem setup` (Debian: installs python3-torch), or point LEM_PYTHON at a Python with torch" });
+    fix: "run `npx lem setup` (it makes lem's venv), or point LEM_PYTHON at a Python with torch" });
+  // Only Hugging Face models need it: synthetic:<preset> ones run on torch alone, so its absence is not a failure.
+  const hf = run(python, ["-c", "import transformers; print(transformers.__version__)"]);
+  checks.push({ name: "transformers", ok: true, value: hf.ok ? hf.text : "not installed (only synthetic:<preset> models can run; `npx lem setup` makes lem's venv with it)" });
+  const venv = lemVenv();
+  checks.push({ name: "lem venv", ok: true, value: venvComplete(venv) ? `${venv.dir}${resolved.python === venv.python ? " (in use)" : ` (not in use: ${describePython(resolved)} comes first)`}`
+    : `not made (${venv.dir}; \`npx lem setup\` makes it where no Python has torch, \`npx lem setup --venv\` always)` });
   const harness = run(python, ["-c", "import lem_harness"], { ...process.env, PYTHONPATH: HARNESS_DIR });
   checks.push({ name: "harness", ok: harness.ok, value: harness.ok ? HARNESS_DIR : harness.text.split("\n").pop() ?? "", fix: "reinstall lem: docker/harness is missing" });
   const hw = detectHardware();
@@ -60,7 +66,7 @@ export async function doctorCommand(argv: string[]): Promise<number> {
   // lem can measure when either runner works: the local one (Python + torch + harness) or Docker.
   const byName = (name: string) => checks.find((c) => c.name === name)?.ok ?? false;
   const usable = (byName("python + torch") && byName("harness")) || byName("docker");
-  if (values.json) { out(JSON.stringify({ checks, usable })); return usable ? 0 : 1; }
+  if (values.json) { out(JSON.stringify({ checks, usable, python: { path: python, source: resolved.source } })); return usable ? 0 : 1; }
   for (const c of checks) out(`${c.ok ? "ok  " : "--  "} ${c.name.padEnd(15)} ${c.value}${!c.ok && c.fix ? `\n     ${"".padEnd(15)} fix: ${c.fix}` : ""}`);
   return usable ? 0 : 1;
 }

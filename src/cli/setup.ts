@@ -3,9 +3,11 @@ import { parse } from "./args.js";
 import { out, err } from "./output.js";
 import { loadProject, projectRunners, type Project } from "./project.js";
 import { LemError } from "../errors.js";
-import { forgetPythonProbes, resolvePython } from "../config/python.js";
+import { forgetPythonProbes, lemVenv, probePython, PYTHON_CANDIDATES, resolvePython } from "../config/python.js";
+import { transformersModels } from "../config/models.js";
 import { checkDocker } from "../exec/preflight.js";
-import { APT_COMMAND, APT_PACKAGES, hostFacts, planLocal, type SetupStep } from "../exec/setup-plan.js";
+import { makeVenv } from "../exec/python-venv.js";
+import { APT_COMMAND, APT_PACKAGES, hostFacts, missingPackages, planLocal, type SetupStep } from "../exec/setup-plan.js";
 import { PACKAGE_ROOT } from "../paths.js";
 import type { Backend } from "../lemfile/types.js";
 
@@ -13,25 +15,30 @@ export const SETUP_HELP = `lem setup — make this machine able to run the lemfi
 
   For each backend the lemfile uses, checks the runner it resolves to (as lem build would) and
   installs what is missing:
-    local   a Python with torch (LEM_PYTHON, .lem-config.yaml python, python3, /usr/bin/python3);
-            if none, as root on Debian: apt-get install ${APT_PACKAGES.join(" ")}
-            (Debian's /usr/bin/python3 with CPU torch)
+    local   a Python with torch, and transformers if a model is not synthetic:<preset>
+            (LEM_PYTHON, .lem-config.yaml python, lem's venv, python3, /usr/bin/python3);
+            if none, makes lem's venv (LEM_VENV, default ~/.cache/lem/venv-<hash>) with the
+            pinned docker/harness/requirements.txt, using pip as this machine has it set up;
+            Debian as root: apt-get installs python3-venv first where venv needs it, and
+            falls back to ${APT_PACKAGES.join(" ")} where there is no Python at all
     docker  builds lem's image for the backend (on a CPU host, first an offline Debian base)
   A second run has nothing to do.
 
   --lemfile PATH           the lemfile (default ./lemfile.ts)
   --runner local|docker    set up this runner for every backend
+  --venv                   make lem's venv for the local runner even where another Python
+                           would do (what CI does, so it tests the pinned requirements)
   --dry-run                say what would be installed, and where, without doing it
 `;
 
 export async function setupCommand(argv: string[]): Promise<number> {
   const { values } = parse(argv, {
-    lemfile: { type: "string" }, runner: { type: "string" }, "dry-run": { type: "boolean" }, help: { type: "boolean", short: "h" },
+    lemfile: { type: "string" }, runner: { type: "string" }, venv: { type: "boolean" }, "dry-run": { type: "boolean" }, help: { type: "boolean", short: "h" },
   }, "setup");
   if (values.help) { out(SETUP_HELP); return 0; }
   const project = await loadProject(values.lemfile);
   const backends = [...new Set(project.nodes.map((n) => n.config.backend))];
-  const steps = await planSetup(project, backends, values.runner);
+  const steps = await planSetup(project, backends, values.runner, Boolean(values.venv));
   // A blocked step is the error below; the others are what setup found or does.
   for (const step of steps) if (step.kind !== "blocked") out(describe(step, Boolean(values["dry-run"])));
 
@@ -45,20 +52,31 @@ export async function setupCommand(argv: string[]): Promise<number> {
   if (todo.length === 0) { out("nothing to do: `npx lem build` can run every experiment here"); return 0; }
   if (values["dry-run"]) { out("dry run: nothing installed (run without --dry-run to do it)"); return 0; }
 
+  // Two backends on the local runner share one Python: make it once.
+  const done = new Set<string>();
   for (const step of todo) {
-    if (step.kind === "apt") await installApt();
+    const key = step.kind === "venv" || step.kind === "apt" ? "python" : `${step.kind}:${step.backend}`;
+    if (done.has(key)) continue;
+    done.add(key);
+    if (step.kind === "apt") await installApt(APT_PACKAGES);
+    if (step.kind === "venv") await installVenv(step);
     if (step.kind === "image" && !(await buildImage(project, step.backend, step.runner))) { err("lem setup: interrupted"); return 130; }
   }
   out("done: `npx lem build` can run every experiment here");
   return 0;
 }
 
-async function planSetup(project: Project, backends: Backend[], cli: string | undefined): Promise<SetupStep[]> {
+async function planSetup(project: Project, backends: Backend[], cli: string | undefined, forceVenv: boolean): Promise<SetupStep[]> {
   const resolved = await projectRunners(project, backends, cli);
   const host = hostFacts();
+  const needs = { transformers: transformersModels(project.nodes.map((n) => n.config)).length > 0 };
   const steps: SetupStep[] = [];
   for (const [backend, choice] of resolved) {
-    if (choice.spec === "local") { steps.push(planLocal(backend, resolvePython(project.user), host)); continue; }
+    if (choice.spec === "local") {
+      const bases = PYTHON_CANDIDATES.map((python) => probePython(python));
+      steps.push(planLocal(backend, resolvePython(project.user), host, lemVenv(), { needs: backend === "pytorch" ? needs : { transformers: false }, bases, forceVenv }));
+      continue;
+    }
     const problem = await checkDocker(backend, choice.spec, { user: project.user, gpu: Boolean(project.host.gpu), root: PACKAGE_ROOT });
     if (problem) { steps.push({ kind: "blocked", backend, runner: choice.spec, message: problem.message, fix: problem.fix }); continue; }
     const { imageForSpec, imageDigest } = await import("../exec/docker/images.js");
@@ -78,22 +96,45 @@ function describe(step: SetupStep, dryRun: boolean): string {
     case "ready": return `${head} ready: ${step.detail}`;
     case "blocked": return `${head} cannot set up: ${step.message}`;
     case "apt": return `${head} ${dryRun ? "would run" : "runs"}: ${APT_COMMAND}\n${"".padEnd(17)} ${step.detail}`;
+    case "venv": return `${head} ${dryRun ? "would make" : "makes"} lem's venv: ${step.detail}`;
     case "image": return `${head} ${dryRun ? "would build" : "builds"}: ${step.detail}`;
   }
 }
 
-async function installApt() {
+async function installApt(packages: readonly string[]) {
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   // apt's own progress is the user's: it goes straight to the terminal.
-  for (const args of [["update"], ["install", "-y", "--no-install-recommends", ...APT_PACKAGES]]) {
+  for (const args of [["update"], ["install", "-y", "--no-install-recommends", ...packages]]) {
     out(`$ apt-get ${args.join(" ")}`);
     const r = spawnSync("apt-get", args, { env, stdio: ["ignore", "inherit", "inherit"] });
     if (r.status !== 0) throw new LemError(`apt-get ${args[0]} failed (exit ${r.status ?? r.signal})`, "check network access to the Debian mirror and the output above, then run `npx lem setup` again", 1);
   }
   forgetPythonProbes();
+  if (packages !== APT_PACKAGES) return;
   const py = resolvePython({});
   if (!py.probe.torch) throw new LemError(`installed ${APT_PACKAGES.join(" ")}, yet no Python here finds torch`, "run `lem doctor` to see what lem finds", 1);
   out(`installed: ${py.python}, Python ${py.probe.version} with torch`);
+}
+
+/** lem's venv: python3-venv first where Debian needs it, then the pinned requirements; pip's lines stream as they come. */
+async function installVenv(step: Extract<SetupStep, { kind: "venv" }>) {
+  if (step.aptFirst.length) await installApt(step.aptFirst);
+  const venv = lemVenv();
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.on("SIGINT", onSignal);
+  const started = performance.now();
+  out(`$ ${step.base} -m venv ${venv.dir} && ${venv.python} -m pip install -r docker/harness/requirements.txt`);
+  try {
+    await makeVenv(venv, step.base, { signal: stop.signal, onLine: (line) => out(`  ${line}`) });
+  } finally {
+    process.off("SIGINT", onSignal);
+  }
+  forgetPythonProbes();
+  const probe = probePython(venv.python);
+  const missing = missingPackages(probe, { transformers: true });
+  if (missing || !probe.harness) throw new LemError(`made ${venv.dir}, yet its Python ${missing ? `finds no ${missing}` : "cannot import lem's harness"}`, "run `lem doctor` to see what lem finds", 1);
+  out(`installed: lem's venv ${venv.dir} (Python ${probe.version}, torch and transformers) in ${((performance.now() - started) / 1000).toFixed(0)} s`);
 }
 
 /** Builds lem's image for a backend; false when interrupted. */

@@ -1,5 +1,9 @@
 import { spawnSync } from "node:child_process";
-import { HARNESS_DIR } from "../paths.js";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { HARNESS_DIR, REQUIREMENTS_FILE } from "../paths.js";
 
 /** What one Python interpreter offers the local runner. */
 export interface PythonProbe {
@@ -7,6 +11,10 @@ export interface PythonProbe {
   /** It ran at all. */
   found: boolean;
   torch: boolean;
+  /** transformers is importable: Hugging Face models (anything but synthetic:<preset>) need it. */
+  transformers: boolean;
+  /** It can make a venv with pip in it (venv and ensurepip; Debian ships ensurepip in python3-venv). */
+  venv: boolean;
   /** lem's harness (docker/harness) is importable with lem's PYTHONPATH. */
   harness: boolean;
   version?: string;
@@ -16,19 +24,53 @@ export interface PythonProbe {
 
 export interface ResolvedPython {
   python: string;
-  /** env:LEM_PYTHON, .lem-config.yaml, or auto (found by looking for torch). */
-  source: "env:LEM_PYTHON" | ".lem-config.yaml" | "auto";
+  /** env:LEM_PYTHON, .lem-config.yaml, lem's venv, or auto (found by looking for torch). */
+  source: "env:LEM_PYTHON" | ".lem-config.yaml" | "venv" | "auto";
   probe: PythonProbe;
   /** Every interpreter looked at, in order (auto only looks further than the first). */
   tried: PythonProbe[];
 }
 
-/** Where lem looks when nothing names a Python: PATH's python3, then Debian's (what `lem setup` installs). */
+/** Where lem looks when nothing names a Python and lem's venv is not made: PATH's python3, then Debian's. */
 export const PYTHON_CANDIDATES = ["python3", "/usr/bin/python3"] as const;
+
+/** lem's own venv: where `lem setup` installs the harness's pinned requirements. */
+export interface LemVenv {
+  dir: string;
+  python: string;
+  /** First 12 hex digits of sha256(requirements.txt): new pins make a new venv, never a half-updated one. */
+  key: string;
+  /** Written last by `lem setup`, holding the key: a venv without it is incomplete and not used. */
+  marker: string;
+}
+
+/** $XDG_CACHE_HOME/lem (~/.cache/lem when unset): lem's venv and wheels, outside any checkout. */
+export const lemCacheDir = (env: NodeJS.ProcessEnv = process.env) => join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "lem");
+
+/** First 12 hex digits of sha256(requirements.txt): what names lem's venv and its image's wheels. */
+export const requirementsKey = () => createHash("sha256").update(readFileSync(REQUIREMENTS_FILE)).digest("hex").slice(0, 12);
+
+/** LEM_VENV, else <cache>/venv-<key>: a later CI run or project on the same machine reuses it. */
+export function lemVenv(env: NodeJS.ProcessEnv = process.env): LemVenv {
+  const key = requirementsKey();
+  const dir = env.LEM_VENV || join(lemCacheDir(env), `venv-${key}`);
+  return { dir, python: join(dir, "bin", "python"), key, marker: join(dir, ".lem-requirements") };
+}
+
+/** The venv was finished by `lem setup` for the current requirements. */
+export function venvComplete(venv: LemVenv): boolean {
+  try {
+    return readFileSync(venv.marker, "utf8").trim() === venv.key && existsSync(venv.python);
+  } catch {
+    return false;
+  }
+}
 
 // find_spec locates a package without importing it: ~30 ms where `import torch` takes seconds.
 const PROBE = `import sys, json, importlib.util as u
-print(json.dumps({"version": sys.version.split()[0], "torch": u.find_spec("torch") is not None, "harness": u.find_spec("lem_harness") is not None}))`;
+has = lambda m: u.find_spec(m) is not None
+print(json.dumps({"version": sys.version.split()[0], "torch": has("torch"), "transformers": has("transformers"),
+                  "venv": has("venv") and has("ensurepip"), "harness": has("lem_harness")}))`;
 
 const probes = new Map<string, PythonProbe>();
 
@@ -43,12 +85,12 @@ export function probePython(python: string): PythonProbe {
   let probe: PythonProbe;
   try {
     if (r.status !== 0) throw new Error();
-    const facts = JSON.parse(r.stdout.trim().split("\n").pop() ?? "") as { version: string; torch: boolean; harness: boolean };
-    probe = { python, found: true, torch: facts.torch, harness: facts.harness, version: facts.version };
+    const facts = JSON.parse(r.stdout.trim().split("\n").pop() ?? "") as Omit<PythonProbe, "python" | "found">;
+    probe = { python, found: true, torch: facts.torch, transformers: facts.transformers, venv: facts.venv, harness: facts.harness, version: facts.version };
   } catch {
     const why = r.error ? ((r.error as NodeJS.ErrnoException).code === "ENOENT" ? "not found" : r.error.message)
       : (r.stderr.trim().split("\n").pop() || `exited with code ${r.status}`);
-    probe = { python, found: false, torch: false, harness: false, error: why };
+    probe = { python, found: false, torch: false, transformers: false, venv: false, harness: false, error: why };
   }
   probes.set(python, probe);
   return probe;
@@ -61,11 +103,13 @@ export function forgetPythonProbes(): void {
 
 /**
  * The local runner's Python, found the same way by build, setup, preflight and doctor:
- * LEM_PYTHON > .lem-config.yaml `python` > the first of PATH's python3 and /usr/bin/python3
- * that has torch > python3.
+ * LEM_PYTHON > .lem-config.yaml `python` > lem's venv, once `lem setup` finished it > the first of
+ * PATH's python3 and /usr/bin/python3 that has torch > python3.
  */
 export function resolvePython(user: { python?: string }, env: NodeJS.ProcessEnv = process.env): ResolvedPython {
-  const named: [string | undefined, ResolvedPython["source"]][] = [[env.LEM_PYTHON, "env:LEM_PYTHON"], [user.python, ".lem-config.yaml"]];
+  const venv = lemVenv(env);
+  const named: [string | undefined, ResolvedPython["source"]][] = [
+    [env.LEM_PYTHON, "env:LEM_PYTHON"], [user.python, ".lem-config.yaml"], [venvComplete(venv) ? venv.python : undefined, "venv"]];
   for (const [python, source] of named) {
     if (!python) continue;
     const probe = probePython(python);
@@ -82,6 +126,6 @@ export function resolvePython(user: { python?: string }, env: NodeJS.ProcessEnv 
 
 /** How a resolved Python reads in a message: "/usr/bin/python3 (LEM_PYTHON)". */
 export function describePython(r: ResolvedPython): string {
-  const from = r.source === "env:LEM_PYTHON" ? "LEM_PYTHON" : r.source === ".lem-config.yaml" ? "python in .lem-config.yaml" : "found on this machine";
+  const from = { "env:LEM_PYTHON": "LEM_PYTHON", ".lem-config.yaml": "python in .lem-config.yaml", venv: "lem's venv, made by lem setup", auto: "found on this machine" }[r.source];
   return `${r.python} (${from})`;
 }

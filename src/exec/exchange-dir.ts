@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync, chmodSync, readdirSync } from "node:fs";
+import { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync, chmodSync, readdirSync, openSync, createWriteStream, type WriteStream } from "node:fs";
 import { tmpdir, constants } from "node:os";
 import { currentOwner, ownerDead, type OwnerIdentity } from "../store/process-identity.js";
 import { join } from "node:path";
@@ -159,6 +159,15 @@ function accept(path: string, outcome: LaunchOutcome, node: PlannedNode, meta: R
 }
 
 /** Keeps the last `max` lines of a stream of chunks. */
+/**
+ * The harness's output, kept in the exchange dir (for a failed node). Opened before the harness
+ * starts: an asynchronous open could land after a quick, interrupted node's dir is gone, and its
+ * ENOENT would be an unhandled error that ends lem.
+ */
+export function openHarnessLog(x: ExchangeDir): WriteStream {
+  return createWriteStream("", { fd: openSync(join(x.dir, "harness.log"), "a") });
+}
+
 export class TailBuffer {
   private text = "";
   constructor(private readonly max = 20) {}

@@ -1,8 +1,7 @@
 import { spawn } from "node:child_process";
-import { createWriteStream } from "node:fs";
 import { join } from "node:path";
 import { constants } from "node:os";
-import { runInExchangeDir, TailBuffer, type ExchangeDir, type LaunchOutcome } from "./exchange-dir.js";
+import { openHarnessLog, runInExchangeDir, TailBuffer, type ExchangeDir, type LaunchOutcome } from "./exchange-dir.js";
 import { watchInterrupts } from "./interrupts.js";
 import type { Runner, RunContext, RunOutcome, RunnerMeta } from "./runner.js";
 import type { PlannedNode } from "../graph/plan.js";
@@ -34,7 +33,7 @@ export class LocalRunner implements Runner {
 
   private launch(x: ExchangeDir, ctx: RunContext): Promise<LaunchOutcome> {
     return new Promise((resolve, reject) => {
-      const log = createWriteStream(join(x.dir, "harness.log"));
+      const log = openHarnessLog(x);
       const child = spawn(this.python, ["-m", "lem_harness"], {
         cwd: this.projectRoot ?? x.dir,
         detached: true,

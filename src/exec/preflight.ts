@@ -4,6 +4,7 @@ import { LemError } from "../errors.js";
 import { resolvePython, describePython, PYTHON_CANDIDATES } from "../config/python.js";
 import type { ResolvedRunner } from "../config/runner-resolution.js";
 import type { Backend } from "../lemfile/types.js";
+import { REQUIREMENTS_FILE } from "../paths.js";
 
 /** Why one backend's runner cannot work on this machine, and what makes it work. */
 export interface RunnerProblem {
@@ -19,6 +20,8 @@ export interface PreflightSettings {
   /** An NVIDIA GPU is here (lem's pytorch image then builds on CUDA, not on the offline base). */
   gpu: boolean;
   root?: string;
+  /** The pytorch models of this build that load with transformers (not synthetic:<preset>). */
+  transformersModels?: readonly string[];
 }
 
 export const SETUP_FIX = "run `npx lem setup` (it installs what is missing and says where)";
@@ -31,9 +34,9 @@ export function onPath(cmd: string): boolean {
 /** The local runner's Python: it runs, finds torch and finds lem's harness. */
 export function checkLocal(backend: Backend, settings: PreflightSettings): RunnerProblem | undefined {
   const py = resolvePython(settings.user);
-  const named = py.source !== "auto";
+  const named = py.source === "env:LEM_PYTHON" || py.source === ".lem-config.yaml";
   const problem = (message: string, fix: string): RunnerProblem => ({ backend, runner: "local", message, fix });
-  const pinnedFix = `install torch for ${py.python} (${py.python} -m pip install torch --index-url https://download.pytorch.org/whl/cpu), `
+  const pinnedFix = `install torch for ${py.python} (${py.python} -m pip install -r ${REQUIREMENTS_FILE}), `
     + `or ${py.source === "env:LEM_PYTHON" ? "unset LEM_PYTHON" : "remove python from .lem-config.yaml"} and ${SETUP_FIX}`;
   if (!py.probe.found) {
     return named
@@ -45,6 +48,12 @@ export function checkLocal(backend: Backend, settings: PreflightSettings): Runne
       ? problem(`the local runner for ${backend} needs torch, and ${describePython(py)} has none`, pinnedFix)
       : problem(`the local runner for ${backend} needs torch, and no Python here has it (tried ${py.tried.map((t) => t.python).join(", ")})`,
         `${SETUP_FIX}, or point LEM_PYTHON at a Python with torch`);
+  }
+  const hf = backend === "pytorch" ? settings.transformersModels ?? [] : [];
+  if (hf.length && !py.probe.transformers) {
+    const models = hf.length > 1 ? `${hf[0]} and ${hf.length - 1} more` : hf[0];
+    return problem(`the local runner for ${backend} needs transformers for ${models}, and ${describePython(py)} has none`,
+      named ? pinnedFix.replace("install torch", "install transformers") : `${SETUP_FIX}: it makes lem's venv with transformers`);
   }
   if (!py.probe.harness) {
     return problem(`${describePython(py)} cannot import lem's harness (docker/harness in the lem package)`, "reinstall lem: its docker/harness folder is missing");

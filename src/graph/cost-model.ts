@@ -1,4 +1,5 @@
 import type { ExperimentConfig } from "../lemfile/types.js";
+import { isSynthetic, SYNTHETIC_PREFIX } from "../config/models.js";
 
 /**
  * Parameter counts of the synthetic:<preset> models, as docker/harness/lem_harness/models/presets.py
@@ -20,7 +21,7 @@ const ASSUMED_FLOPS = 2e10;
 
 /** Parameters of a config's model: the preset's, else a size in its name ("Llama-3.2-1B" → 1.0e9, "…-350M"), else 1B. */
 export function modelParams(model: string): number {
-  if (model.startsWith("synthetic:")) return SYNTHETIC_PARAMS[model.slice("synthetic:".length)] ?? UNKNOWN_PARAMS;
+  if (isSynthetic(model)) return SYNTHETIC_PARAMS[model.slice(SYNTHETIC_PREFIX.length)] ?? UNKNOWN_PARAMS;
   const sizes = [...model.matchAll(/(?:^|[^a-z0-9.])(\d+(?:\.\d+)?)([bm])(?![a-z0-9])/gi)];
   const last = sizes.at(-1);
   if (!last) return UNKNOWN_PARAMS;

@@ -1,6 +1,6 @@
-import { createWriteStream, existsSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { TailBuffer, type ExchangeDir, type LaunchOutcome } from "../exchange-dir.js";
+import { openHarnessLog, TailBuffer, type ExchangeDir, type LaunchOutcome } from "../exchange-dir.js";
 import { watchInterrupts } from "../interrupts.js";
 import { translateDockerError } from "./errors.js";
 import { writeSecretsFile, type SecretsFile } from "./secrets.js";
@@ -31,7 +31,7 @@ export interface DockerDispatch {
  */
 export async function dispatchHarness(x: ExchangeDir, ctx: RunContext, d: DockerDispatch): Promise<LaunchOutcome> {
   const secrets = writeSecretsFile(d.secrets);
-  const log = createWriteStream(join(x.dir, "harness.log"));
+  const log = openHarnessLog(x);
   const tail = new TailBuffer();
   const watch = watchInterrupts(ctx, { terminate: () => d.terminate(), kill: () => d.kill() });
   try {

@@ -1,14 +1,15 @@
 import { createHash } from "node:crypto";
-import { lstatSync, readFileSync, readlinkSync } from "node:fs";
+import { lstatSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { $ } from "zx";
-import { LemError } from "../../errors.js";
-import type { NodeError } from "../../events.js";
+import { ImageError } from "./image-error.js";
 import { canonicalJson } from "../../graph/canonical-json.js";
 import { contextFiles } from "./build-context.js";
 import { PACKAGE_ROOT } from "../../paths.js";
 import { tail } from "./errors.js";
 import { dockerBinary } from "./docker-cli.js";
+import { assembleContext, ensureWheelhouse, IMAGE_PYTHON } from "./wheelhouse.js";
+import { resolvePython } from "../../config/python.js";
 
 /**
  * Container images as graph nodes. An image's hash covers everything that decides its content as
@@ -16,7 +17,7 @@ import { dockerBinary } from "./docker-cli.js";
  * built only when missing or changed, and the tag names that content: lem-<backend>:<hash>.
  */
 export interface ImageNode {
-  /** For people: "image:pytorch", "image:debian-trixie-minbase". */
+  /** For people: "image:pytorch", "image:debian-bookworm-minbase". */
   name: string;
   backend: "pytorch" | "vllm" | "base";
   /** What `docker run` is given: built by lem (`lem-…:<hash>`) or the user's `docker:<image>`. */
@@ -29,6 +30,8 @@ export interface ImageNode {
   /** A build script run as `bash <script> <tag> <SUITE>` (the offline Debian base). */
   script?: string;
   buildArgs: Record<string, string>;
+  /** Its context gets `wheels/`: the harness's pinned requirements for this Python, fetched on the host. */
+  wheels?: string;
   dependsOn?: ImageNode;
   /** Set for `docker:<image>` runner specs: lem only checks that it exists. */
   external?: true;
@@ -52,40 +55,15 @@ export interface ImageEvent {
   digest?: string;
 }
 
-export type ImageErrorKind = "image-missing" | "image-build" | "daemon-down" | "permission" | "interrupted";
-
-/** Seed 004's category names, as a node's error shows them. */
-const ERROR_TYPES: Record<ImageErrorKind, string> = {
-  "image-missing": "DockerImagePullError", "image-build": "DockerImageBuildError",
-  "daemon-down": "DockerDaemonError", permission: "DockerPermissionError", interrupted: "Interrupted",
-};
-
-/** An image that is missing or would not build: what, why, the fix, and the build's last lines. */
-export class ImageError extends LemError {
-  readonly type: string;
-  constructor(
-    readonly kind: ImageErrorKind,
-    message: string,
-    fix: string,
-    readonly stderrTail = "",
-  ) {
-    // The CLI prints message and fix only, and a failed build is unreadable without its last lines.
-    super(stderrTail ? `${message}; its last lines:\n${stderrTail.replace(/^/gm, "    ")}` : message, fix, 1);
-    this.name = "ImageError";
-    this.type = ERROR_TYPES[kind];
-  }
-  toNodeError(): NodeError {
-    return { type: this.type, message: this.message, fix: this.fix, stderrTail: this.stderrTail };
-  }
-}
+export { ImageError, type ImageErrorKind } from "./image-error.js";
 
 export { PACKAGE_ROOT };
 
-/** trixie: its python3-torch is 2.6 (SDPA); bookworm's is 1.13. */
-const BASE_SUITE = "trixie";
+/** bookworm: its python3 is the 3.11 that the image's wheels are fetched for (IMAGE_PYTHON). */
+const BASE_SUITE = "bookworm";
 
 /** What an image's hash is computed from: a node without its derived name, hash and tag. */
-export type ImageRecipe = Pick<ImageNode, "backend" | "dockerfile" | "context" | "script" | "buildArgs" | "dependsOn" | "external">
+export type ImageRecipe = Pick<ImageNode, "backend" | "dockerfile" | "context" | "script" | "buildArgs" | "wheels" | "dependsOn" | "external">
   & { tag?: string };
 
 /**
@@ -116,6 +94,8 @@ export function imageHash(node: ImageRecipe): string {
     }
   }
   part("args", canonicalJson(node.buildArgs));
+  // The wheels themselves are named by the pins (requirements.txt is in the context), so only their Python counts.
+  if (node.wheels) part("wheels", node.wheels);
   if (node.dependsOn) part("depends", node.dependsOn.hash);
   return h.digest("hex").slice(0, 12);
 }
@@ -128,21 +108,19 @@ export function baseImage(root = PACKAGE_ROOT, suite = BASE_SUITE): ImageNode {
 }
 
 /**
- * The image lem builds for a backend. Without an NVIDIA GPU, pytorch builds on the offline Debian
- * base with Debian's torch, so `runners: { pytorch: "docker" }` works on a CPU-only machine with no
- * registry; with one, on the CUDA runtime image with pip's torch. vllm always needs its CUDA image.
+ * The image lem builds for a backend. pytorch: the offline Debian base with the harness's pinned
+ * requirements installed from wheels that the host's pip fetched, so it needs no registry and has
+ * what the local runner's venv has. One image for CPU and GPU hosts: torch's CUDA build carries its
+ * own CUDA libraries and the NVIDIA runtime adds the driver's, so which torch it holds is the host
+ * pip's choice (PyPI's x86_64 torch is the CUDA build). vllm always needs its CUDA image.
  */
 export function defaultImageFor(backend: "pytorch" | "vllm", opts: { gpu: boolean; root?: string }): ImageNode {
   const root = opts.root ?? PACKAGE_ROOT;
   const context = join(root, "docker");
   const dockerfile = join(context, `Dockerfile.${backend}`);
-  let dependsOn: ImageNode | undefined;
-  let buildArgs: Record<string, string> = {};
-  if (backend === "pytorch" && !opts.gpu) {
-    dependsOn = baseImage(root);
-    buildArgs = { BASE: dependsOn.tag, TORCH_FROM: "apt" };
-  }
-  const recipe = { backend, dockerfile, context, buildArgs, dependsOn };
+  const dependsOn = backend === "pytorch" ? baseImage(root) : undefined;
+  const buildArgs: Record<string, string> = dependsOn ? { BASE: dependsOn.tag } : {};
+  const recipe = { backend, dockerfile, context, buildArgs, dependsOn, ...(dependsOn ? { wheels: IMAGE_PYTHON } : {}) };
   const hash = imageHash(recipe);
   return { ...recipe, name: `image:${backend}`, hash, tag: `lem-${backend}:${hash}` };
 }
@@ -172,6 +150,8 @@ export async function imageDigest(tag: string, signal?: AbortSignal): Promise<st
 export interface EnsureOptions {
   signal?: AbortSignal;
   onEvent?: (event: ImageEvent) => void;
+  /** The host Python whose pip fetches an image's wheels (default: the local runner's, as resolvePython finds it). */
+  python?: string;
 }
 
 // One build per tag at a time: experiments that share an image wait for the same build.
@@ -216,23 +196,36 @@ async function ensureOnce(
 }
 
 /** The docker argv for a Dockerfile node (exported for tests of command construction). */
-export function buildArgv(node: ImageNode): string[] {
-  if (!node.dockerfile || !node.context) throw new TypeError(`${node.name} has no Dockerfile`);
+export function buildArgv(node: ImageNode, context = node.context): string[] {
+  if (!node.dockerfile || !context) throw new TypeError(`${node.name} has no Dockerfile`);
   const args = Object.keys(node.buildArgs).sort().flatMap((k) => ["--build-arg", `${k}=${node.buildArgs[k]}`]);
   // The label lets `lem clean` and `lem doctor` find lem's images. No --pull: a BASE already here is
   // used as is (an absent one is pulled by docker, where a registry is reachable).
   // --force-rm: a failed legacy-builder step would otherwise leave its container behind.
   return ["build", "--force-rm", "-f", node.dockerfile, ...args, "--label", "org.llenergymeasure.image-hash=" + node.hash,
-    "-t", node.tag, node.context];
+    "-t", node.tag, context];
 }
 
 async function runBuild(node: ImageNode, opts: EnsureOptions) {
+  let context = node.context;
+  if (node.wheels && node.context) {
+    const wheels = await ensureWheelhouse(opts.python ?? resolvePython({}).python, { signal: opts.signal });
+    context = assembleContext(node.context, wheels);
+  }
+  try {
+    await runBuildIn(node, context, opts);
+  } finally {
+    if (context !== node.context) rmSync(context!, { recursive: true, force: true });
+  }
+}
+
+async function runBuildIn(node: ImageNode, context: string | undefined, opts: EnsureOptions) {
   // Detached: its own process group, so an abort also stops debootstrap or docker import, not
   // just the shell that started them (the base script cleans up on SIGTERM).
   const $$ = $({ signal: opts.signal, quiet: true, nothrow: true, detached: true });
   const proc = node.script
     ? $$`bash ${node.script} ${node.tag} ${node.buildArgs.SUITE ?? BASE_SUITE}`
-    : $$`${dockerBinary()} ${buildArgv(node)}`;
+    : $$`${dockerBinary()} ${buildArgv(node, context)}`;
   const killGroup = () => { try { if (proc.pid) process.kill(-proc.pid, "SIGTERM"); } catch { /* gone */ } };
   opts.signal?.addEventListener("abort", killGroup, { once: true });
   const out = await proc;
@@ -255,7 +248,7 @@ function buildFix(node: ImageNode, output: string): string {
     return `the base image${base ? ` ${base}` : ""} is neither here nor pullable: pull it where a registry is reachable (docker save | docker load), or use the offline CPU image`;
   }
   if (/no space left/i.test(output)) return "free disk space for Docker (docker system df; docker image prune), then run the build again";
-  return "check network access to the Debian mirror and PyPI (the build installs packages), and the output above";
+  return "check network access to the Debian mirror (the build installs Debian's python3), and the output above";
 }
 
 /** Docker itself unusable: the same two cases every docker call can hit. */
