@@ -5,8 +5,8 @@ harness's own ctypes binding): no Node, no Docker, no network. Two models, each 
 of at least --min-window seconds (n is raised and the run repeated when a window comes out shorter):
 
   1. synthetic:1b in bf16: the harness's own Llama-3.2-1B-shaped decoder with random weights;
-  2. a Hugging Face LlamaForCausalLM of the same shape built from a config with random weights (saved to
-     a temporary folder with a word-level tokenizer, then loaded by the harness like any local model).
+  2. a Hugging Face LlamaForCausalLM of the same shape with random weights, saved to a temporary folder by
+     lem_harness.models.hf_folder (as CI's HF tests do), then loaded by the harness like any local model.
 
 Prints J/token, tokens/s, the window, the baseline, the devices measured (UUIDs) and counter vs
 integrated energy; --out DIR also keeps each full result document. Exit 0 when every model's energy was
@@ -28,29 +28,10 @@ os.environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
 
 
 def build_hf_llama(folder: str) -> str:
-    """A random-weight LlamaForCausalLM of the 1b preset's shape, saved with a tokenizer covering its vocabulary."""
-    import torch
-    from tokenizers import Tokenizer
-    from tokenizers.models import WordLevel
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    """The 1b preset as a Hugging Face folder with random weights: the same builder CI's HF tests use."""
+    from lem_harness.models.hf_folder import save_random_llama
 
-    from lem_harness.models.presets import PRESETS
-
-    shape = PRESETS["1b"].hf_config()
-    shape.update(max_position_embeddings=4096, bos_token_id=None, eos_token_id=None)
-    shape.pop("architectures", None)
-    config = LlamaConfig(**shape)
-    torch.manual_seed(0)
-    with torch.device("cuda"):  # initialising 1.2 B parameters on the CPU would take minutes
-        model = LlamaForCausalLM(config).to(torch.bfloat16)
-    model.save_pretrained(folder, safe_serialization=True)
-    del model
-    torch.cuda.empty_cache()
-    vocab = {f"t{i}": i for i in range(config.vocab_size - 1)}
-    vocab["[UNK]"] = config.vocab_size - 1
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(WordLevel(vocab, unk_token="[UNK]")), unk_token="[UNK]")
-    tokenizer.save_pretrained(folder)
-    return folder
+    return save_random_llama(folder, preset="1b", seed=0, dtype="bfloat16", device="cuda")
 
 
 def config_for(model: str, args, n: int) -> dict:
@@ -142,6 +123,8 @@ def main() -> int:
               file=sys.stderr)
         return 2
 
+    from lem_harness.errors import HarnessError
+
     runs = []
     if args.only in (None, "synthetic"):
         runs.append(("synthetic:1b", lambda: "synthetic:1b"))
@@ -153,8 +136,8 @@ def main() -> int:
         for label, model in runs:
             try:
                 path = model()
-            except ImportError as e:
-                print(f"gpu-check: {label} needs transformers and tokenizers ({e})", file=sys.stderr)
+            except HarnessError as e:  # transformers or tokenizers missing: the message names the fix
+                print(f"gpu-check: {label}: {e.message}", file=sys.stderr)
                 return 2
             result = measure(label, path, args)
             print(report(label, result), flush=True)

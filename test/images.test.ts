@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { appendFileSync, cpSync, mkdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isIgnored, parseDockerignore } from "../src/exec/docker/build-context.js";
 import {
@@ -9,6 +9,7 @@ import {
   type ImageEvent, type ImageNode,
 } from "../src/exec/docker/images.js";
 import { tempDir } from "./helpers/temp.js";
+import { IMAGE_PYTHON } from "../src/exec/docker/wheelhouse.js";
 
 /** A copy of lem's docker/ folder to edit freely; returns the root that holds it. */
 function lemCopy(): string {
@@ -54,7 +55,8 @@ test("a build argument changes the hash; their order does not", () => {
   const node = cpu(lemCopy());
   const base = imageHash(node);
   assert.is(base, node.hash);
-  assert.is.not(imageHash({ ...node, buildArgs: { ...node.buildArgs, TORCH_FROM: "pip" } }), base);
+  assert.is.not(imageHash({ ...node, buildArgs: { ...node.buildArgs, BASE: "other" } }), base);
+  assert.is.not(imageHash({ ...node, wheels: "3.12" }), base);
   assert.is.not(imageHash({ ...node, buildArgs: { ...node.buildArgs, EXTRA: "1" } }), base);
   const reversed = Object.fromEntries(Object.entries(node.buildArgs).reverse());
   assert.is(imageHash({ ...node, buildArgs: reversed }), base);
@@ -87,16 +89,17 @@ test(".dockerignore rules: last match wins, folders cover their contents, ! re-i
   assert.not.ok(isIgnored("anything", parseDockerignore("")));
 });
 
-test("on a host without a GPU, pytorch builds on the offline Debian base, itself a node", () => {
+test("pytorch builds on the offline Debian base, itself a node, with wheels for its Python", () => {
   const root = lemCopy();
   const node = cpu(root);
   assert.is(node.backend, "pytorch");
   assert.match(node.tag, /^lem-pytorch:[0-9a-f]{12}$/);
   const base = node.dependsOn!;
   assert.is(base.backend, "base");
-  assert.match(base.tag, /^lem-debian:trixie-minbase-[0-9a-f]{12}$/);
+  assert.match(base.tag, /^lem-debian:bookworm-minbase-[0-9a-f]{12}$/);
   assert.is(base.script, join(root, "docker/build-base.sh"));
-  assert.equal(node.buildArgs, { BASE: base.tag, TORCH_FROM: "apt" });
+  assert.equal(node.buildArgs, { BASE: base.tag });
+  assert.is(node.wheels, IMAGE_PYTHON);
   // The base script is part of the chain: editing it changes the base and what builds on it.
   appendFileSync(join(root, "docker/build-base.sh"), "\n# edited\n");
   const after = cpu(root);
@@ -104,12 +107,17 @@ test("on a host without a GPU, pytorch builds on the offline Debian base, itself
   assert.is.not(after.hash, node.hash);
 });
 
-test("with a GPU, pytorch uses the Dockerfile's CUDA base and pip; vllm its own image", () => {
+test("editing the pinned requirements changes the pytorch image's hash", () => {
+  const root = lemCopy();
+  const before = cpu(root).hash;
+  appendFileSync(join(root, "docker/harness/requirements.txt"), "\nsix==1.17.0\n");
+  assert.is.not(cpu(root).hash, before);
+});
+
+test("with a GPU, pytorch is the same image (the host pip picks torch's build); vllm has its own", () => {
   const root = lemCopy();
   const gpu = defaultImageFor("pytorch", { gpu: true, root });
-  assert.is(gpu.dependsOn, undefined);
-  assert.equal(gpu.buildArgs, {});
-  assert.is.not(gpu.hash, cpu(root).hash);
+  assert.is(gpu.hash, cpu(root).hash);
   const vllm = defaultImageFor("vllm", { gpu: true, root });
   assert.match(vllm.tag, /^lem-vllm:[0-9a-f]{12}$/);
   assert.is(vllm.dockerfile, join(root, "docker/Dockerfile.vllm"));
@@ -118,8 +126,9 @@ test("with a GPU, pytorch uses the Dockerfile's CUDA base and pip; vllm its own 
 test("the docker build command names the Dockerfile, sorted build args, tag and context", () => {
   const node = cpu(PACKAGE_ROOT);
   const argv = buildArgv(node);
-  assert.equal(argv.slice(0, 8), ["build", "--force-rm", "-f", node.dockerfile, "--build-arg", `BASE=${node.buildArgs.BASE}`, "--build-arg", "TORCH_FROM=apt"]);
+  assert.equal(argv.slice(0, 6), ["build", "--force-rm", "-f", node.dockerfile, "--build-arg", `BASE=${node.buildArgs.BASE}`]);
   assert.equal(argv.slice(-3), ["-t", node.tag, node.context]);
+  assert.equal(buildArgv(node, "/tmp/ctx").slice(-1), ["/tmp/ctx"], "an assembled context replaces the folder");
 });
 
 test("a docker:<image> spec is the user's image, used by its name", () => {
@@ -187,10 +196,15 @@ dockerTest("the default CPU image builds offline, is reused, and runs the harnes
   assert.is(second.digest, first.digest);
   assert.ok(ms < 1000, `a present image is found in well under a second (took ${ms.toFixed(0)} ms)`);
 
-  const run = spawnSync("docker", ["run", "--rm", node.tag, "python3", "-c", "import torch, lem_harness; print(torch.__version__)"],
+  // The same pins as lem's venv: requirements.txt names torch and transformers exactly.
+  const pins = Object.fromEntries([...readFileSync(join(PACKAGE_ROOT, "docker/harness/requirements.txt"), "utf8").matchAll(/^(torch|transformers)(?:\[\w+\])?==(\S+)$/gm)].map((m) => [m[1], m[2]]));
+  const run = spawnSync("docker", ["run", "--rm", node.tag, "python3", "-c",
+    "import torch, transformers, lem_harness, sys; print(torch.__version__.split('+')[0], transformers.__version__, sys.version.split()[0])"],
     { encoding: "utf8", timeout: 120_000 });
   assert.is(run.status, 0, run.stderr);
-  assert.match(run.stdout.trim(), /^2\.\d+/);
+  const [torch, transformers, python] = run.stdout.trim().split(" ");
+  assert.equal([torch, transformers], [pins.torch, pins.transformers]);
+  assert.ok(python.startsWith(`${IMAGE_PYTHON}.`), python);
   const labels = spawnSync("docker", ["image", "inspect", "--format", "{{json .Config.Labels}}", node.tag], { encoding: "utf8" });
   assert.match(labels.stdout, /"org\.llenergymeasure\.harness":"1"/);
 });

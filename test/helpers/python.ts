@@ -17,3 +17,15 @@ export function requirePython(file: string): string | undefined {
   console.warn(`\n!! SKIPPING ${file}: no Python with torch found (set LEM_PYTHON)\n`);
   return undefined;
 }
+
+/**
+ * A Python with torch and transformers (lem's venv, as `lem setup` makes it): tests of Hugging Face
+ * models skip loudly without one; .ci/run sets LEM_REQUIRE_TRANSFORMERS=1 so that there they fail.
+ */
+export function requireTransformers(file: string): string | undefined {
+  const py = pythonWithTorch();
+  if (py && spawnSync(py, ["-c", "import transformers, tokenizers"], { stdio: "ignore" }).status === 0) return py;
+  if (process.env.LEM_REQUIRE_TRANSFORMERS === "1") throw new Error(`${file}: no Python with transformers (${py ?? "no torch either"}), and LEM_REQUIRE_TRANSFORMERS=1`);
+  console.warn(`\n!! SKIPPING ${file}: no Python with torch and transformers found (run \`npx lem setup --venv\`, or set LEM_PYTHON)\n`);
+  return undefined;
+}

@@ -1,4 +1,5 @@
-"""Shared test helpers: paths, a config envelope builder, a harness subprocess runner, a schema checker."""
+"""Shared test helpers: paths, a config envelope builder, a harness subprocess runner, a schema checker,
+the rule for tests that need transformers."""
 
 import json
 import os
@@ -7,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 
 HARNESS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO_ROOT = os.path.dirname(os.path.dirname(HARNESS_DIR))
@@ -15,6 +17,33 @@ HASH = "0123456789abcdef"
 
 if HARNESS_DIR not in sys.path:
     sys.path.insert(0, HARNESS_DIR)
+
+
+def _transformers_missing():
+    """Why transformers (with tokenizers) cannot be imported, or None."""
+    try:
+        import tokenizers  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError as e:
+        return str(e)
+    return None
+
+
+def needs_transformers(cls):
+    """Class decorator for tests of the transformers path. Without transformers they skip (the bookworm image
+    has none), unless LEM_REQUIRE_TRANSFORMERS=1: then each test fails, so an image that lost transformers
+    cannot pass CI by skipping."""
+    missing = _transformers_missing()
+    if missing is None:
+        return cls
+    if os.environ.get("LEM_REQUIRE_TRANSFORMERS") == "1":
+        def setUp(self):
+            self.fail(f"LEM_REQUIRE_TRANSFORMERS=1 but transformers is not installed ({missing}); "
+                      "pip install -r docker/harness/requirements.txt, or unset LEM_REQUIRE_TRANSFORMERS")
+        cls.setUp = setUp
+        cls.setUpClass = classmethod(lambda c: None)  # the class's own setup would fail first, less clearly
+        return cls
+    return unittest.skip(f"transformers is not installed ({missing})")(cls)
 
 
 def tiny_config(**overrides) -> dict:

@@ -80,7 +80,10 @@ def load_hf_model(model_id: str, device: str, dtype: torch.dtype, attn: str) -> 
             raise ModelUnavailable(f"cannot load {model_id!r}: {e}") from e
         fallback = f"sdpa not supported for this model or torch ({e}); used eager"
         attn = "eager"
-        model = AutoModelForCausalLM.from_pretrained(model_id, **{dtype_arg: dtype}, attn_implementation=attn)
+        try:  # the ValueError may have had nothing to do with sdpa (a folder without config.json)
+            model = AutoModelForCausalLM.from_pretrained(model_id, **{dtype_arg: dtype}, attn_implementation=attn)
+        except (ValueError, ImportError, OSError) as e2:
+            raise ModelUnavailable(f"cannot load {model_id!r}: {e2}") from e2
     except OSError as e:
         raise ModelUnavailable(f"cannot load {model_id!r} (not a local path, not in the Hugging Face cache, "
                                f"or not downloadable): {e}") from e
