@@ -2,7 +2,8 @@
 // any node starts. One Python resolution (LEM_PYTHON > .lem-config.yaml > one with torch) everywhere.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { chmodSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo, type Socket } from "node:net";
 import { join } from "node:path";
 import { TempProject } from "./helpers/project.js";
 import { tempDir } from "./helpers/temp.js";
@@ -166,6 +167,34 @@ test("setup's plan never replaces a Python the user named, and needs the harness
   assert.ok(config.kind === "blocked" && /has no transformers/.test(config.message) && /remove python from \.lem-config\.yaml/.test(config.fix), JSON.stringify(config));
   const noHarness = planLocal("pytorch", resolved("auto", { torch: true, harness: false }), root, VENV, TORCH_ONLY);
   assert.ok(noHarness.kind === "blocked" && /reinstall lem/.test(noHarness.fix));
+});
+
+test("lem setup --venv with an index that never answers fails fast with the fix, keeps no half-made venv, and never prints the index's password", async () => {
+  // A server that accepts connections and never answers: pip's default would retry it for minutes.
+  const sockets: Socket[] = [];
+  const server = createServer((socket) => { sockets.push(socket); });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  const venv = join(tempDir(), "venv");
+  try {
+    const project = new TempProject(EXAMPLE, { LEM_PYTHON: "", LEM_VENV: venv, PIP_INDEX_URL: `http://lem:s3cret@127.0.0.1:${port}/simple` });
+    const started = performance.now();
+    const r = await project.run("setup", "--venv");
+    const seconds = (performance.now() - started) / 1000;
+    const all = r.stdout + r.stderr;
+    assert.is(r.code, 1, all);
+    assert.ok(/pip cannot reach/.test(r.stderr), all.slice(-3000));
+    assert.match(r.stderr, /pip cannot reach a package index it is set to use \(ReadTimeoutError for \/simple\/torch\/; indexes: http:\/\/\*\*\*@127\.0\.0\.1/);
+    assert.match(r.stderr, /fix: point pip at an index or mirror it can reach \(PIP_INDEX_URL=URL/);
+    assert.not.match(all, /s3cret/);
+    assert.not.match(all, STACK);
+    // One read timeout (pip's --timeout 20) and the venv itself: not pip's default 5 retries.
+    assert.ok(seconds < 90, `failed after ${seconds.toFixed(0)} s`);
+    assert.not.ok(existsSync(venv), "the half-made venv is removed");
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    server.close();
+  }
 });
 
 test.run();

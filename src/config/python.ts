@@ -1,9 +1,8 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { join } from "node:path";
-import { HARNESS_DIR, REQUIREMENTS_FILE } from "../paths.js";
+import { HARNESS_DIR, lemCacheDir, REQUIREMENTS_FILE } from "../paths.js";
 
 /** What one Python interpreter offers the local runner. */
 export interface PythonProbe {
@@ -43,9 +42,6 @@ export interface LemVenv {
   /** Written last by `lem setup`, holding the key: a venv without it is incomplete and not used. */
   marker: string;
 }
-
-/** $XDG_CACHE_HOME/lem (~/.cache/lem when unset): lem's venv and wheels, outside any checkout. */
-export const lemCacheDir = (env: NodeJS.ProcessEnv = process.env) => join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "lem");
 
 /** First 12 hex digits of sha256(requirements.txt): what names lem's venv and its image's wheels. */
 export const requirementsKey = () => createHash("sha256").update(readFileSync(REQUIREMENTS_FILE)).digest("hex").slice(0, 12);

@@ -9,8 +9,8 @@ import { LemError } from "../errors.js";
  */
 const UNREACHABLE = /^WARNING: Retrying \(Retry\(.*after connection broken by '(\w+)/;
 
-/** Flags for every pip call lem makes: one retry, 20 s per connection or read, no prompts, plain lines. */
-export const PIP_FLAGS = ["--disable-pip-version-check", "--progress-bar", "off", "--retries", "1", "--timeout", "20"] as const;
+/** Flags for every pip call lem makes: one retry, 20 s per connection or read, plain lines (FORCE_COLOR would colour them). */
+export const PIP_FLAGS = ["--disable-pip-version-check", "--no-color", "--progress-bar", "off", "--retries", "1", "--timeout", "20"] as const;
 
 export interface CommandOptions {
   signal?: AbortSignal;
@@ -34,7 +34,7 @@ export function runCommand(cmd: string, args: readonly string[], opts: CommandOp
     let unreachable: string | undefined;
     let index = "";
     const onLine = (raw: string) => {
-      const line = redactUrls(raw);
+      const line = redactUrls(raw.replace(/\x1b\[[0-9;]*m/g, ""));
       tail.push(line);
       if (tail.length > 15) tail.shift();
       opts.onLine?.(line);
@@ -42,12 +42,12 @@ export function runCommand(cmd: string, args: readonly string[], opts: CommandOp
       const m = UNREACHABLE.exec(line);
       if (m && !unreachable) {
         unreachable = `${m[1]} for ${line.match(/': (\S+)$/)?.[1] ?? "a package"}`;
-        child.kill("SIGTERM");
+        child.kill("SIGKILL");
       }
     };
     createInterface({ input: child.stdout }).on("line", onLine);
     createInterface({ input: child.stderr }).on("line", onLine);
-    const abort = () => child.kill("SIGTERM");
+    const abort = () => child.kill("SIGKILL");
     opts.signal?.addEventListener("abort", abort, { once: true });
     child.on("error", (e) => reject(failed(e.message, tail)));
     child.on("close", (code, signal) => {

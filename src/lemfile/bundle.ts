@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
-import { homedir, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
+import { lemCacheDir } from "../paths.js";
 import { dirname, extname, join } from "node:path";
 import { isBuiltin } from "node:module";
 import { pathToFileURL } from "node:url";
@@ -59,10 +60,7 @@ export async function bundleLemfile(file: string, ownEntry: string, checker: str
 /** Raised whenever what a bundle contains or how it is made changes, so old cache entries are ignored. */
 const BUNDLE_FORMAT = 2;
 
-function cacheDir(): string {
-  if (process.env.LEM_CACHE_DIR) return join(process.env.LEM_CACHE_DIR, "lemfiles");
-  return join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "lem", "lemfiles");
-}
+const cacheDir = () => join(lemCacheDir(), "lemfiles");
 
 const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
 

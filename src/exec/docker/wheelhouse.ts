@@ -1,8 +1,8 @@
 import { copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { lemCacheDir, requirementsKey } from "../../config/python.js";
-import { REQUIREMENTS_FILE } from "../../paths.js";
+import { requirementsKey } from "../../config/python.js";
+import { lemCacheDir, REQUIREMENTS_FILE } from "../../paths.js";
 import { PIP_FLAGS, runCommand, type CommandOptions } from "../pip.js";
 import { contextFiles } from "./build-context.js";
 import { ImageError } from "./image-error.js";
