@@ -7,12 +7,15 @@ import { createRunners, type Runners } from "../exec/runner-factory.js";
 import { isDockerRunner, resolveStrategy, type Strategy } from "../config/runner-resolution.js";
 import { preflight } from "../exec/preflight.js";
 import { confirm } from "./confirm.js";
+import { onPipeClosed } from "./closed-pipe.js";
 import { plainReporter } from "../report/plain-reporter.js";
 import { ListrReporter } from "../report/listr-reporter.js";
+import { shortReason } from "../report/build-progress.js";
 import { summarize, renderSummary } from "../report/summary.js";
 import { inputError } from "../errors.js";
 import { needsRun, type PlannedNode } from "../graph/plan.js";
 import { storedWallTimes } from "../store/wall-times.js";
+import { costModel } from "../graph/cost-model.js";
 import { DevicePool, detectGpus, selectGpus } from "../exec/devices.js";
 import { USER_CONFIG_FILE } from "../config/user-config.js";
 import type { BuildEvent } from "../events.js";
@@ -62,7 +65,7 @@ export async function buildCommand(argv: string[]): Promise<number> {
 
   if (values["dry-run"]) {
     if (values.json) out(JSON.stringify({ nodes: planned.map(statusNode) }));
-    else for (const node of planned) out(`${node.state === "done" ? "cached " : "run    "} ${node.names[0]} #${node.cycle} ${node.hash}${node.reason ? ` (${node.reason})` : ""}`);
+    else for (const node of planned) out(`${node.state === "done" ? "cached " : "run    "} ${node.names[0]} #${node.cycle} ${node.hash}${node.reason ? ` (${shortReason(node.reason)})` : ""}`);
     return 0;
   }
 
@@ -81,7 +84,13 @@ export async function buildCommand(argv: string[]): Promise<number> {
   // The ETA starts from what each config took here before (its stored wall time), where known.
   const pendingConfigs = new Map(planned.filter(needsRun).map((n) => [n.hash, { config: n.config, hardware: n.hardware }]));
   const walls = storedWallTimes(project.store, snapshot, pendingConfigs);
-  const view = { estimate: (node: PlannedNode) => walls.get(node.hash)?.seconds, jobs: width };
+  // Elsewhere the cost model: its relative sizes, rescaled by what this build measures as it goes.
+  const cost = costModel(walls);
+  const view = {
+    estimate: (node: PlannedNode) => walls.get(node.hash)?.seconds,
+    model: { seconds: (node: PlannedNode) => cost.seconds(node.hash, node.config), calibrated: walls.size > 0 },
+    jobs: width,
+  };
   const listr = !values.json && isInteractive() ? new ListrReporter(view) : undefined;
   const listeners: ((e: BuildEvent) => void)[] = [listr ? listr.handle : plainReporter(report, view)];
   if (listr) {
@@ -99,6 +108,7 @@ export async function buildCommand(argv: string[]): Promise<number> {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  const unwatchPipe = onPipeClosed(onSignal);
   let outcome: BuildOutcome;
   let runners: Runners | undefined;
   try {
@@ -122,6 +132,7 @@ export async function buildCommand(argv: string[]): Promise<number> {
     await runners?.dispose();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    unwatchPipe();
   }
   await listr?.done();
 

@@ -1,5 +1,5 @@
 import { parse, positiveInt } from "./args.js";
-import { out, err } from "./output.js";
+import { out, err, printable } from "./output.js";
 import { inputError } from "../errors.js";
 import { COMPARE_METRICS, DEFAULT_OPTIONS, METRIC_ALIASES, compareGroups, type CompareMetric, type CompareOptions } from "../report/compare.js";
 import { compareJson, renderCompareMarkdown, renderCompareTable } from "../report/compare-render.js";
@@ -72,10 +72,10 @@ export async function compareCommand(argv: string[]): Promise<number> {
   const [baseArg, currentArg] = positionals;
   const base = loadStore(baseArg, currentArg);
   const current = loadStore(currentArg, baseArg);
-  for (const w of [...base.warnings, ...current.warnings]) err(`warning: ${w}`);
+  for (const w of [...base.warnings, ...current.warnings]) err(`warning: ${printable(w)}`);
   const comparison = compareGroups(base.groups, current.groups, options);
   if (values.json) out(JSON.stringify({ base: base.label, current: current.label, ...compareJson(comparison) }));
   else if (values.markdown) out(renderCompareMarkdown(comparison));
-  else out(renderCompareTable(comparison));
+  else out(renderCompareTable(comparison, printable));
   return comparison.regressed ? 1 : 0;
 }

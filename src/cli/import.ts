@@ -2,7 +2,7 @@ import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { parse } from "./args.js";
 import { loadProject } from "./project.js";
-import { out, err } from "./output.js";
+import { out, err, printable } from "./output.js";
 import { inputError } from "../errors.js";
 import { importStores } from "../store/import.js";
 
@@ -30,10 +30,10 @@ export async function importCommand(argv: string[]): Promise<number> {
     dryRun: values["dry-run"],
     onWait: (target, holder) => err(`lem import: waiting for lem build (pid ${holder.pid}) measuring ${target}`),
   });
-  for (const line of report.ignored) err(`warning: ignored ${line}`);
+  for (const line of report.ignored) err(`warning: ignored ${printable(line)}`);
   if (values.json) out(JSON.stringify({ files: report.files, summary: report.summary }));
   else {
-    for (const f of report.files) if (f.state === "refused" || f.state === "conflict") out(`${f.state.padEnd(8)} ${f.source}: ${f.reason}`);
+    for (const f of report.files) if (f.state === "refused" || f.state === "conflict") out(`${f.state.padEnd(8)} ${printable(f.source)}: ${printable(f.reason ?? "")}`);
     const s = report.summary;
     out(`${values["dry-run"] ? "(dry run) " : ""}${s.imported} imported, ${s.duplicate} duplicate, ${s.conflict} conflict, ${s.refused} refused`);
   }

@@ -1,5 +1,6 @@
 import { LemError } from "../errors.js";
 import { err, out } from "./output.js";
+import { CLOSED_PIPE_EXIT, pipeClosed, watchClosedPipes } from "./closed-pipe.js";
 import { VERSION } from "./version.js";
 
 const HELP = `lem ${VERSION} — measure the energy, throughput and latency of LLM inference, Make-style
@@ -57,6 +58,12 @@ function lemfileArgument(argv: string[]): string | undefined {
 
 /** Runs one lem invocation and returns its exit code; user mistakes never print a stack. */
 export async function main(argv: string[]): Promise<number> {
+  watchClosedPipes();
+  const code = await run(argv);
+  return pipeClosed() ? CLOSED_PIPE_EXIT : code;
+}
+
+async function run(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === "--help" || command === "-h" || command === "help") { out(HELP); return 0; }
   if (command === "--version" || command === "-v") { out(VERSION); return 0; }

@@ -3,6 +3,7 @@ import { parse, positiveInt } from "./args.js";
 import { loadProject, planOnCluster, planProject, requireMatch, warnPlan } from "./project.js";
 import { out, err } from "./output.js";
 import { inputError } from "../errors.js";
+import { checkAppendTarget, writeFailed } from "./output-target.js";
 import { costModel } from "../graph/cost-model.js";
 import { planMatrix } from "../graph/matrix.js";
 import { checkMaxJobs, formatMatrix, type MatrixFormat } from "../graph/matrix-format.js";
@@ -63,7 +64,11 @@ export async function matrixCommand(argv: string[]): Promise<number> {
       `${plan.measured} nodes estimated from stored wall times, ${plan.pending - plan.measured} from the cost model${plan.measured ? ` (scaled ×${cost.scale.toPrecision(3)})` : ""}`);
   }
   if (outputFile !== undefined) {
-    appendFileSync(outputFile, `${outputName}=${text}\n${outputName}_jobs=${plan.shards.length}\n`);
+    try {
+      appendFileSync(outputFile, `${outputName}=${text}\n${outputName}_jobs=${plan.shards.length}\n`);
+    } catch (error) {
+      throw writeFailed(error, outputFile, "$GITHUB_OUTPUT");
+    }
     err(`lem matrix: wrote ${outputName} and ${outputName}_jobs to $GITHUB_OUTPUT`);
   } else {
     out(text);
@@ -77,5 +82,6 @@ function githubOutputFile(name: string, format: MatrixFormat): string {
   if (format === "gitlab") throw inputError("--github-output writes a GitHub job output; --format gitlab is a YAML document", "drop one of them");
   const file = process.env.GITHUB_OUTPUT;
   if (!file) throw inputError("--github-output: $GITHUB_OUTPUT is not set (it is inside a GitHub Actions step)", "run it in a workflow step, or drop --github-output to print the matrix");
+  checkAppendTarget(file, "$GITHUB_OUTPUT");
   return file;
 }

@@ -2,7 +2,7 @@ import { dirname, resolve, isAbsolute, join } from "node:path";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { loadLemfile } from "../lemfile/load.js";
-import { err } from "./output.js";
+import { err, printable } from "./output.js";
 import { expandLemfile, type ExpandedLemfile } from "../config/expand.js";
 import { loadUserConfig, USER_CONFIG_FILE, type UserConfig } from "../config/user-config.js";
 import { inputError } from "../errors.js";
@@ -153,7 +153,7 @@ export function requireMatch(selectors: string[], matched: number): void {
 
 /** The store's warnings and the sweep points skipped as invalid, on stderr. */
 export function warnPlan(project: Project, snapshot: StoreSnapshot): void {
-  for (const warning of snapshot.warnings) err(`warning: ${warning}`);
+  for (const warning of snapshot.warnings) err(`warning: ${printable(warning)}`);
   for (const bad of project.expanded.invalid) err(`warning: skipped sweep point "${bad.name}": ${bad.errors.join("; ")}`);
 }
 

@@ -5,6 +5,7 @@ import { out, err } from "./output.js";
 import { makeSelector } from "../graph/select.js";
 import { buildReportData } from "../report/report-data.js";
 import { writeReport } from "../report/write-report.js";
+import { checkOutputFolder, writeFailed } from "./output-target.js";
 
 export const REPORT_HELP = `lem report [SELECTOR...] — report.html (charts, offline), results.csv and summary.md of stored results
 
@@ -19,6 +20,8 @@ summary.md fits $GITHUB_STEP_SUMMARY:  cat lem-report/summary.md >> "$GITHUB_STE
 export async function reportCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, { lemfile: { type: "string" }, out: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } }, "report");
   if (values.help) { out(REPORT_HELP); return 0; }
+  const outDir = resolve(values.out ?? "lem-report");
+  checkOutputFolder(outDir, "--out");
   const project = await loadProject(values.lemfile);
   const select = makeSelector(positionals);
   const experiments = project.expanded.experiments.filter((e) => select({ hash: e.hash, names: e.names, groups: e.groups, config: e.config, cycle: 1 }));
@@ -27,7 +30,12 @@ export async function reportCommand(argv: string[]): Promise<number> {
   const results = experiments.flatMap((e) => project.store.results(e.hash));
   if (results.length === 0) err("warning: no results stored for the selected experiments yet (lem build measures them); the report is empty");
   const data = buildReportData(results, { namesOf: (hash) => names.get(hash) });
-  const written = writeReport(resolve(values.out ?? "lem-report"), data);
+  let written;
+  try {
+    written = writeReport(outDir, data);
+  } catch (error) {
+    throw writeFailed(error, outDir, "--out");
+  }
   const configs = data.sections.reduce((n, s) => n + s.configs.length, 0);
   if (values.json) {
     out(JSON.stringify({ html: written.html, csv: written.csv, markdown: written.markdown, configs, hardware: data.sections.map((s) => s.hardware) }));

@@ -58,7 +58,7 @@ export async function setupCommand(argv: string[]): Promise<number> {
     const key = step.kind === "venv" || step.kind === "apt" ? "python" : `${step.kind}:${step.backend}`;
     if (done.has(key)) continue;
     done.add(key);
-    if (step.kind === "apt") await installApt(APT_PACKAGES);
+    if (step.kind === "apt") await installDebianTorch();
     if (step.kind === "venv") await installVenv(step);
     if (step.kind === "image" && !(await buildImage(project, step.backend, step.runner))) { err("lem setup: interrupted"); return 130; }
   }
@@ -110,7 +110,11 @@ async function installApt(packages: readonly string[]) {
     if (r.status !== 0) throw new LemError(`apt-get ${args[0]} failed (exit ${r.status ?? r.signal})`, "check network access to the Debian mirror and the output above, then run `npx lem setup` again", 1);
   }
   forgetPythonProbes();
-  if (packages !== APT_PACKAGES) return;
+}
+
+/** The fallback where no venv can be made: Debian's python3 with torch. */
+async function installDebianTorch() {
+  await installApt(APT_PACKAGES);
   const py = resolvePython({});
   if (!py.probe.torch) throw new LemError(`installed ${APT_PACKAGES.join(" ")}, yet no Python here finds torch`, "run `lem doctor` to see what lem finds", 1);
   out(`installed: ${py.python}, Python ${py.probe.version} with torch`);
@@ -145,7 +149,7 @@ async function buildImage(project: Project, backend: Backend, spec: string): Pro
   process.on("SIGINT", onSignal);
   try {
     const image = await ensureImage(imageForSpec(backend, spec, { gpu: Boolean(project.host.gpu), root: PACKAGE_ROOT }), {
-      signal: stop.signal,
+      signal: stop.signal, python: resolvePython(project.user).python,
       onEvent: (e) => (e.state === "building" ? out(`building ${e.name} (${e.tag}) …`) : e.state === "built" ? out(`built ${e.tag} in ${e.seconds?.toFixed(0)} s`) : undefined),
     });
     out(`image ready: ${image.tag} (${image.digest.slice(0, 19)})`);

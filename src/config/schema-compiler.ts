@@ -6,7 +6,7 @@ import standaloneCode from "ajv/dist/standalone/index.js";
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 const toStandalone = ((standaloneCode as unknown as { default?: unknown }).default ?? standaloneCode) as (ajv: Ajv2020, refs: Record<string, string>) => string;
 
-export type SchemaName = "experiment" | "result" | "userConfig" | "lemfile";
+export type SchemaName = "experiment" | "result" | "userConfig" | "lemfile" | "storeConfig";
 
 /** One home for ajv's options: the generated validators and the fallback compile use the same ones. */
 function newAjv(schemas: Record<SchemaName, object>, source: boolean): Ajv2020 {
@@ -23,7 +23,7 @@ const idOf = (schema: object) => (schema as { $id: string }).$id;
 export function compileValidators(schemas: Record<SchemaName, object>): Record<SchemaName, ValidateFunction> {
   const ajv = newAjv(schemas, false);
   const get = (name: SchemaName) => ajv.getSchema(idOf(schemas[name]))!;
-  return { experiment: get("experiment"), result: get("result"), userConfig: get("userConfig"), lemfile: get("lemfile") };
+  return { experiment: get("experiment"), result: get("result"), userConfig: get("userConfig"), lemfile: get("lemfile"), storeConfig: get("storeConfig") };
 }
 
 /** ES module source of standalone validators, one export per schema (for scripts/generate-validators.ts). */

@@ -9,6 +9,7 @@ const FILES: Record<SchemaName, string> = {
   result: "result.schema.json",
   userConfig: "user-config.schema.json",
   lemfile: "lemfile.schema.json",
+  storeConfig: "store-config.schema.json",
 };
 
 /** The schemas as parsed JSON, and a digest of their text that tells whether generated validators are current. */

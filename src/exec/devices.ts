@@ -42,7 +42,13 @@ export function selectGpus(spec: string, inventory: Gpu[], source = "--gpus"): G
   const wanted = spec.split(",").map((s) => s.trim());
   const chosen: Gpu[] = [];
   for (const id of wanted) {
-    const gpu = inventory.find((g) => g.index === id || (g.uuid !== undefined && id.length >= 8 && g.uuid.startsWith(id)));
+    const byIndex = inventory.find((g) => g.index === id);
+    const byUuid = id.length >= 8 ? inventory.filter((g) => g.uuid !== undefined && g.uuid.startsWith(id)) : [];
+    if (!byIndex && byUuid.length > 1) {
+      throw inputError(`${source}: "${id}" matches ${byUuid.length} GPUs: ${byUuid.map((g) => `${g.index} (${g.uuid})`).join(", ")}`,
+        "give more of the UUID, or the GPU's index (nvidia-smi -L lists them)");
+    }
+    const gpu = byIndex ?? byUuid[0];
     if (!gpu) throw inputError(`${source}: no GPU "${id}" on this machine (expected all, or a list of indices or UUIDs like 0,1)`, fix);
     if (chosen.includes(gpu)) throw inputError(`${source}: GPU ${gpu.index} is listed twice`, "list each GPU once");
     chosen.push(gpu);

@@ -87,7 +87,7 @@ export async function createRunners(
     const node = await imageNodeFor(host, backend, choice.spec);
     const { ensureImage } = await import("./docker/images.js");
     const ensured = await ensureImage(node, {
-      signal: options.signal,
+      signal: options.signal, python: resolvePython(host.user).python,
       onEvent: (e) => options.emit({ type: "image", tag: e.tag, state: e.state, seconds: e.seconds }),
     });
     images.push({ backend, tag: ensured.tag, digest: ensured.digest, built: ensured.built });

@@ -149,7 +149,7 @@ export async function executeBuild(options: ExecuteOptions): Promise<BuildOutcom
         emit({ type: "cached", node });
         return;
       }
-      store.prepareNode(node.hash, node.hardware);
+      store.prepareNode(node.hash, node.hardware, node.cycle);
       if (!savedConfigs.has(node.hash)) {
         store.saveConfig(node.hash, node.names, node.groups, node.config, HASH_VERSION);
         savedConfigs.add(node.hash);

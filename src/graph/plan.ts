@@ -6,7 +6,7 @@ export type NodeState = "done" | "pending" | "failed";
 
 export interface PlannedNode extends NodeSpec {
   state: NodeState;
-  /** Why a pending or failed node runs: new, changed: <field> <old> → <new>, failed before, forced, other hardware: ... */
+  /** Why a pending or failed node runs: new, new cycle, changed: <field> <old> → <new>, failed before, forced, other hardware: ... */
   reason?: string;
   /** The last failure's message, for failed nodes. */
   error?: string;
@@ -112,6 +112,8 @@ export function planBuild(nodes: NodeSpec[], snapshot: StoreSnapshot, options: P
     if (measuredOn.length > 0) {
       return { ...node, hardware, state: "pending", reason: `other hardware: ${measuredOn[0]} → ${hardware}` };
     }
+    // This config is already measured (other cycles): a new cycle, never a changed sweep point.
+    if (entry && entry.done.size > 0) return { ...node, hardware, state: "pending", reason: "new cycle" };
     history ??= indexHistory(snapshot, options.currentHashes ?? new Set(nodes.map((n) => n.hash)));
     return { ...node, hardware, state: "pending", reason: changeReason(node, history) ?? "new" };
   });

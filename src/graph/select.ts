@@ -23,6 +23,11 @@ export function makeSelector(selectors: string[]): (node: NodeSpec) => boolean {
 /** The config hashes of `--shard-hashes` ("h1,h2 h3"), each one the lemfile has. */
 export function parseShardHashes(value: string, nodes: readonly NodeSpec[]): Set<string> {
   const hashes = value.split(/[\s,]+/).filter(Boolean);
+  // lem matrix never makes an empty shard: an empty list is an unset CI variable, not "measure nothing".
+  if (hashes.length === 0) {
+    throw inputError(`--shard-hashes: no config hash in ${JSON.stringify(value)}`,
+      "pass the hashes field of one lem matrix entry (is the CI matrix variable set in this job?)");
+  }
   const bad = hashes.find((h) => !/^[0-9a-f]{16}$/.test(h));
   if (bad !== undefined) throw inputError(`--shard-hashes: "${bad.slice(0, 40)}" is not a 16-hex-digit config hash`, "pass the hashes field of one lem matrix entry");
   const known = new Set(nodes.map((n) => n.hash));

@@ -1,4 +1,5 @@
 import { METRICS } from "./aggregate.js";
+import { markdownText } from "./markdown.js";
 import type { Comparison, ConfigComparison, MetricComparison } from "./compare.js";
 
 // The three views of one Comparison: a terminal table, Markdown for a PR comment, and JSON.
@@ -51,7 +52,24 @@ export function verdictLine(c: Comparison): string {
 const legend = (c: Comparison) =>
   `change = (current − base) / base mean; Welch's t-test over cycles, significant at p < ${c.options.alpha}; gated: ${c.options.gate.join(", ") || "none"}`;
 
-export function renderCompareTable(c: Comparison): string {
+/**
+ * The comparison with every text that came from a store (names, hardware) passed through `text`:
+ * the writer of each medium escapes them for it, and the numbers lem wrote stay as they are.
+ */
+function withText(c: Comparison, text: (s: string) => string): Comparison {
+  const all = (xs: string[]) => xs.map(text);
+  return {
+    ...c,
+    configs: c.configs.map((x) => ({ ...x, name: text(x.name), hardware: text(x.hardware) })),
+    onlyInBase: c.onlyInBase.map((u) => ({ ...u, name: text(u.name), hardware: all(u.hardware) })),
+    onlyInCurrent: c.onlyInCurrent.map((u) => ({ ...u, name: text(u.name), hardware: all(u.hardware) })),
+    otherHardware: c.otherHardware.map((u) => ({ ...u, name: text(u.name), base: all(u.base), current: all(u.current) })),
+  };
+}
+
+/** A terminal table; `text` escapes what came from a store (the CLI passes its printable). */
+export function renderCompareTable(comparison: Comparison, text: (s: string) => string = (s) => s): string {
+  const c = withText(comparison, text);
   const head = header(c), body = rows(c);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? "").length)));
   const line = (r: string[]) => r.map((x, i) => (i === r.length - 1 ? x : x.padEnd(widths[i]))).join("  ").trimEnd();
@@ -59,8 +77,9 @@ export function renderCompareTable(c: Comparison): string {
   return [...table, "", legend(c), ...notes(c)].join("\n");
 }
 
-export function renderCompareMarkdown(c: Comparison): string {
-  const esc = (s: string) => s.replace(/\|/g, "\\|");
+export function renderCompareMarkdown(comparison: Comparison): string {
+  const c = withText(comparison, markdownText);
+  const esc = (s: string) => s.replace(/(?<!\\)\|/g, "\\|");
   const body = rows(c);
   const table = body.length
     ? [`| ${header(c).join(" | ")} |`, `|${header(c).map(() => "---").join("|")}|`, ...body.map((r) => `| ${r.map(esc).join(" | ")} |`)]

@@ -11,12 +11,16 @@ import { inputError } from "../errors.js";
 
 export interface LoadedStore { label: string; groups: ResultGroup[]; warnings: string[] }
 
-/** Every (hash, hardware) group of a results folder; a missing or non-folder path is an input error. */
+/**
+ * Every (hash, hardware) group of a results folder; a missing or non-folder path is an input error.
+ * The folder is read as someone else's: nothing in it is changed or moved aside, no link in it is
+ * followed, and each file that cannot be used is a warning naming it.
+ */
 export function loadStoreFolder(dir: string, label = dir): LoadedStore {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw inputError(`${label}: not a results folder`, "pass a store folder (e.g. results) or git:<ref>[:<path>]");
   }
-  const store = new ResultStore(dir);
+  const store = new ResultStore(dir, { readOnly: true });
   const snapshot = store.snapshot();
   const names = new Map([...snapshot.entries].map(([hash, e]) => [hash, e.names]));
   const results = [...snapshot.entries.keys()].flatMap((hash) => store.results(hash));
@@ -52,7 +56,9 @@ export function loadGitStore(spec: string, defaultPath: string, cwd = process.cw
     if (!archive.ok) throw inputError(`${spec}: git archive failed: ${archive.stderr}`);
     const tar = spawnSync("tar", ["-x", "-C", tmp], { input: archive.stdout });
     if (tar.status !== 0) throw new Error(`tar -x failed: ${tar.stderr?.toString() ?? tar.error?.message}`);
-    return { ...loadStoreFolder(join(tmp, inRepo), `${spec} (${inRepo} at ${ref})`), label: spec };
+    const loaded = loadStoreFolder(join(tmp, inRepo), `${spec} (${inRepo} at ${ref})`);
+    // Name a committed file as git does (REF:path), not by the temp folder it was read from.
+    return { ...loaded, label: spec, warnings: loaded.warnings.map((w) => w.replaceAll(`${tmp}/`, `${ref}:`)) };
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

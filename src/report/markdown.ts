@@ -5,7 +5,14 @@ import type { ReportData } from "./report-data.js";
 
 export const STEP_SUMMARY_LIMIT = 1024 * 1024;
 
-const md = (s: string) => s.replace(/[|\\`*_[\]<>]/g, (c) => `\\${c}`);
+/**
+ * Text inside a Markdown line (a table cell, a list item): one line, so it can never start a
+ * heading or a list, and no HTML, entity, emphasis, code or link (a backslash makes each literal).
+ */
+export const markdownText = (s: string) =>
+  s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, " ").replace(/[\\`*_{}[\]()!|<>~&]/g, "\\$&");
+
+const md = markdownText;
 const fig = (f: Figure, digits: number) =>
   f.stats === null ? "n/a" : f.stats.ci95 === null ? f.stats.mean.toFixed(digits) : `${f.stats.mean.toFixed(digits)} ± ${f.stats.ci95.toFixed(digits)}`;
 

@@ -1,9 +1,9 @@
 import { nodeLabel, type BuildEvent } from "../events.js";
-import { BuildProgress, headline, type ViewOptions } from "./build-progress.js";
+import { BuildProgress, headline, shortReason, type ViewOptions } from "./build-progress.js";
 
 /** One line per event: for CI logs, pipes and --json builds (then on stderr). */
 export function plainReporter(write: (line: string) => void, options: ViewOptions = {}): (event: BuildEvent) => void {
-  const progress = new BuildProgress(options.estimate, options.jobs, options.now);
+  const progress = new BuildProgress(options);
   return (event) => {
     switch (event.type) {
       case "planned": {
@@ -14,24 +14,25 @@ export function plainReporter(write: (line: string) => void, options: ViewOption
       }
       case "started":
         progress.started(event.node);
-        write(`start   ${nodeLabel(event.node)} ${event.node.hash} (${event.node.reason})`);
+        write(`start   ${nodeLabel(event.node)} ${event.node.hash} (${shortReason(event.node.reason ?? "")})`);
         break;
       case "finished":
-        progress.settled(event.node, event.seconds);
+        progress.settled(event.node, "done", event.seconds);
         write(`done    ${nodeLabel(event.node)} ${event.seconds.toFixed(1)}s  ${headline(event.result)}  [${progress.line()}]`);
         break;
       case "failed":
-        progress.settled(event.node, event.seconds);
+        progress.settled(event.node, "failed", event.seconds);
         write(`FAILED  ${nodeLabel(event.node)} ${event.seconds.toFixed(1)}s: ${event.error.type}: ${event.error.message}  [${progress.line()}]`);
         if (event.error.fix) write(`        fix: ${event.error.fix}`);
         if (event.error.exchangeDir) write(`        kept: ${event.error.exchangeDir}`);
         if (event.error.stderrTail) write(event.error.stderrTail.split("\n").map((l) => `        | ${l}`).join("\n"));
         break;
       case "skipped":
-        progress.settled(event.node);
-        write(`skipped ${nodeLabel(event.node)}: ${event.why}`);
+        progress.settled(event.node, "skipped");
+        write(`skipped ${nodeLabel(event.node)}: ${event.why}  [${progress.line()}]`);
         break;
       case "interrupting":
+        progress.interrupting();
         write(event.hard ? "lem: killing running nodes" : "lem: interrupted: starting nothing new, stopping running nodes (Ctrl-C again to kill)");
         break;
       case "image":
@@ -44,6 +45,8 @@ export function plainReporter(write: (line: string) => void, options: ViewOption
         write(`warning: ${event.message}`);
         break;
       case "cached":
+        // Measured meanwhile by another build: done here too.
+        progress.settled(event.node, "done");
         break;
     }
   };

@@ -1,9 +1,10 @@
-import { mkdirSync, readdirSync, rmSync, statSync, type Dirent } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, type Dirent } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { writeFileAtomic } from "./atomic.js";
 import { hardwareId } from "./hardware-id.js";
-import { readRegularFile } from "./read-regular.js";
+import { readRegularFile, readJsonFile, parseJson, NotRegularFile, NotJson } from "./read-regular.js";
+import { checkStoredConfig, type StoredConfig } from "./stored-config.js";
 import { storeError } from "./store-error.js";
 import type { LockInfo } from "./lock.js";
 import type { ResultStore } from "./store.js";
@@ -11,7 +12,6 @@ import { validators } from "../config/schemas.js";
 import { formatSchemaErrors } from "../config/format-errors.js";
 import { canonicalJson } from "../graph/canonical-json.js";
 import { measurementHash, HASH_VERSION } from "../graph/hash.js";
-import type { ExperimentConfig } from "../lemfile/types.js";
 import type { ExperimentResult } from "../result.js";
 
 export type ImportState = "imported" | "duplicate" | "conflict" | "refused";
@@ -44,12 +44,10 @@ export interface ImportOptions {
   pollMs?: number;
 }
 
-interface ConfigFile { hash_version?: number; hash?: string; names?: string[]; groups?: string[]; config: ExperimentConfig; updated_at?: string }
-
 /** A result that passed every check, with its original bytes (written as they are). */
 interface Checked { source: string; text: string; canonical: string; hash: string; cycle: number; hardware: string }
 
-interface CheckedEntry { hash: string; configText: ConfigFile; results: Checked[] }
+interface CheckedEntry { hash: string; configText: StoredConfig; results: Checked[] }
 
 const HASH_DIR = /^[0-9a-f]{16}$/;
 const RESULT_FILE = /^cycle-(\d+)\.json$/;
@@ -57,27 +55,31 @@ const RESULT_FILE = /^cycle-(\d+)\.json$/;
 const NOT_MERGED = /^(cycle-\d+\.(failed\.json|lock)|\..*|.*\.corrupt-.*|config\.json)$/;
 
 const firstLine = (error: unknown) => (error instanceof Error ? error.message : String(error)).split("\n")[0];
+/** Why a file could not be read, never quoting what it holds (nor what a link points at: links are not followed). */
+const unreadable = (error: unknown) =>
+  error instanceof NotRegularFile ? (error.kind === "symbolic link" ? "a symbolic link; lem import does not follow links" : `a ${error.kind}, not a regular file`)
+    : error instanceof NotJson ? error.message
+      : (error as NodeJS.ErrnoException).code ?? firstLine(error);
+const LINK = "a symbolic link; lem import does not follow links out of the folder it reads";
 
 function list(dir: string): Dirent[] {
   return readdirSync(dir, { withFileTypes: true });
-}
-
-function isDir(path: string): boolean {
-  try { return statSync(path).isDirectory(); } catch { return false; }
 }
 
 /**
  * config.json of an entry: readable, a valid experiment config, and hashing to the folder's name
  * (with this lem's hash_version); else why not.
  */
-function checkConfig(dir: string, hash: string): ConfigFile | string {
-  let file: ConfigFile;
+function checkConfig(dir: string, hash: string): StoredConfig | string {
+  let data: unknown;
   try {
-    file = JSON.parse(readRegularFile(join(dir, "config.json"))) as ConfigFile;
+    data = readJsonFile(join(dir, "config.json"));
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "ENOENT" ? "no config.json: the folder's hash cannot be checked" : `config.json unreadable (${firstLine(error)})`;
+    return (error as NodeJS.ErrnoException).code === "ENOENT" ? "no config.json: the folder's hash cannot be checked" : `config.json unreadable (${unreadable(error)})`;
   }
-  if (typeof file !== "object" || file === null || typeof file.config !== "object" || file.config === null) return "config.json holds no config";
+  const file = checkStoredConfig(data);
+  if (typeof file === "string") return `config.json: ${file}`;
+  if (file.hash !== undefined && file.hash !== hash) return `config.json: its hash ${file.hash} is not its folder's ${hash}`;
   if (file.hash_version !== undefined && file.hash_version !== HASH_VERSION) return `config.json has hash_version ${file.hash_version}, this lem hashes with ${HASH_VERSION}`;
   const config = structuredClone(file.config);
   if (!validators.experiment(config)) return `config.json: not a valid experiment config (${formatSchemaErrors(validators.experiment.errors ?? [], config).slice(0, 3).join("; ")})`;
@@ -92,9 +94,9 @@ function checkResult(path: string, hash: string, hwDir: string, cycle: number): 
   let result: ExperimentResult;
   try {
     text = readRegularFile(path);
-    result = JSON.parse(text) as ExperimentResult;
+    result = parseJson(text) as ExperimentResult;
   } catch (error) {
-    return `unreadable (${firstLine(error)})`;
+    return `unreadable (${unreadable(error)})`;
   }
   const copy = structuredClone(result);
   if (!validators.result(copy)) return `invalid against schemas/result.schema.json (${formatSchemaErrors(validators.result.errors ?? [], copy).slice(0, 3).join("; ")})`;
@@ -110,7 +112,11 @@ function checkFolder(root: string, files: ImportItem[], ignored: string[]): Chec
   const entries: CheckedEntry[] = [];
   for (const child of list(root).sort((a, b) => a.name.localeCompare(b.name))) {
     const dir = join(root, child.name);
-    if (!HASH_DIR.test(child.name) || !isDir(dir)) {
+    if (HASH_DIR.test(child.name) && child.isSymbolicLink()) {
+      files.push({ source: dir, state: "refused", reason: LINK });
+      continue;
+    }
+    if (!HASH_DIR.test(child.name) || !child.isDirectory()) {
       if (!child.name.startsWith(".")) ignored.push(`${dir}: not a result folder (a config hash)`);
       continue;
     }
@@ -120,7 +126,11 @@ function checkFolder(root: string, files: ImportItem[], ignored: string[]): Chec
     const refusals: ImportItem[] = [];
     for (const hw of list(dir).sort((a, b) => a.name.localeCompare(b.name))) {
       const hwPath = join(dir, hw.name);
-      if (!isDir(hwPath)) {
+      if (hw.isSymbolicLink() && !NOT_MERGED.test(hw.name)) {
+        refusals.push({ source: hwPath, state: "refused", hash, reason: LINK });
+        continue;
+      }
+      if (!hw.isDirectory()) {
         if (!NOT_MERGED.test(hw.name)) ignored.push(`${hwPath}: not part of a result folder`);
         continue;
       }
@@ -173,8 +183,11 @@ function mergeConfig(store: ResultStore, entry: CheckedEntry): void {
   const dir = join(store.root, entry.hash);
   mkdir(dir, store.root);
   const path = join(dir, "config.json");
-  let previous: ConfigFile | undefined;
-  try { previous = JSON.parse(readRegularFile(path)) as ConfigFile; } catch { /* missing or unreadable: write it whole */ }
+  let previous: StoredConfig | undefined;
+  try {
+    const checked = checkStoredConfig(readJsonFile(path));
+    if (typeof checked !== "string") previous = checked;
+  } catch { /* missing or unreadable: write it whole */ }
   const union = (a: string[] = [], b: string[] = []) => [...new Set([...a, ...b])];
   const names = union(previous?.names, entry.configText.names);
   const groups = union(previous?.groups, entry.configText.groups);

@@ -51,7 +51,7 @@ export function currentOwner(): OwnerIdentity {
  * True only when the owner is provably gone: same host, and another boot, or no such pid, or a
  * pid now held by a process that started at another time (reused). Another host: never provable.
  */
-export function ownerDead(owner: Partial<OwnerIdentity>): boolean {
+export function ownerDead(owner: Partial<OwnerIdentity> & { started_at?: unknown }): boolean {
   if (typeof owner.pid !== "number" || owner.host !== hostname()) return false;
   const id = bootId();
   if (owner.boot_id && id && owner.boot_id !== id) return true;
@@ -60,5 +60,26 @@ export function ownerDead(owner: Partial<OwnerIdentity>): boolean {
     const now = processStartTime(owner.pid);
     return now !== undefined && now !== owner.proc_start;
   }
-  return false;
+  // The earlier lock format (pid, host, started_at): the process now holding that pid started after
+  // the lock was taken (or the lock predates this boot), so it is another process reusing the pid.
+  const takenMs = typeof owner.started_at === "string" ? Date.parse(owner.started_at) : NaN;
+  const startedMs = processStartedAtMs(owner.pid);
+  return Number.isFinite(takenMs) && startedMs !== undefined && startedMs > takenMs + CLOCK_SLACK_MS;
+}
+
+/** btime is whole seconds and start ticks are 10 ms: allow for both, and for a clock stepped a little. */
+const CLOCK_SLACK_MS = 2_000;
+/** USER_HZ, the unit of /proc/<pid>/stat's start time: 100 on every Linux architecture lem runs on. */
+const USER_HZ = 100;
+
+/** When a process started, in ms since the epoch (Linux: boot time plus its start ticks); undefined elsewhere. */
+export function processStartedAtMs(pid: number): number | undefined {
+  const ticks = Number(processStartTime(pid));
+  let btime: number;
+  try {
+    btime = Number(/^btime (\d+)$/m.exec(readFileSync("/proc/stat", "utf8"))?.[1]);
+  } catch {
+    return undefined;
+  }
+  return Number.isFinite(ticks) && btime > 0 ? btime * 1000 + (ticks / USER_HZ) * 1000 : undefined;
 }

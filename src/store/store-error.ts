@@ -32,6 +32,9 @@ export function storeError(error: unknown, doing: string, path: string, folder: 
     case "EEXIST":
       return new StoreError(`${path}: a file is in the way where lem keeps a folder (while ${doing} it)`,
         `move that file out of ${folder}: lem needs a folder there`, 2, code);
+    case "EISDIR":
+      return new StoreError(`${path}: a folder is in the way where lem keeps a file (while ${doing} it)`,
+        `move that folder out of ${folder}: lem needs a file there`, 2, code);
     default:
       return error;
   }

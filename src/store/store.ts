@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { writeFileAtomic } from "./atomic.js";
 import { tryLock, type LockResult } from "./lock.js";
 import { hardwareId } from "./hardware-id.js";
-import { readRegularFile, NotRegularFile } from "./read-regular.js";
+import { readJsonFile, NotRegularFile } from "./read-regular.js";
+import { checkStoredConfig, type StoredConfig } from "./stored-config.js";
 import { StoreError, storeError } from "./store-error.js";
 import { validators } from "../config/schemas.js";
 import { formatSchemaErrors } from "../config/format-errors.js";
@@ -38,8 +39,6 @@ export interface StoreSnapshot {
   warnings: string[];
 }
 
-interface ConfigFile { hash_version: number; hash: string; names: string[]; groups?: string[]; config: ExperimentConfig; updated_at: string }
-
 const HASH_DIR = /^[0-9a-f]{16}$/;
 const RESULT_FILE = /^cycle-(\d+)\.json$/;
 const FAILURE_FILE = /^cycle-(\d+)\.failed\.json$/;
@@ -51,15 +50,24 @@ const FAILURE_FILE = /^cycle-(\d+)\.failed\.json$/;
  * results/<hash>/cycle-<n>.lock                 held while a build measures that cycle
  * Every write is atomic, so a file that exists is complete.
  */
+export interface StoreOptions {
+  /**
+   * A folder someone else wrote, read without changing it (lem compare): links are not followed
+   * and a bad file stays where it is instead of being moved aside.
+   */
+  readOnly?: boolean;
+}
+
 export class ResultStore {
-  constructor(readonly root: string) {}
+  constructor(readonly root: string, private readonly options: StoreOptions = {}) {}
 
   snapshot(): StoreSnapshot {
     const entries = new Map<string, StoreEntry>();
     const warnings: string[] = [];
     for (const child of this.listRoot()) {
       if (!HASH_DIR.test(child.name)) continue;
-      if (!isDir(this.root, child)) {
+      if (!this.isDir(this.root, child, warnings)) {
+        if (child.isSymbolicLink() && this.options.readOnly) continue; // named by isDir
         warnings.push(`${join(this.root, child.name)}: a file named like a result folder; ignored (move it out of ${this.root})`);
         continue;
       }
@@ -88,9 +96,10 @@ export class ResultStore {
     const entry: StoreEntry = { hash, names: [], groups: [], configState: "missing", updatedAt: "", done: new Map(), failed: new Map() };
     const configPath = join(dir, "config.json");
     const before = warnings.length;
-    const config = this.readJson<ConfigFile>(configPath, warnings);
-    if (config !== undefined && (typeof config !== "object" || config === null || typeof config.config !== "object")) {
-      warnings.push(`${configPath}: not a lem config file; ignored (the next build rewrites it)`);
+    const raw = this.readJson<unknown>(configPath, warnings);
+    const config = raw === undefined ? undefined : checkStoredConfig(raw);
+    if (typeof config === "string") {
+      warnings.push(`${configPath}: ${config}; ignored${this.options.readOnly ? "" : " (the next build rewrites it)"}`);
     } else if (config) {
       entry.names = config.names ?? [];
       entry.groups = config.groups ?? [];
@@ -101,7 +110,7 @@ export class ResultStore {
       entry.configState = "unreadable";
     }
     for (const child of this.list(dir, warnings)) {
-      if (!isDir(dir, child)) continue;
+      if (!this.isDir(dir, child, warnings)) continue;
       const hwDir = join(dir, child.name);
       for (const file of this.list(hwDir, warnings)) {
         const done = RESULT_FILE.exec(file.name);
@@ -139,7 +148,7 @@ export class ResultStore {
       const why = validators.result.errors?.length
         ? formatSchemaErrors(validators.result.errors, result).slice(0, 3).join("; ")
         : "hash or cycle does not match its file name";
-      warnings.push(`${path}: invalid result (${why}); ${this.quarantine(path)} and will be measured again`);
+      warnings.push(`${path}: invalid result (${why}); ${this.quarantine(path)}${this.options.readOnly ? "" : " and will be measured again"}`);
       return undefined;
     }
     return result;
@@ -147,11 +156,11 @@ export class ResultStore {
 
   private readJson<T>(path: string, warnings: string[]): T | undefined {
     try {
-      return JSON.parse(readRegularFile(path)) as T;
+      return readJsonFile(path) as T;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       if (error instanceof NotRegularFile) {
-        warnings.push(`${path}: a ${error.kind}, not a regular file; ignored (remove it)`);
+        warnings.push(error.kind === "symbolic link" ? `${path}: a symbolic link; not followed, ignored` : `${path}: a ${error.kind}, not a regular file; ignored (remove it)`);
         return undefined;
       }
       warnings.push(`${path}: unreadable (${(error as Error).message.split("\n")[0]}); ${this.quarantine(path)}`);
@@ -161,6 +170,7 @@ export class ResultStore {
 
   /** Moves a bad file aside; on a read-only store it stays where it is and is still ignored. */
   private quarantine(path: string): string {
+    if (this.options.readOnly) return "ignored (left as it is)";
     const aside = `${path}.corrupt-${new Date().toISOString().replace(/[:.]/g, "")}`;
     try {
       renameSync(path, aside);
@@ -203,8 +213,16 @@ export class ResultStore {
   }
 
   /** Makes the folders a node's files go in, before it runs: a file in the way is an error now, not after measuring. */
-  prepareNode(hash: string, hardware: string): void {
-    this.mkdir(join(this.root, hash, hardwareId(hardware)));
+  prepareNode(hash: string, hardware: string, cycle: number): void {
+    const dir = join(this.root, hash, hardwareId(hardware));
+    this.mkdir(dir);
+    // A folder where the result (or its failure record) goes would fail the rename after measuring.
+    for (const file of [`cycle-${cycle}.json`, `cycle-${cycle}.failed.json`]) {
+      if (statKind(join(dir, file)) === "dir") {
+        throw new StoreError(`${join(dir, file)}: a folder is in the way where lem keeps a result file`,
+          `move that folder out of ${dir}: lem writes the cycle's result there`, 2, "EISDIR");
+      }
+    }
   }
 
   /**
@@ -227,10 +245,13 @@ export class ResultStore {
     const dir = join(this.root, hash);
     this.mkdir(dir);
     const path = join(dir, "config.json");
-    let previous: ConfigFile | undefined;
-    try { previous = JSON.parse(readRegularFile(path)) as ConfigFile; } catch { /* missing or unreadable: the config is known, write it whole */ }
+    let previous: StoredConfig | undefined;
+    try {
+      const checked = checkStoredConfig(readJsonFile(path));
+      if (typeof checked !== "string") previous = checked;
+    } catch { /* missing or unreadable: the config is known, write it whole */ }
     const union = (a: string[] = [], b: string[]) => [...new Set([...a, ...b])];
-    const file: ConfigFile = {
+    const file: StoredConfig = {
       hash_version: hashVersion, hash, names: union(previous?.names, names), groups: union(previous?.groups, groups),
       config, updated_at: new Date().toISOString(),
     };
@@ -264,7 +285,7 @@ export class ResultStore {
     const out: ExperimentResult[] = [];
     const warnings: string[] = [];
     for (const child of this.list(dir, warnings)) {
-      if (!isDir(dir, child)) continue;
+      if (!this.isDir(dir, child, warnings)) continue;
       for (const file of this.list(join(dir, child.name), warnings)) {
         const m = RESULT_FILE.exec(file.name);
         const result = m && this.readResult(join(dir, child.name, file.name), hash, Number(m[1]), warnings);
@@ -272,6 +293,15 @@ export class ResultStore {
       }
     }
     return out.sort((a, b) => a.cycle - b.cycle || a.hardware.localeCompare(b.hardware));
+  }
+
+  /** A folder entry that is a directory; a link to one is followed in this project's own store only. */
+  private isDir(parent: string, entry: Dirent, warnings: string[]): boolean {
+    if (entry.isDirectory()) return true;
+    if (!entry.isSymbolicLink()) return false;
+    if (!this.options.readOnly) return statKind(join(parent, entry.name)) === "dir";
+    warnings.push(`${join(parent, entry.name)}: a symbolic link; not followed, ignored`);
+    return false;
   }
 
   /** Removes a hash's folder; returns whether it existed. */
@@ -289,12 +319,6 @@ export class ResultStore {
 
 function statKind(path: string): "dir" | "file" | "none" {
   try { return statSync(path).isDirectory() ? "dir" : "file"; } catch { return "none"; }
-}
-
-/** A folder entry that is a directory, following symlinks. */
-function isDir(parent: string, entry: Dirent): boolean {
-  if (entry.isDirectory()) return true;
-  return entry.isSymbolicLink() && statKind(join(parent, entry.name)) === "dir";
 }
 
 function push(map: Map<number, string[]>, key: number, value: string) {

@@ -121,7 +121,7 @@ def _import_experiment():
 
         raise BackendUnavailable(
             f"torch is not importable by {sys.executable} ({e}); run the harness with a Python that has torch "
-            "(Debian: apt-get install python3-torch) or use a lem image"
+            "(`npx lem setup` makes lem's venv; or pip install -r docker/harness/requirements.txt) or use a lem image"
         ) from e
     return run_experiment
 
