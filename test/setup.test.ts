@@ -123,7 +123,7 @@ test("resolvePython: LEM_PYTHON > .lem-config.yaml > lem's finished venv > the f
 
 /** A resolution as resolvePython returns it, for the pure planner. */
 const probe = (python: string, facts: Partial<PythonProbe> = {}): PythonProbe =>
-  ({ python, found: true, torch: false, transformers: false, venv: true, harness: true, version: "3.11.2", ...facts });
+  ({ python, found: true, torch: false, transformers: false, venv: true, pip: true, harness: true, version: "3.11.2", ...facts });
 const resolved = (source: ResolvedPython["source"], facts: Partial<PythonProbe>): ResolvedPython =>
   ({ python: "python3", source, probe: probe("python3", facts), tried: [probe("python3", facts), probe("/usr/bin/python3", facts)] });
 const VENV = { dir: "/cache/lem/venv-abc", python: "/cache/lem/venv-abc/bin/python", key: "abc", marker: "/cache/lem/venv-abc/.lem-requirements" };

@@ -12,7 +12,7 @@ const compiled = compileValidators(schemas);
 
 test("the generated validators were made from the schemas as they are now, and lem uses them", () => {
   assert.is((generated as Record<string, unknown>).SCHEMA_DIGEST, readSchemas().digest, "run `npm run build` after editing schemas/");
-  for (const name of ["experiment", "result", "userConfig", "lemfile"] as SchemaName[]) {
+  for (const name of ["experiment", "result", "userConfig", "lemfile", "storeConfig"] as SchemaName[]) {
     assert.is(validators[name], (generated as unknown as Record<SchemaName, unknown>)[name], name);
   }
 });

@@ -74,6 +74,7 @@ export async function compareCommand(argv: string[]): Promise<number> {
   const current = loadStore(currentArg, baseArg);
   for (const w of [...base.warnings, ...current.warnings]) err(`warning: ${printable(w)}`);
   const comparison = compareGroups(base.groups, current.groups, options);
+  for (const w of comparison.warnings) err(`warning: ${w}`);
   if (values.json) out(JSON.stringify({ base: base.label, current: current.label, ...compareJson(comparison) }));
   else if (values.markdown) out(renderCompareMarkdown(comparison));
   else out(renderCompareTable(comparison, printable));

@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { parse } from "./args.js";
 import { out, err } from "./output.js";
 import { loadProject, projectRunners, type Project } from "./project.js";
@@ -77,11 +78,17 @@ async function planSetup(project: Project, backends: Backend[], cli: string | un
       steps.push(planLocal(backend, resolvePython(project.user), host, lemVenv(), { needs: backend === "pytorch" ? needs : { transformers: false }, bases, forceVenv }));
       continue;
     }
-    const problem = await checkDocker(backend, choice.spec, { user: project.user, gpu: Boolean(project.host.gpu), root: PACKAGE_ROOT });
+    const problem = await checkDocker(backend, choice.spec, { user: project.user, gpu: Boolean(project.host.gpu), root: PACKAGE_ROOT, pipFromVenv: true });
     if (problem) { steps.push({ kind: "blocked", backend, runner: choice.spec, message: problem.message, fix: problem.fix }); continue; }
     const { imageForSpec, imageDigest } = await import("../exec/docker/images.js");
     const image = imageForSpec(backend, choice.spec, { gpu: Boolean(project.host.gpu), root: PACKAGE_ROOT });
     const present = await imageDigest(image.tag);
+    const { wheelhouseDir } = await import("../exec/docker/wheelhouse.js");
+    if (!present && image.wheels && !existsSync(wheelhouseDir()) && !resolvePython(project.user).probe.pip) {
+      // The image's wheels are fetched by a host pip: lem's venv brings one.
+      steps.push(planLocal(backend, resolvePython(project.user), host, lemVenv(), { needs: { transformers: false }, bases: PYTHON_CANDIDATES.map((p) => probePython(p)), forceVenv: true,
+        reason: `lem's image installs wheels fetched by a pip on this host, and ${resolvePython(project.user).python} has none` }));
+    }
     const base = image.dependsOn && !(await imageDigest(image.dependsOn.tag)) ? `, first the offline Debian base ${image.dependsOn.tag} (debootstrap)` : "";
     steps.push(present
       ? { kind: "ready", backend, runner: choice.spec, detail: `image ${image.tag} is built` }

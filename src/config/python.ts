@@ -14,6 +14,8 @@ export interface PythonProbe {
   transformers: boolean;
   /** It can make a venv with pip in it (venv and ensurepip; Debian ships ensurepip in python3-venv). */
   venv: boolean;
+  /** pip is importable: lem's pytorch image is built from wheels that this Python's pip fetches. */
+  pip: boolean;
   /** lem's harness (docker/harness) is importable with lem's PYTHONPATH. */
   harness: boolean;
   version?: string;
@@ -66,7 +68,7 @@ export function venvComplete(venv: LemVenv): boolean {
 const PROBE = `import sys, json, importlib.util as u
 has = lambda m: u.find_spec(m) is not None
 print(json.dumps({"version": sys.version.split()[0], "torch": has("torch"), "transformers": has("transformers"),
-                  "venv": has("venv") and has("ensurepip"), "harness": has("lem_harness")}))`;
+                  "venv": has("venv") and has("ensurepip"), "pip": has("pip"), "harness": has("lem_harness")}))`;
 
 const probes = new Map<string, PythonProbe>();
 
@@ -82,11 +84,11 @@ export function probePython(python: string): PythonProbe {
   try {
     if (r.status !== 0) throw new Error();
     const facts = JSON.parse(r.stdout.trim().split("\n").pop() ?? "") as Omit<PythonProbe, "python" | "found">;
-    probe = { python, found: true, torch: facts.torch, transformers: facts.transformers, venv: facts.venv, harness: facts.harness, version: facts.version };
+    probe = { python, found: true, ...facts };
   } catch {
     const why = r.error ? ((r.error as NodeJS.ErrnoException).code === "ENOENT" ? "not found" : r.error.message)
       : (r.stderr.trim().split("\n").pop() || `exited with code ${r.status}`);
-    probe = { python, found: false, torch: false, transformers: false, venv: false, harness: false, error: why };
+    probe = { python, found: false, torch: false, transformers: false, venv: false, pip: false, harness: false, error: why };
   }
   probes.set(python, probe);
   return probe;

@@ -20,6 +20,8 @@ export interface PreflightSettings {
   /** An NVIDIA GPU is here (lem's pytorch image then builds on CUDA, not on the offline base). */
   gpu: boolean;
   root?: string;
+  /** `lem setup` makes lem's venv (which has pip) before it builds an image: no host pip needed yet. */
+  pipFromVenv?: boolean;
   /** The pytorch models of this build that load with transformers (not synthetic:<preset>). */
   transformersModels?: readonly string[];
 }
@@ -89,6 +91,12 @@ export async function checkDocker(backend: Backend, spec: string, settings: Pref
         `build or load ${image.tag} first (docker build -t ${image.tag} … or docker load), or use runner "docker" and lem builds its own image`);
     }
     baseMissing = Boolean(image.dependsOn?.script) && !(await imageDigest(image.dependsOn!.tag));
+    const { wheelhouseDir } = await import("./docker/wheelhouse.js");
+    const py = resolvePython(settings.user);
+    if (image.wheels && !settings.pipFromVenv && !existsSync(wheelhouseDir()) && !py.probe.pip) {
+      return problem(`lem's image for ${backend} installs wheels that pip fetches on this host, and ${describePython(py)} has no pip`,
+        "run `npx lem setup` (it makes lem's venv, which has pip), or install pip for that Python (Debian: apt-get install python3-pip)");
+    }
   } catch (error) {
     return problem(`the ${spec} runner for ${backend}: ${(error as Error).message}`, (error as LemError).fix ?? "run `lem doctor`");
   }

@@ -54,7 +54,7 @@ export function missingPackages(probe: PythonProbe, needs: LocalNeeds): string |
  * nor quietly uses another. `forceVenv` (`lem setup --venv`) makes the venv whatever else is found.
  */
 export function planLocal(backend: Backend, py: ResolvedPython, host: HostFacts, venv: LemVenv,
-  opts: { needs: LocalNeeds; bases: PythonProbe[]; forceVenv?: boolean }): SetupStep {
+  opts: { needs: LocalNeeds; bases: PythonProbe[]; forceVenv?: boolean; reason?: string }): SetupStep {
   const blocked = (message: string, fix: string): SetupStep => ({ kind: "blocked", backend, runner: "local", message, fix });
   const missing = missingPackages(py.probe, opts.needs);
   const usable = py.probe.found && !missing;
@@ -68,7 +68,7 @@ export function planLocal(backend: Backend, py: ResolvedPython, host: HostFacts,
     return blocked(`${describePython(py)} ${py.probe.found ? `has no ${missing}` : `cannot run: ${py.probe.error}`}`,
       `install the harness's requirements for it (${py.python} -m pip install -r ${REQUIREMENTS_FILE}), or ${unset} and run \`npx lem setup\` again: it makes lem's own venv`);
   }
-  const why = opts.forceVenv ? "--venv" : `no Python here has ${missing ?? "torch"} (tried ${py.tried.map((t) => t.python).join(", ")})`;
+  const why = opts.reason ?? (opts.forceVenv ? "--venv" : `no Python here has ${missing ?? "torch"} (tried ${py.tried.map((t) => t.python).join(", ")})`);
   const where = `${VENV_WHAT} into lem's venv ${venv.dir}`;
   const base = opts.bases.find((b) => b.found && b.venv);
   if (base) return { kind: "venv", backend, runner: "local", base: base.python, dir: venv.dir, aptFirst: [], detail: `${why}: installs ${where}` };

@@ -14,6 +14,9 @@ export class BundleError extends Error {
   }
 }
 
+/** The lemfile has no module syntax at all (empty, or only comments and statements): no default export. */
+export class NoExports extends Error {}
+
 /**
  * A lemfile compiled to one file. `script`: a CommonJS body lem runs on its own thread under a vm
  * time limit (no worker to start: ~40 ms less CPU); `module`: an ES module for a worker, for a
@@ -58,7 +61,7 @@ export async function bundleLemfile(file: string, ownEntry: string, checker: str
 }
 
 /** Raised whenever what a bundle contains or how it is made changes, so old cache entries are ignored. */
-const BUNDLE_FORMAT = 2;
+const BUNDLE_FORMAT = 3;
 
 const cacheDir = () => join(lemCacheDir(), "lemfiles");
 
@@ -140,6 +143,11 @@ async function build(file: string, ownEntry: string, checker: string, mode: Bund
     if (messages.length) throw new BundleError(messages);
     throw error;
   }
+  // Without import or export esbuild takes the file for CommonJS and its "default" for {}.
+  if (!result.metafile.inputs[file.slice(1)]?.format) throw new NoExports();
+  // A missing export used through a namespace (lem.sweeep(...)) is only a warning to esbuild.
+  const missing = result.warnings.filter((w) => MISSING_EXPORT.test(w.text));
+  if (missing.length) throw new BundleError(missing);
   if (mode === "script" && packages.length > 0) return undefined;
   const inputs: Record<string, string> = {};
   for (const input of Object.keys(result.metafile.inputs)) {
@@ -151,6 +159,8 @@ async function build(file: string, ownEntry: string, checker: string, mode: Bund
 }
 
 const ENTRY_NAME = "<lem-entry>";
+/** esbuild's words for an import of a name the module does not export (error, then warning). */
+export const MISSING_EXPORT = /No matching export in "([^"]+)" for import "([^"]+)"|Import "([^"]+)" will always be undefined because there is no matching export in "([^"]+)"/;
 const SOURCE = /\.[cm]?[jt]sx?$/;
 
 /**

@@ -1,11 +1,11 @@
 import { existsSync, statSync } from "node:fs";
 import { relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { inputError, LemError } from "../errors.js";
-import { bundleLemfile, BundleError } from "./bundle.js";
+import { bundleLemfile, BundleError, MISSING_EXPORT, NoExports } from "./bundle.js";
 import { WORKER_SOURCE, type WorkerReply } from "./load-worker.js";
-import { ExitCalled, runScript, ScriptTimeout } from "./run-script.js";
+import { ExitCalled, LoadInterrupted, runScript, ScriptTimeout } from "./run-script.js";
 
 // A lemfile imports "llenergymeasure": the bundle resolves that to this very copy of lem, so a
 // lemfile works from any folder, installed or not, with or without "type": "module".
@@ -70,7 +70,8 @@ function startLoading(path: string): Loading {
     try {
       bundle = await bundleLemfile(file, OWN_ENTRY, JSON_CHECK);
     } catch (error) {
-      if (error instanceof BundleError) throw describeBundleError(path, error);
+      if (error instanceof BundleError) throw await describeBundleError(path, error);
+      if (error instanceof NoExports) throw noDefaultError(path);
       throw error;
     }
     try {
@@ -83,6 +84,7 @@ function startLoading(path: string): Loading {
         } catch (error) {
           if (error instanceof ScriptTimeout) throw timeoutError(path, timeoutSeconds);
           if (error instanceof ExitCalled) throw exitError(path, error.code);
+          if (error instanceof LoadInterrupted) throw new LemError(`${path}: interrupted while the lemfile was loading`, undefined, 130);
           throw error;
         }
       }
@@ -156,7 +158,7 @@ function fromReply(path: string, reply: WorkerReply): unknown {
     case "ok":
       return reply.value;
     case "no-default":
-      throw inputError(`${path}: the lemfile has no default export`, "end it with `export default defineLemfile({ ... })`");
+      throw noDefaultError(path);
     case "function-default":
       throw inputError(`${path}: the default export is a function`, "export the object: export default defineLemfile({ ... })");
     case "non-json":
@@ -185,12 +187,24 @@ function describeThrow(path: string, reply: Extract<WorkerReply, { kind: "threw"
   return inputError(`${path}: the lemfile threw while loading: ${first}`, "fix the error in the lemfile", where ? [where] : []);
 }
 
+const noDefaultError = (path: string) =>
+  inputError(`${path}: the lemfile has no default export`, "end it with `export default defineLemfile({ ... })`");
+
 /** esbuild's own words, with the file, line and column it points at, and the line itself. */
-function describeBundleError(path: string, error: BundleError): LemError {
+async function describeBundleError(path: string, error: BundleError): Promise<LemError> {
   const [first] = error.messages;
   const location = first?.location;
   const at = location ? `${relative(process.cwd(), `/${location.file}`) || location.file}:${location.line}:${location.column + 1}` : path;
   const notes = location ? [location.lineText, `${" ".repeat(location.column)}^`] : [];
+  const missing = MISSING_EXPORT.exec(first?.text ?? "");
+  if (missing) {
+    const [name, module] = missing[2] !== undefined ? [missing[2], missing[1]] : [missing[3], missing[4]];
+    if (`/${module}` === OWN_ENTRY) {
+      const api = Object.keys(await import(pathToFileURL(OWN_ENTRY).href)).sort().join(", ");
+      return inputError(`${path}: "llenergymeasure" has no export "${name}" (at ${at})`, `use one of lem's exports: ${api}`, notes);
+    }
+    return inputError(`${path}: ${relative(process.cwd(), `/${module}`) || module} has no export "${name}" (at ${at})`, "check the name, or export it from that file", notes);
+  }
   if (/^Could not resolve/.test(first?.text ?? "")) {
     return inputError(`${path}: ${first.text} (at ${at})`, "check the import's path or install the package beside the lemfile", notes);
   }

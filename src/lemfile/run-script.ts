@@ -15,6 +15,9 @@ export class ExitCalled extends Error {
   }
 }
 
+/** Ctrl-C arrived while the lemfile ran: lem ends with 130, as for any interrupt. */
+export class LoadInterrupted extends Error {}
+
 const HANDOFF = Symbol.for("llenergymeasure.lemfile");
 
 /**
@@ -41,10 +44,8 @@ export function runScript(bundlePath: string, lemfile: string, timeoutMs: number
     const code = (error as NodeJS.ErrnoException)?.code;
     if (code === "ERR_SCRIPT_EXECUTION_TIMEOUT") throw new ScriptTimeout();
     if (error instanceof ExitCalled) throw error;
-    if (code === "ERR_SCRIPT_EXECUTION_INTERRUPTED") {
-      // Ctrl-C stopped the lemfile: hand the signal on to lem's own handlers (exit 130).
-      process.emit("SIGINT", "SIGINT");
-    }
+    // Ctrl-C stopped the lemfile (vm took the signal from lem's own handlers): the caller exits 130.
+    if (code === "ERR_SCRIPT_EXECUTION_INTERRUPTED") throw new LoadInterrupted();
     return threw(error, bundlePath, bundleCode);
   } finally {
     process.stdout.write = stdoutWrite;

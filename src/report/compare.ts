@@ -46,6 +46,8 @@ export interface MetricComparison {
   verdict: Verdict;
   /** Why a metric is not measured (e.g. no energy counter). */
   reason: string | null;
+  /** Not measured because a stored value is impossible (negative, not finite): worth a warning. */
+  invalid?: true;
 }
 
 export interface ConfigComparison {
@@ -70,6 +72,8 @@ export interface Comparison {
   /** In both stores, but never on the same hardware: nothing to compare. */
   otherHardware: { hash: string; name: string; base: string[]; current: string[] }[];
   regressed: boolean;
+  /** Impossible stored values, one line each (config, hardware, what): the CLI prints them as warnings. */
+  warnings: string[];
 }
 
 function compareMetric(metric: CompareMetric, base: ResultGroup, current: ResultGroup, options: CompareOptions): MetricComparison {
@@ -78,19 +82,53 @@ function compareMetric(metric: CompareMetric, base: ResultGroup, current: Result
   const gated = options.gate.includes(metric);
   const common = { metric, unit: spec.unit, better: spec.better, minEffect, gated };
   const b = cycleNumbers(base, metric), c = cycleNumbers(current, metric);
-  const test = welch(b, c, 1 - options.alpha);
-  if (test === null) {
+  const unphysical = unphysicalValue(metric, base, current);
+  if (unphysical) return { ...common, test: null, change: null, changeCi: null, verdict: "not measured", reason: unphysical, invalid: true };
+  // Welch on values scaled by a power of two near the largest: sums and squares of figures near
+  // 1e308 would overflow to Infinity and NaN; the ratios below are scale-free, the means exact.
+  const unit = powerOfTwoScale([...b, ...c]);
+  const scaled = welch(b.map((x) => x / unit), c.map((x) => x / unit), 1 - options.alpha);
+  if (scaled === null) {
     const reason = [...base.values[metric], ...current.values[metric]].find((v) => v.value === null)?.reason ?? "fewer than 2 values";
     return { ...common, test: null, change: null, changeCi: null, verdict: "not measured", reason };
   }
-  const scale = Math.abs(test.meanBase);
-  const change = scale === 0 ? null : test.diff / scale;
-  const changeCi: [number, number] | null = scale === 0 ? null : [test.ci[0] / scale, test.ci[1] / scale];
+  const test = rescale(scaled, unit);
+  const scale = Math.abs(scaled.meanBase);
+  const ratio = (x: number) => (Number.isFinite(x / scale) ? x / scale : null);
+  const change = scale === 0 ? null : ratio(scaled.diff);
+  const ci = [ratio(scaled.ci[0]), ratio(scaled.ci[1])];
+  const changeCi: [number, number] | null = scale === 0 || ci[0] === null || ci[1] === null ? null : [ci[0], ci[1]];
   // A regression is a significant change in the worse direction at least as large as the minimum effect.
   const worse = spec.better === "lower" ? test.diff > 0 : test.diff < 0;
   const large = change === null ? test.diff !== 0 : Math.abs(change) >= minEffect;
   const verdict: Verdict = test.p >= options.alpha ? "no significant change" : !large ? "below min effect" : worse ? "regressed" : "improved";
   return { ...common, test, change, changeCi, verdict, reason: null };
+}
+
+/**
+ * Every compared metric is a rate, a duration or energy per token: never negative. A negative or
+ * non-finite cycle value is a broken measurement, not an improvement; the metric is not measured.
+ */
+function unphysicalValue(metric: CompareMetric, base: ResultGroup, current: ResultGroup): string | null {
+  for (const [side, group] of [["base", base], ["current", current]] as const) {
+    const at = group.values[metric].findIndex((v) => v.value !== null && !(Number.isFinite(v.value) && v.value >= 0));
+    if (at >= 0) {
+      const value = group.values[metric][at].value!;
+      return `${metric} ${value} in ${side} cycle ${group.cycles[at]} is ${Number.isFinite(value) ? "negative" : "not a finite number"}: not a physical value (check that result)`;
+    }
+  }
+  return null;
+}
+
+/** A power of two near the largest magnitude (1 for none or all zero): dividing by it is exact. */
+function powerOfTwoScale(xs: number[]): number {
+  const max = Math.max(0, ...xs.map(Math.abs));
+  return max > 0 && Number.isFinite(max) ? 2 ** Math.floor(Math.log2(max)) : 1;
+}
+
+/** A scaled test's figures in the metric's own unit; t, p and df do not depend on the scale. */
+function rescale(t: WelchResult, unit: number): WelchResult {
+  return { ...t, meanBase: t.meanBase * unit, meanCurrent: t.meanCurrent * unit, diff: t.diff * unit, se: t.se * unit, ci: [t.ci[0] * unit, t.ci[1] * unit] };
 }
 
 /** Pairs groups by (hash, hardware) and compares each metric; pure. */
@@ -124,5 +162,6 @@ export function compareGroups(base: readonly ResultGroup[], current: readonly Re
     onlyInBase: onlyIn(baseHashes, currentHashes, base),
     onlyInCurrent: onlyIn(currentHashes, baseHashes, current),
     regressed: configs.some((c) => c.regressions.length > 0),
+    warnings: configs.flatMap((c) => c.metrics.filter((m) => m.invalid).map((m) => `${c.name} (${c.hash}) on ${c.hardware}: ${m.reason}`)),
   };
 }

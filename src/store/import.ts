@@ -78,7 +78,7 @@ function checkConfig(dir: string, hash: string): StoredConfig | string {
     return (error as NodeJS.ErrnoException).code === "ENOENT" ? "no config.json: the folder's hash cannot be checked" : `config.json unreadable (${unreadable(error)})`;
   }
   const file = checkStoredConfig(data);
-  if (typeof file === "string") return `config.json: ${file}`;
+  if (typeof file === "string") return file;
   if (file.hash !== undefined && file.hash !== hash) return `config.json: its hash ${file.hash} is not its folder's ${hash}`;
   if (file.hash_version !== undefined && file.hash_version !== HASH_VERSION) return `config.json has hash_version ${file.hash_version}, this lem hashes with ${HASH_VERSION}`;
   const config = structuredClone(file.config);

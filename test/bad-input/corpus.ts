@@ -35,8 +35,8 @@ export interface Case {
     stdout?: RegExp[];
     /** The file the message must name (default /lemfile\.ts/ for errors); null: none (a CLI flag). */
     file?: RegExp | null;
-    /** Any further check of the outcome. */
-    check?: (r: RunResult) => void;
+    /** Any further check of the outcome; `dir` is the project (e.g. that nothing was written there). */
+    check?: (r: RunResult, dir: string) => void;
   };
 }
 
@@ -81,7 +81,7 @@ function filesUnder(root: string): Map<string, string> {
   return out;
 }
 
-interface Outcome { result: RunResult; before: Map<string, string>; after: Map<string, string> }
+interface Outcome { result: RunResult; before: Map<string, string>; after: Map<string, string>; dir: string }
 
 async function runCase(c: Case, seed: string): Promise<Outcome> {
   const dir = tempDir("lem-bad-input-");
@@ -94,7 +94,7 @@ async function runCase(c: Case, seed: string): Promise<Outcome> {
   }
   const before = filesUnder(join(dir, "results"));
   const result = await lem(dir, c.args ?? ["status"], { LEM_PYTHON: "/usr/bin/python3", ...c.env });
-  return { result, before, after: filesUnder(join(dir, "results")) };
+  return { result, before, after: filesUnder(join(dir, "results")), dir };
 }
 
 // One pool for every corpus file in the process: each case is a lem process, and the machine
@@ -123,7 +123,7 @@ export function runCorpus(title: string, cases: Case[]) {
   const corpus = suite(title);
   for (const c of cases) {
     corpus(c.name, async () => {
-      const { result: r, before, after } = await outcomes.get(c.name)!;
+      const { result: r, before, after, dir } = await outcomes.get(c.name)!;
       const shown = `\n--- exit ${r.code}\n--- stdout\n${r.stdout.slice(0, 2000)}\n--- stderr\n${r.stderr.slice(0, 2000)}`;
       assert.is(r.code, c.expect.code, `exit code${shown}`);
       const file = c.expect.file === undefined ? (c.expect.code === 0 ? null : /lemfile\.ts/) : c.expect.file;
@@ -134,7 +134,7 @@ export function runCorpus(title: string, cases: Case[]) {
       assert.not.match(r.stdout, STACK, `no stack trace${shown}`);
       assert.equal([...after.keys()].sort(), [...before.keys()].sort(), "the measured results are all still there");
       for (const [path, bytes] of before) assert.ok(after.get(path) === bytes, `${path} is byte-identical`);
-      c.expect.check?.(r);
+      c.expect.check?.(r, dir);
     });
   }
   corpus.run();

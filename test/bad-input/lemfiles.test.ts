@@ -1,5 +1,6 @@
 // Malformed lemfiles: each is exit 2 with one message naming the lemfile, the experiment and
 // the field, no stack trace, and the results measured before left as they were.
+import * as assert from "uvu/assert";
 import { runCorpus, withExperiment, withExperiments, VALID_BODY, type Case } from "./corpus.js";
 
 const plain = (code: string) => `import { defineLemfile, sweep } from "llenergymeasure";\n${code}\n`;
@@ -135,6 +136,18 @@ const cases: Case[] = [
     expect: { code: 2, stderr: [/did not finish loading within 2 s/] } },
   { name: "load: process.exit in the lemfile", source: plain(`process.exit(3);\nexport default defineLemfile({ experiments: [] });`),
     expect: { code: 2, stderr: [/process\.exit/] } },
+  // ---- issue 17: an empty lemfile, and a name that is not exported ----
+  { name: "load: an empty lemfile", source: "",
+    expect: { code: 2, stderr: [/lemfile\.ts: the lemfile has no default export/], check: (r) => assert.not.match(r.stderr, /experiments: required/) } },
+  { name: "load: a lemfile of comments only", source: "// the experiments go here\n",
+    expect: { code: 2, stderr: [/the lemfile has no default export/, /export default defineLemfile/] } },
+  { name: "load: a named import lem does not export", source: `import { defineLemfile, sweeep } from "llenergymeasure";\nexport default defineLemfile({ experiments: [...sweeep("a", { n: [1] })] });\n`,
+    expect: { code: 2, stderr: [/"llenergymeasure" has no export "sweeep" \(at lemfile\.ts:1:\d+\)/, /fix: use one of lem's exports: defineLemfile, sweep/] } },
+  { name: "load: a call to a missing export through the namespace", source: `import * as lem from "llenergymeasure";\nexport default lem.defineLemfile({ experiments: [...lem.sweeep("a", { n: [1] })] });\n`,
+    expect: { code: 2, stderr: [/"llenergymeasure" has no export "sweeep" \(at lemfile\.ts:2:\d+\)/], check: (r) => assert.not.match(r.stderr, /void 0|not a function/) } },
+  { name: "load: a call to a helper file's missing export", source: `import { defineLemfile } from "llenergymeasure";\nimport { experimentsFor } from "./helpers.ts";\nexport default defineLemfile({ experiments: experimentsFor() });\n`,
+    files: { "helpers.ts": "export const other = 1;\n" },
+    expect: { code: 2, stderr: [/helpers\.ts has no export "experimentsFor" \(at lemfile\.ts:2:\d+\)/] } },
 ];
 
 runCorpus("bad lemfiles", cases);

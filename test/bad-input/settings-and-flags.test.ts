@@ -1,5 +1,8 @@
 // Malformed .lem-config.yaml settings and command lines: exit 2, naming the file and field (or
 // the flag), no stack trace, the measured results untouched.
+import * as assert from "uvu/assert";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { runCorpus, withExperiment, type Case } from "./corpus.js";
 
 const CONFIG = /\.lem-config\.yaml/;
@@ -46,6 +49,26 @@ const cases: Case[] = [
   { name: "flag: an unknown command", args: ["bulid"], expect: { code: 2, file: null, stderr: [/unknown command "bulid"/] } },
   { name: "flag: --skip-invalid does not skip an explicit typo", body: withExperiment(`{ name: "a", precison: "fp32" }`), args: ["build", "--dry-run", "--skip-invalid"],
     expect: { code: 2, stderr: [/experiment "a": precison: unknown field/] } },
+
+  // ---- issue 17: flags and paths that used to pass silently or print a stack ----
+  { name: "flag: --shard-hashes empty (an unset CI variable)", args: ["build", "--shard", "1/1", "--shard-hashes", ""],
+    expect: { code: 2, file: null, stderr: [/--shard-hashes: no config hash in ""/, /fix: pass the hashes field/] } },
+  { name: "flag: --shard-hashes of separators only", args: ["build", "--shard", "1/1", "--shard-hashes", ", ,"],
+    expect: { code: 2, file: null, stderr: [/--shard-hashes: no config hash in ", ,"/] } },
+  { name: "flag: --gpus with a UUID prefix two GPUs share", args: ["build", "--dry-run", "--gpus", "GPU-aaaa"],
+    env: { LEM_GPU_INVENTORY: "0:GPU-aaaa1111-0000,1:GPU-aaaa2222-0000" },
+    expect: { code: 2, file: null, stderr: [/--gpus: "GPU-aaaa" matches 2 GPUs: 0 \(GPU-aaaa1111-0000\), 1 \(GPU-aaaa2222-0000\)/, /fix: give more of the UUID/] } },
+  { name: "yaml: gpus with a UUID prefix two GPUs share", files: yaml("gpus: GPU-aaaa\n"), args: ["build", "--dry-run"],
+    env: { LEM_GPU_INVENTORY: "0:GPU-aaaa1111-0000,1:GPU-aaaa2222-0000" },
+    expect: { code: 2, file: CONFIG, stderr: [/gpus: "GPU-aaaa" matches 2 GPUs/] } },
+  { name: "matrix: $GITHUB_OUTPUT is a folder", files: { "gh-out/.keep": "" }, args: ["matrix", "--github-output", "matrix"], env: { GITHUB_OUTPUT: "gh-out" },
+    expect: { code: 2, file: /gh-out/, stderr: [/\$GITHUB_OUTPUT \(gh-out\) is a folder, not a file/], check: (_, dir) => assert.equal(readdirSync(join(dir, "gh-out")), [".keep"]) } },
+  { name: "matrix: $GITHUB_OUTPUT does not exist", args: ["matrix", "--github-output", "matrix"], env: { GITHUB_OUTPUT: "gone/output.txt" },
+    expect: { code: 2, file: /gone\/output\.txt/, stderr: [/does not exist/], check: (_, dir) => assert.not.ok(existsSync(join(dir, "gone")), "nothing was created") } },
+  { name: "report: --out is a file", files: { "notes.txt": "mine\n" }, args: ["report", "--out", "notes.txt"],
+    expect: { code: 2, file: /notes\.txt/, stderr: [/--out: .*notes\.txt is a file, not a folder/], check: (_, dir) => assert.is(readFileSync(join(dir, "notes.txt"), "utf8"), "mine\n") } },
+  { name: "report: --out below a file", files: { "notes.txt": "mine\n" }, args: ["report", "--out", "notes.txt/report"],
+    expect: { code: 2, file: /notes\.txt\/report/, stderr: [/a file is in the way above it/], check: (_, dir) => assert.is(readFileSync(join(dir, "notes.txt"), "utf8"), "mine\n") } },
 ];
 
 runCorpus("bad settings and flags", cases);

@@ -22,6 +22,10 @@ function targetFlags(arch: string): string[] {
     "--abi", `cp${IMAGE_PYTHON.replace(".", "")}`, "--abi", "abi3", "--abi", "none", ...platforms.flatMap((p) => ["--platform", p])];
 }
 
+/** Where the image's wheels are kept, named by the pins, the Python and the machine. */
+export const wheelhouseDir = (arch = ARCH[process.arch] ?? process.arch) =>
+  join(lemCacheDir(), `wheels-${requirementsKey()}-cp${IMAGE_PYTHON.replace(".", "")}-${arch}`);
+
 /**
  * The pinned requirements as wheels for the image, fetched on this host by `python -m pip download`
  * with pip as this machine has it set up (its index, mirror, wheel folders, CA), since a build
@@ -30,7 +34,7 @@ function targetFlags(arch: string): string[] {
 export async function ensureWheelhouse(python: string, opts: CommandOptions = {}): Promise<string> {
   const arch = ARCH[process.arch];
   if (!arch) throw new ImageError("image-build", `lem's pytorch image is built for x86_64 and aarch64, not ${process.arch}`, "use the local runner, or a docker:<image> of your own");
-  const dir = join(lemCacheDir(), `wheels-${requirementsKey()}-cp${IMAGE_PYTHON.replace(".", "")}-${arch}`);
+  const dir = wheelhouseDir(arch);
   if (existsSync(dir)) return dir;
   const partial = `${dir}.partial-${process.pid}`;
   rmSync(partial, { recursive: true, force: true });

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { runInExchangeDir, type ExchangeDir, type LaunchOutcome } from "../exchange-dir.js";
@@ -8,7 +9,8 @@ import { JobSubmitter } from "./job-array.js";
 import { jobStateError } from "./slurm-errors.js";
 import type { Runner, RunContext, RunOutcome, RunnerMeta } from "../runner.js";
 import type { PlannedNode } from "../../graph/plan.js";
-import type { SlurmSettings } from "../../config/user-config.js";
+import { USER_CONFIG_FILE, type SlurmSettings } from "../../config/user-config.js";
+import { inputError } from "../../errors.js";
 import type { ExperimentConfig } from "../../lemfile/types.js";
 
 /** GPUs a job asks for: the setting, else vLLM's tensor parallel size, else one only for device: cuda. */
@@ -40,7 +42,11 @@ export function sbatchOptions(settings: SlurmSettings, config: ExperimentConfig,
 /** A node's own job name: its hash and cycle, as squeue and the jobcomp log show it. */
 export const jobName = (node: Pick<PlannedNode, "hash" | "cycle">) => `lem-${node.hash}-c${node.cycle}`;
 
-/** The job script: the harness on the compute node, through the container prefix when one is set. */
+/**
+ * The job script: the harness on the compute node, through the container prefix when one is set.
+ * slurm.python is one path (quoted: it may hold spaces); slurm.container is a command prefix in sh
+ * syntax (its words, $PWD, quotes around a path with spaces), checked by checkJobScript.
+ */
 export function jobScript(settings: SlurmSettings, x: ExchangeDir, harnessDir = HARNESS_DIR): string {
   const prefix = settings.container ? `${settings.container} ` : "";
   return [
@@ -50,9 +56,23 @@ export function jobScript(settings: SlurmSettings, x: ExchangeDir, harnessDir = 
     "export PYTHONUNBUFFERED=1 CUDA_DEVICE_ORDER=PCI_BUS_ID",
     `export LLEM_CONFIG_PATH=${sh(join(x.dir, x.configFile))}`,
     // No LLEM_PARENT_PID: lem's pid means nothing on another machine; Ctrl-C reaches the job through scancel.
-    `exec ${prefix}${settings.python} -m lem_harness`,
+    `exec ${prefix}${sh(settings.python)} -m lem_harness`,
     "",
   ].join("\n");
+}
+
+/**
+ * slurm.container must parse as sh words (balanced quotes, no stray operator): else every job
+ * would fail on the compute node. `sh -n` reads the script without running it.
+ */
+export function checkJobScript(settings: SlurmSettings): void {
+  if (!settings.container) return;
+  const script = jobScript(settings, { dir: "/lem-check", configFile: "h_config.json", resultFile: "h_result.json", errorFile: "h_error.json" });
+  const check = spawnSync("sh", ["-n"], { input: script, encoding: "utf8", timeout: 5_000 });
+  if (check.status !== 0 && check.error === undefined) {
+    throw inputError(`${USER_CONFIG_FILE}: slurm.container: not a shell command prefix (${check.stderr.trim().split("\n")[0] || `sh exit ${check.status}`})`,
+      `quote it as on a shell command line, e.g. apptainer exec --nv '/shared/my images/lem.sif'`);
+  }
 }
 
 /** Resolves the shared folder against the project (compute nodes must see it at the same path). */
@@ -77,6 +97,7 @@ export class SlurmRunner implements Runner {
     private readonly source: string,
     private readonly projectRoot: string,
   ) {
+    checkJobScript(settings);
     this.parent = sharedDir(settings, projectRoot);
     this.submitter = new JobSubmitter({
       arrays: settings.arrays, throttle: settings.array_throttle, maxPollMs: settings.poll_max_seconds * 1000,
