@@ -119,12 +119,12 @@ test("after Ctrl-C the header counts the nodes that never ran as interrupted, no
   view.handle({ type: "started", node: nodes[1] });
   view.handle({ type: "interrupting", hard: false });
   await settle();
-  assert.match(view.rows()[0].title, /^1\/4 done · 6s elapsed · stopping$/);
+  assert.match(view.rows()[0].title, /^1\/4 done · 5s elapsed · stopping$/);
   view.handle({ type: "skipped", node: nodes[1], why: "interrupted while running; nothing was stored" });
   for (const n of nodes.slice(2)) view.handle({ type: "skipped", node: n, why: "interrupted before it started" });
   await view.done();
   const rows = view.rows();
-  assert.match(rows[0].title, /^1\/4 done · 3 interrupted · 6s elapsed$/);
+  assert.match(rows[0].title, /^1\/4 done · 3 interrupted · 5s elapsed$/);
   assert.not.match(rows[0].title, /4\/4/);
   assert.is(rows[0].state, "FAILED");
   assert.match(view.frameRows().header, /^■ 1\/4 done · 3 interrupted/);
@@ -137,7 +137,7 @@ test("after Ctrl-C the header counts the nodes that never ran as interrupted, no
   plain({ type: "failed", node: nodes[1], seconds: 1, error: { type: "HarnessError", message: "boom" } });
   plain({ type: "interrupting", hard: false });
   for (const n of nodes.slice(2)) plain({ type: "skipped", node: n, why: "interrupted before it started" });
-  assert.match(lines.at(-1)!, /\[1\/4 done · 1 failed · 2 interrupted · 6s elapsed\]$/);
+  assert.match(lines.at(-1)!, /\[1\/4 done · 1 failed · 2 interrupted · 0s elapsed\]$/);
 });
 
 test("the ETA weighs each node by the cost model, rescaled by what this build measured", () => {

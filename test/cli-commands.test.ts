@@ -54,13 +54,13 @@ test("clean removes orphans by default, selected experiments with selectors, eve
   const project = new TempProject(lemfile([1, 2]), env);
   const [h1, h2, h3] = measured(project, [1, 2, 3]);
   const dry = await project.run("clean", "--dry-run");
-  assert.match(dry.stdout, new RegExp(`would remove ${h3}`));
+  assert.match(dry.stdout, new RegExp(`would remove bs-3  ${h3}  \\(\\d+ measured cycles?\\)`), "a dry run names what it would remove");
   assert.ok(existsSync(join(project.dir, "results", h3)));
   await project.run("clean");
   assert.equal([h1, h2, h3].map((h) => existsSync(join(project.dir, "results", h))), [true, true, false]);
   await project.run("clean", "bs-2");
   assert.equal([h1, h2].map((h) => existsSync(join(project.dir, "results", h))), [true, false]);
-  await project.run("clean", "--all");
+  await project.run("clean", "--all", "--yes");
   assert.not.ok(existsSync(join(project.dir, "results", h1)));
 });
 

@@ -55,6 +55,14 @@ test("raising cycles leaves measured cycles done and adds new ones", () => {
   assert.equal(plan(store, nodesOf([1], 3)).map((n) => `${n.cycle}:${n.state}`), ["1:done", "2:done", "3:pending"]);
 });
 
+test("a new cycle of a measured config says so, never a sweep edit it did not have", () => {
+  const store = new ResultStore(tempDir());
+  measure(store, nodesOf([1, 4], 2));
+  // bs-4 left the lemfile (an orphan of the sweep) and cycles went from 2 to 3: bs-1 #3 is only a new cycle.
+  const planned = plan(store, nodesOf([1], 3));
+  assert.equal(planned.map((n) => `${n.names[0]}#${n.cycle}:${n.state}:${n.reason}`), ["bs-1#1:done:undefined", "bs-1#2:done:undefined", "bs-1#3:pending:new cycle"]);
+});
+
 test("a failed cycle is failed with its error; force makes done nodes pending as forced", () => {
   const store = new ResultStore(tempDir());
   const nodes = nodesOf([1, 2]);

@@ -15,6 +15,10 @@ export interface SyntheticOptions {
   seed?: number;
   /** Leave energy unmeasured (a CPU without RAPL). */
   unmeasured?: boolean;
+  /** Relative cycle-to-cycle noise (peak to peak) of throughput and power; 0.08 unless given. */
+  noise?: number;
+  /** Make every window this long, in s (a config too small to measure). */
+  windowS?: number;
 }
 
 const BATCH = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
@@ -34,12 +38,12 @@ export function syntheticResults(o: SyntheticOptions): ExperimentResult[] {
     const name = `sweep-${batch}-${precision}-${maxOut}`;
     for (let cycle = 1; cycle <= o.cycles; cycle++) {
       const r = fakeResult({ hash, cycle, config: cfg, names: [name], hardware });
-      const noise = 1 + (rand() - 0.5) * 0.08;
+      const noise = 1 + (rand() - 0.5) * (o.noise ?? 0.08);
       const tps = 40 * batch ** 0.8 / FACTOR[precision] * (2 - noise);
       const power = (120 + 40 * Math.log2(batch)) * Math.sqrt(FACTOR[precision]) * noise;
       const jPerToken = power / tps;
       const output = 100 * batch;
-      const window = output / tps;
+      const window = o.windowS ?? output / tps;
       const total = jPerToken * output;
       const baseline = 60;
       r.duration_s = window;
@@ -62,7 +66,8 @@ export function syntheticResults(o: SyntheticOptions): ExperimentResult[] {
         r.baseline = { power_w: baseline, duration_s: 30, reason: null };
       }
       r.memory = { peak_bytes: Math.round(2 ** 30 * (1 + batch / 64)), device: "cuda", method: "torch.cuda.max_memory_allocated" };
-      r.quality_flags = window < 10 ? ["energy_window_under_10s"] : [];
+      // As the harness does: it flags a short window only where it had an energy counter to read.
+      r.quality_flags = !o.unmeasured && window < 10 ? ["energy_window_under_10s"] : [];
       out.push(r);
     }
   }

@@ -5,7 +5,7 @@ import { out, err, isInteractive, statusNode } from "./output.js";
 import { executeBuild, type BuildOutcome } from "../exec/scheduler.js";
 import { createRunners, type Runners } from "../exec/runner-factory.js";
 import { isDockerRunner, resolveStrategy, type Strategy } from "../config/runner-resolution.js";
-import { preflight } from "../exec/preflight.js";
+import { cudaExperiments, preflight } from "../exec/preflight.js";
 import { confirm } from "./confirm.js";
 import { onPipeClosed } from "./closed-pipe.js";
 import { plainReporter } from "../report/plain-reporter.js";
@@ -74,7 +74,11 @@ export async function buildCommand(argv: string[]): Promise<number> {
   // Every runner is resolved (and, below, its image built) before any node starts.
   const resolved = await projectRunners(project, [...new Set(planned.filter(needsRun).map((n) => n.config.backend))], values.runner);
   // Each runner can work, or one error with the fix: before any node starts or any dir is made.
-  await preflight(resolved, { user: project.user, gpu: Boolean(project.host.gpu), transformersModels: transformersModels(planned.filter(needsRun).map((n) => n.config)) });
+  const toMeasure = planned.filter(needsRun);
+  await preflight(resolved, {
+    user: project.user, gpu: Boolean(project.host.gpu),
+    transformersModels: transformersModels(toMeasure.map((n) => n.config)), cudaExperiments: cudaExperiments(toMeasure),
+  });
   // A cluster schedules its own jobs: a Slurm-only build keeps slurm.max_jobs nodes there, unless --jobs.
   const onCluster = [...resolved.values()].every((r) => r.spec === "slurm");
   const width = devices ? Math.min(jobs ?? devices.size, devices.size) : jobs ?? (onCluster ? project.user.slurm.max_jobs : project.user.jobs);

@@ -1,4 +1,4 @@
-import { statSync } from "node:fs";
+import { accessSync, constants, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { inputError, LemError } from "../errors.js";
 
@@ -29,6 +29,17 @@ function nearestExisting(path: string): "dir" | "file" | "none" | "other" {
   }
 }
 
+function whyNotWritable(path: string): string | undefined {
+  let p = dirname(path);
+  while (kindOf(p) === "none" && dirname(p) !== p) p = dirname(p);
+  try {
+    accessSync(p, constants.W_OK);
+    return undefined;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code;
+  }
+}
+
 /** A file that must already exist to be appended to ($GITHUB_OUTPUT: the runner makes it for each step). */
 export function checkAppendTarget(path: string, what: string): void {
   const kind = kindOf(path);
@@ -39,8 +50,10 @@ export function checkAppendTarget(path: string, what: string): void {
 
 /** A failed write to `path` as a message: a setup mistake (exit 2) or the machine's state (exit 1). */
 export function writeFailed(error: unknown, path: string, what: string): unknown {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
   const failed = (error as NodeJS.ErrnoException | undefined)?.path ?? path;
+  let code = (error as NodeJS.ErrnoException | undefined)?.code;
+  // mkdir -p on a read-only or foreign folder says ENOENT: ask the nearest folder that exists why.
+  if (code === "ENOENT") code = whyNotWritable(failed) ?? code;
   switch (code) {
     case "ENOTDIR": case "EEXIST": case "EISDIR":
       return inputError(`${what}: cannot write ${failed}: a ${code === "EISDIR" ? "folder" : "file"} is in the way`, `pass ${what} a path where lem can write`);

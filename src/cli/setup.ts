@@ -6,7 +6,7 @@ import { loadProject, projectRunners, type Project } from "./project.js";
 import { LemError } from "../errors.js";
 import { forgetPythonProbes, lemVenv, probePython, PYTHON_CANDIDATES, resolvePython } from "../config/python.js";
 import { transformersModels } from "../config/models.js";
-import { checkDocker } from "../exec/preflight.js";
+import { checkDevice, checkDocker, cudaExperiments } from "../exec/preflight.js";
 import { makeVenv } from "../exec/python-venv.js";
 import { APT_COMMAND, APT_PACKAGES, hostFacts, missingPackages, planLocal, type SetupStep } from "../exec/setup-plan.js";
 import { PACKAGE_ROOT } from "../paths.js";
@@ -72,7 +72,11 @@ async function planSetup(project: Project, backends: Backend[], cli: string | un
   const host = hostFacts();
   const needs = { transformers: transformersModels(project.nodes.map((n) => n.config)).length > 0 };
   const steps: SetupStep[] = [];
+  const device = { user: project.user, gpu: Boolean(project.host.gpu), cudaExperiments: cudaExperiments(project.nodes) };
   for (const [backend, choice] of resolved) {
+    // No install gives this host a GPU: a config that demands one is blocked, whatever the runner has.
+    const noGpu = checkDevice(backend, choice.spec, device);
+    if (noGpu) { steps.push({ kind: "blocked", backend, runner: choice.spec, message: noGpu.message, fix: noGpu.fix }); continue; }
     if (choice.spec === "local") {
       const bases = PYTHON_CANDIDATES.map((python) => probePython(python));
       steps.push(planLocal(backend, resolvePython(project.user), host, lemVenv(), { needs: backend === "pytorch" ? needs : { transformers: false }, bases, forceVenv }));

@@ -98,7 +98,7 @@ export function expandLemfile(raw: unknown, file: string, options: ExpandOptions
   if (fatal.length) {
     throw inputError(
       `${file}: ${fatal.length === 1 ? "an experiment is not valid" : `${fatal.length} problems in experiments`}`,
-      "fix the fields named below (a typo is an error, never skipped)",
+      "fix the fields named above (a typo is an error, never skipped)",
       fatal.length > 12 ? [...fatal.slice(0, 12), `... and ${fatal.length - 12} more`] : fatal,
     );
   }
@@ -130,7 +130,7 @@ export function expandLemfile(raw: unknown, file: string, options: ExpandOptions
     const notes = skipped.flatMap((i) => i.errors.map((e) => `sweep point "${i.name}": ${e}`));
     throw inputError(
       skipped.length ? `${file}: every experiment was skipped as invalid` : `${file}: the lemfile defines no experiments`,
-      skipped.length ? "fix the fields named below" : "add at least one entry to experiments",
+      skipped.length ? "fix the fields named above" : "add at least one entry to experiments",
       notes.slice(0, 12),
     );
   }

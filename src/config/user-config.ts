@@ -71,7 +71,7 @@ export function loadUserConfig(root: string): UserConfig {
     }
   }
   if (!validators.userConfig(data)) {
-    throw inputError(`${path}: invalid settings`, "fix the fields named below (see the README's .lem-config.yaml section)",
+    throw inputError(`${path}: invalid settings`, "fix the fields named above (see the README's .lem-config.yaml section)",
       formatSchemaErrors(validators.userConfig.errors ?? [], data, schemas.userConfig));
   }
   return data as UserConfig;

@@ -24,6 +24,28 @@ export interface PreflightSettings {
   pipFromVenv?: boolean;
   /** The pytorch models of this build that load with transformers (not synthetic:<preset>). */
   transformersModels?: readonly string[];
+  /** The experiments of this build that set pytorch.device: cuda (see cudaExperiments). */
+  cudaExperiments?: readonly string[];
+}
+
+/** Names of the experiments that ask for a GPU outright (pytorch.device: cuda; "auto" falls back to the CPU). */
+export function cudaExperiments(nodes: readonly { names: string[]; config: { backend?: string; pytorch?: { device?: string } } }[]): string[] {
+  return [...new Set(nodes.filter((n) => (n.config.backend ?? "pytorch") === "pytorch" && n.config.pytorch?.device === "cuda").map((n) => n.names[0]))];
+}
+
+/**
+ * pytorch.device: cuda on a host where nvidia-smi finds no NVIDIA GPU: every such node would fail
+ * in the harness. The local and Docker runners run on this host; a Slurm job checks its own node.
+ */
+export function checkDevice(backend: Backend, runner: string, settings: PreflightSettings): RunnerProblem | undefined {
+  const cuda = backend === "pytorch" && runner !== "slurm" ? settings.cudaExperiments ?? [] : [];
+  if (settings.gpu || cuda.length === 0) return undefined;
+  const names = cuda.length > 3 ? `${cuda.slice(0, 3).map((n) => `"${n}"`).join(", ")} and ${cuda.length - 3} more` : cuda.map((n) => `"${n}"`).join(", ");
+  return {
+    backend, runner,
+    message: `pytorch.device is "cuda" in experiment ${names}, and no NVIDIA GPU was found here (nvidia-smi lists none)`,
+    fix: `set pytorch.device to "auto" (the GPU where there is one, else the CPU) or "cpu" in the lemfile, or run on a machine with an NVIDIA GPU (\`lem doctor\` shows what lem finds)`,
+  };
 }
 
 export const SETUP_FIX = "run `npx lem setup` (it installs what is missing and says where)";
@@ -125,9 +147,10 @@ async function checkSlurm(backend: Backend): Promise<RunnerProblem | undefined> 
 export async function checkRunners(resolved: Map<Backend, ResolvedRunner>, settings: PreflightSettings): Promise<RunnerProblem[]> {
   const problems: RunnerProblem[] = [];
   for (const [backend, choice] of resolved) {
-    const problem = choice.spec === "local" ? checkLocal(backend, settings)
-      : choice.spec === "slurm" ? await checkSlurm(backend)
-      : await checkDocker(backend, choice.spec, settings);
+    const problem = checkDevice(backend, choice.spec, settings)
+      ?? (choice.spec === "local" ? checkLocal(backend, settings)
+        : choice.spec === "slurm" ? await checkSlurm(backend)
+        : await checkDocker(backend, choice.spec, settings));
     if (problem) problems.push({ ...problem, message: `${problem.message} (runner from ${choice.source})` });
   }
   return problems;

@@ -1,6 +1,7 @@
 import jStat from "jstat";
 import type { ExperimentConfig } from "../lemfile/types.js";
 import type { ExperimentResult } from "../result.js";
+import { describeFlag, measurementFlags, SUPERSEDED_HARNESS_FLAG, type MeasurementFlag } from "./measurement-flags.js";
 
 // Aggregation over cycles, per config hash and per hardware (never across hardware: a J/token on
 // one GPU says nothing about another). Pure: results in, figures out. The report, the build
@@ -25,7 +26,7 @@ export function aggregate(values: readonly (number | null | undefined)[]): Aggre
   return { n, mean, std, ci95: (tCritical(n - 1) * std) / Math.sqrt(n), cv: mean !== 0 ? std / Math.abs(mean) : null };
 }
 
-export type Unit = "J" | "J/token" | "tokens/s" | "ms" | "W" | "bytes";
+export type Unit = "J" | "J/token" | "tokens/s" | "ms" | "W" | "bytes" | "s";
 
 /** One figure of one (config, hardware): its aggregate over cycles, its unit, and why it is null where it is. */
 export interface Figure {
@@ -153,6 +154,10 @@ export interface ConfigAggregate {
   energyStatus: ExperimentResult["energy"]["status"][];
   /** Every quality flag seen, with the number of cycles that raised it. */
   qualityFlags: { flag: string; cycles: number }[];
+  /** Length of the measurement window over the cycles (measured with or without energy), in s. */
+  windowS: Figure;
+  /** Flags lem derives from the figures (short window, high CV), energy or not. */
+  measurementFlags: MeasurementFlag[];
 }
 
 /** A figure over cycles: null values keep their reason, and a partial figure says how many cycles lack it. */
@@ -164,16 +169,30 @@ export function figureOf(unit: Unit, values: readonly CycleValue[]): Figure {
   return { unit, stats, reason };
 }
 
+const LABELS = Object.fromEntries(METRIC_KEYS.map((k) => [k, METRICS[k].label])) as Record<MetricKey, string>;
+
 export function aggregateGroup(group: ResultGroup): ConfigAggregate {
   const flags = new Map<string, number>();
   for (const r of group.results) for (const f of new Set(r.quality_flags)) flags.set(f, (flags.get(f) ?? 0) + 1);
+  const figures = Object.fromEntries(METRIC_KEYS.map((k) => [k, figureOf(METRICS[k].unit, group.values[k])])) as Record<MetricKey, Figure>;
   return {
     hash: group.hash, hardware: group.hardware, names: group.names, config: group.config, cycles: group.cycles.length,
-    figures: Object.fromEntries(METRIC_KEYS.map((k) => [k, figureOf(METRICS[k].unit, group.values[k])])) as Record<MetricKey, Figure>,
+    figures,
     baselinePowerW: figureOf("W", group.results.map((r) => value(r.baseline.power_w, r.baseline.reason, "no baseline measured"))),
     energyStatus: [...new Set(group.results.map((r) => r.energy.status))],
     qualityFlags: [...flags].sort(([a], [b]) => a.localeCompare(b)).map(([flag, cycles]) => ({ flag, cycles })),
+    windowS: figureOf("s", group.results.map((r) => value(r.energy.window_s, null, "window not recorded"))),
+    measurementFlags: measurementFlags(group.results.map((r) => r.energy.window_s), figures, LABELS),
   };
+}
+
+/** Every flag of a config as text: lem's own first, then the harness's with their cycle counts. */
+export function flagTexts(c: ConfigAggregate): string[] {
+  const short = c.measurementFlags.some((f) => f.kind === "short_window");
+  return [
+    ...c.measurementFlags.map(describeFlag),
+    ...c.qualityFlags.filter((q) => !(short && q.flag === SUPERSEDED_HARNESS_FLAG)).map((q) => `${q.flag} (${q.cycles}/${c.cycles})`),
+  ];
 }
 
 /** groupResults then aggregateGroup: one ConfigAggregate per (config hash, hardware). */

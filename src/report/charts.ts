@@ -1,26 +1,76 @@
-import type { HardwareSection, ReportDimension } from "./report-data.js";
-import { METRIC_KEYS, METRICS } from "./aggregate.js";
+import type { ConfigAggregate, Figure, MetricKey } from "./aggregate.js";
+import { flagTexts, METRICS } from "./aggregate.js";
+import { ENERGY_METRICS, SCATTERS, type HardwareSection, type ReportDimension, type ScatterId } from "./report-data.js";
 
 // Vega-Lite specs of report.html. Each reads the named dataset "configs" (rows from chartRows),
 // which the page supplies once per hardware section, so the data is not repeated per chart.
+// Only figures that some config of the section measured are charted: a machine without an energy
+// sensor still gets throughput and latency charts.
 
 export type VegaLiteSpec = Record<string, unknown>;
 export type ChartRow = Record<string, string | number | boolean | null>;
 
-/** Rows of the "configs" dataset: a config's names, flags, dimensions and each figure's mean and CI95. */
+/** A figure as the page shows it: its row field, label and display unit (memory in MiB or GiB). */
+export interface DisplayMetric {
+  key: MetricKey | "window_s";
+  field: string;
+  label: string;
+  unit: string;
+  /** Multiplies the stored value into the display unit. */
+  scale: number;
+  figure(c: ConfigAggregate): Figure;
+}
+
+/** Figures offered as the y of the sweep-dimension charts, in this order. */
+const DIMENSION_Y: readonly MetricKey[] = ["energy_per_token_j", "output_tokens_per_s", "ttft_p50_ms", "itl_p50_ms", "peak_memory_bytes", "avg_power_w"];
+
+/** Bytes shown as GiB once any config reaches 1 GiB, else MiB: never raw bytes on an axis. */
+function memoryUnit(section: HardwareSection): { unit: "GiB" | "MiB"; scale: number } {
+  const most = Math.max(0, ...section.configs.map((c) => c.figures.peak_memory_bytes.stats?.mean ?? 0));
+  return most >= 2 ** 30 ? { unit: "GiB", scale: 2 ** -30 } : { unit: "MiB", scale: 2 ** -20 };
+}
+
+function displayMetric(section: HardwareSection, key: MetricKey): DisplayMetric {
+  const figure = (c: ConfigAggregate) => c.figures[key];
+  if (METRICS[key].unit !== "bytes") return { key, field: key, label: METRICS[key].label, unit: METRICS[key].unit, scale: 1, figure };
+  const { unit, scale } = memoryUnit(section);
+  return { key, field: `${key.replace(/_bytes$/, "")}_${unit.toLowerCase()}`, label: METRICS[key].label, unit, scale, figure };
+}
+
+const WINDOW: DisplayMetric = { key: "window_s", field: "window_s", label: "measurement window", unit: "s", scale: 1, figure: (c) => c.windowS };
+
+/** The table's figures: every metric some config measured, then the window. */
+export function tableMetrics(section: HardwareSection): DisplayMetric[] {
+  return [...(Object.keys(METRICS) as MetricKey[]).filter((k) => section.measured.has(k)).map((k) => displayMetric(section, k)), WINDOW];
+}
+
+/** The figures the sweep-dimension charts can plot here (measured ones only). */
+export function dimensionMetrics(section: HardwareSection): DisplayMetric[] {
+  return DIMENSION_Y.filter((k) => section.measured.has(k)).map((k) => displayMetric(section, k));
+}
+
+/** The scatter charts whose two figures were both measured here. */
+export function scattersOf(section: HardwareSection) {
+  return SCATTERS.filter((sc) => section.measured.has(sc.x) && section.measured.has(sc.y))
+    .map((sc) => ({ id: sc.id, x: displayMetric(section, sc.x), y: displayMetric(section, sc.y) }));
+}
+
+const frontField = (id: ScatterId) => `front_${id.replace(/-/g, "_")}`;
+
+/** Rows of the "configs" dataset: a config's names, flags, dimensions and each figure's mean and CI95 in display units. */
 export function chartRows(section: HardwareSection): ChartRow[] {
+  const metrics = tableMetrics(section);
   return section.configs.map((c, i) => {
-    const row: ChartRow = {
-      name: c.names[0], hash: c.hash, cycles: c.cycles,
-      flags: c.qualityFlags.map((f) => `${f.flag} (${f.cycles}/${c.cycles})`).join(", "),
-      pareto_itl: section.paretoItl.has(c.hash), pareto_tps: section.paretoThroughput.has(c.hash),
-      ...section.dimensionValues[i],
-    };
-    for (const key of METRIC_KEYS) {
-      const f = c.figures[key];
-      row[key] = f.stats ? round(f.stats.mean) : null;
-      row[`${key}_ci95`] = f.stats?.ci95 != null ? round(f.stats.ci95) : null;
-      if (f.reason) row[`${key}_reason`] = f.reason;
+    const row: ChartRow = { name: c.names[0], hash: c.hash, cycles: c.cycles, flags: flagTexts(c).join("; "), ...section.dimensionValues[i] };
+    for (const sc of SCATTERS) row[frontField(sc.id)] = section.fronts[sc.id].has(c.hash);
+    // The page header says once why energy is missing; a config's cells do not repeat it.
+    const noEnergy = c.figures.energy_per_token_j.stats === null;
+    for (const m of metrics) {
+      const f = m.figure(c);
+      row[m.field] = f.stats ? round(f.stats.mean * m.scale) : null;
+      row[`${m.field}_ci95`] = f.stats?.ci95 != null ? round(f.stats.ci95 * m.scale) : null;
+      const saidOnce = noEnergy && (ENERGY_METRICS as readonly string[]).includes(m.key);
+      if (f.reason && !saidOnce) row[`${m.field}_reason`] = f.reason;
     }
     return row;
   });
@@ -29,65 +79,86 @@ export function chartRows(section: HardwareSection): ChartRow[] {
 /** Five significant digits: more than any measurement here resolves, and a smaller page. */
 export const round = (x: number) => (x === 0 || !Number.isFinite(x) ? x : Number(x.toPrecision(5)));
 
-const J = "energy_per_token_j";
-const yEnergy = { field: J, type: "quantitative", title: `energy per output token (${METRICS[J].unit})`, scale: { zero: false } };
-const ciTransform = [
-  { filter: `isValid(datum.${J})` },
-  { calculate: `datum.${J} - (datum.${J}_ci95 || 0)`, as: "lo" },
-  { calculate: `datum.${J} + (datum.${J}_ci95 || 0)`, as: "hi" },
+/**
+ * A figure's axis. Every figure here is ≥ 0 and so is every plotted value, CI bars included (their low
+ * end is clamped at 0), so zero: false never takes the domain below 0 (nice rounding stops at 0) and
+ * still keeps configs whose values lie close together apart.
+ */
+const axisOf = (m: DisplayMetric) => ({ field: m.field, type: "quantitative", title: `${m.label} (${m.unit})`, scale: { zero: false } });
+
+/** Rows with the figure, and its CI95 as lo/hi, the low end clamped at 0 (no figure here can be negative). */
+const ciTransform = (m: DisplayMetric) => [
+  { filter: `isValid(datum.${m.field})` },
+  { calculate: `max(0, datum.${m.field} - (datum.${m.field}_ci95 || 0))`, as: "lo" },
+  { calculate: `datum.${m.field} + (datum.${m.field}_ci95 || 0)`, as: "hi" },
 ];
 
-function tooltip(dims: ReportDimension[], x?: { field: string; title: string }) {
+function tooltip(dims: ReportDimension[], shown: DisplayMetric[]) {
   return [
     { field: "name", title: "name" }, { field: "hash", title: "hash" }, { field: "cycles", title: "cycles" },
-    ...(x ? [x] : []),
-    { field: J, title: `J/token (mean)`, format: ".4g" }, { field: `${J}_ci95`, title: "J/token ±CI95", format: ".3g" },
+    ...shown.flatMap((m) => [
+      { field: m.field, title: `${m.label} (${m.unit})`, format: ".4g" },
+      { field: `${m.field}_ci95`, title: `${m.label} ±CI95`, format: ".3g" },
+    ]),
     ...dims.map((d) => ({ field: d.field, title: d.key })),
-    { field: "flags", title: "quality flags" },
+    { field: "flags", title: "flags" },
   ];
 }
 
 const colour = (dim: ReportDimension | undefined) => (dim ? { field: dim.field, type: "nominal", title: dim.key } : { value: "#4c78a8" });
 
-/** Energy/token against another figure: a point per config with CI95 bars, the Pareto front drawn. */
-export function energyScatter(section: HardwareSection, x: "itl_p50_ms" | "output_tokens_per_s"): VegaLiteSpec {
-  const title = `${METRICS[x].label} (${METRICS[x].unit})`;
-  const xEnc = { field: x, type: "quantitative", title, scale: { zero: false } };
-  const front = x === "itl_p50_ms" ? "pareto_itl" : "pareto_tps";
+/**
+ * A sweep dimension's axis. Numbers spanning a factor of 8 or more (batch sizes 1…512) go on a log
+ * axis with ticks at the swept values only; any other dimension (precision, two batch sizes) is
+ * categorical, so no tick falls between swept values (no batch size 1.2).
+ */
+export function dimensionAxis(dim: ReportDimension) {
+  const nums = dim.values.filter((v): v is number => typeof v === "number");
+  const log = nums.length === dim.values.length && nums.every((v) => v > 0) && Math.max(...nums) / Math.min(...nums) >= 8;
+  return log
+    ? { field: dim.field, type: "quantitative", title: dim.key, scale: { type: "log" }, axis: { values: nums, format: "~g" } }
+    : { field: dim.field, type: "ordinal", title: dim.key, sort: dim.values };
+}
+
+/** y against x, a point per config with CI95 bars on y, the Pareto front drawn. */
+export function scatterChart(section: HardwareSection, id: ScatterId): VegaLiteSpec {
+  const sc = scattersOf(section).find((s) => s.id === id);
+  if (!sc) throw new Error(`scatter ${id}: a figure is measured by no config of ${section.hardware}`);
+  const xEnc = axisOf(sc.x), yEnc = axisOf(sc.y);
   const dims = section.dimensions;
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     width: "container", height: 320, data: { name: "configs" },
-    transform: [...ciTransform, { filter: `isValid(datum.${x})` }],
+    transform: [...ciTransform(sc.y), { filter: `isValid(datum.${sc.x.field})` }],
     layer: [
       { name: "errorbars", mark: { type: "rule", opacity: 0.5 }, encoding: { x: xEnc, y: { field: "lo", type: "quantitative" }, y2: { field: "hi" }, color: colour(dims[0]) } },
-      { name: "points", mark: { type: "point", filled: true, size: 60 }, encoding: { x: xEnc, y: yEnergy, color: colour(dims[0]), tooltip: tooltip(dims, { field: x, title }) } },
+      { name: "points", mark: { type: "point", filled: true, size: 60 }, encoding: { x: xEnc, y: yEnc, color: colour(dims[0]), tooltip: tooltip(dims, [sc.x, sc.y]) } },
       {
-        name: "front", transform: [{ filter: `datum.${front}` }],
+        name: "front", transform: [{ filter: `datum.${frontField(id)}` }],
         mark: { type: "line", color: "black", strokeDash: [4, 3], point: false },
-        encoding: { x: { ...xEnc, sort: null }, y: yEnergy, order: { field: x, type: "quantitative" } },
+        encoding: { x: { ...xEnc, sort: null }, y: yEnc, order: { field: sc.x.field, type: "quantitative" } },
       },
     ],
   };
 }
 
-/** One sweep dimension on x, energy/token with CI95 on y, a line per combination of the other dimensions. */
-export function dimensionChart(section: HardwareSection, dim: ReportDimension): VegaLiteSpec {
+/** One sweep dimension on x, a figure with CI95 on y, a line per combination of the other dimensions. */
+export function dimensionChart(section: HardwareSection, dim: ReportDimension, y: DisplayMetric): VegaLiteSpec {
   const others = section.dimensions.filter((d) => d !== dim);
   const combo = others.length ? others.map((d) => `'${d.key}=' + datum.${d.field}`).join(" + ', ' + ") : "'all'";
-  const numeric = dim.values.every((v) => typeof v === "number");
-  const xEnc = { field: dim.field, type: numeric ? "quantitative" : "ordinal", title: dim.key, ...(numeric ? { scale: { zero: false } } : { sort: dim.values }) };
+  const xEnc = dimensionAxis(dim);
+  const yEnc = axisOf(y);
   // Past a dozen lines a legend only crowds the chart out; the tooltip names each point's values.
   const lines = others.reduce((n, d) => n * d.values.length, 1);
   const lineColour = { field: "others", type: "nominal", title: others.map((d) => d.key).join(", ") || "configs", ...(lines > 12 ? { legend: null } : {}) };
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     width: "container", height: 260, data: { name: "configs" },
-    transform: [...ciTransform, { calculate: combo, as: "others" }],
+    transform: [...ciTransform(y), { calculate: combo, as: "others" }],
     layer: [
-      { name: "lines", mark: { type: "line" }, encoding: { x: xEnc, y: yEnergy, color: lineColour, detail: { field: "others" } } },
+      { name: "lines", mark: { type: "line" }, encoding: { x: xEnc, y: yEnc, color: lineColour, detail: { field: "others" } } },
       { name: "errorbars", mark: { type: "rule", opacity: 0.5 }, encoding: { x: xEnc, y: { field: "lo", type: "quantitative" }, y2: { field: "hi" }, color: lineColour } },
-      { name: "points", mark: { type: "point", filled: true }, encoding: { x: xEnc, y: yEnergy, color: lineColour, tooltip: tooltip(section.dimensions) } },
+      { name: "points", mark: { type: "point", filled: true }, encoding: { x: xEnc, y: yEnc, color: lineColour, tooltip: tooltip(section.dimensions, [y]) } },
     ],
   };
 }

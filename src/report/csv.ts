@@ -1,4 +1,5 @@
 import { METRIC_KEYS } from "./aggregate.js";
+import { describeFlag } from "./measurement-flags.js";
 import { columnHeader, type ReportData } from "./report-data.js";
 
 // results.csv: tidy, one row per config × hardware, one column per figure, units in the headers.
@@ -13,7 +14,8 @@ export function renderCsv(data: ReportData): string {
   const dimKeys = [...new Set(data.sections.flatMap((s) => s.dimensions.map((d) => d.key)))];
   const stats = ["mean", "std", "ci95", "cv", "n", "reason"] as const;
   const header = ["hardware", "hash", "name", "names", "cycles", ...dimKeys.map((k) => `config.${k}`),
-    ...METRIC_KEYS.flatMap((k) => stats.map((s) => columnHeader(k, s))), "baseline_power_w mean [W]", "energy_status", "quality_flags"];
+    ...METRIC_KEYS.flatMap((k) => stats.map((s) => columnHeader(k, s))), "baseline_power_w mean [W]", "energy_status", "quality_flags",
+    "window_s mean [s]", "measurement_flags"];
   const lines = [header.map(cell).join(",")];
   for (const s of data.sections) {
     s.configs.forEach((c, i) => {
@@ -27,7 +29,8 @@ export function renderCsv(data: ReportData): string {
       });
       const flags = c.qualityFlags.map((f) => `${f.flag}:${f.cycles}`).join(";");
       lines.push([s.hardware, c.hash, c.names[0], c.names.join(";"), c.cycles, ...dims, ...figures,
-        c.baselinePowerW.stats?.mean, c.energyStatus.join(";"), flags].map(cell).join(","));
+        c.baselinePowerW.stats?.mean, c.energyStatus.join(";"), flags,
+        c.windowS.stats?.mean, c.measurementFlags.map(describeFlag).join(";")].map(cell).join(","));
     });
   }
   return `${lines.join("\n")}\n`;

@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { METRIC_KEYS, METRICS } from "./aggregate.js";
-import { chartRows, dimensionChart, energyScatter, timelineChart, round } from "./charts.js";
-import type { ReportData } from "./report-data.js";
+import { chartRows, dimensionChart, dimensionMetrics, round, scatterChart, scattersOf, tableMetrics, timelineChart } from "./charts.js";
+import { energyMissingByReason, missingWhere, type HardwareSection, type ReportData } from "./report-data.js";
+import { HIGH_CV, SHORT_WINDOW_S } from "./measurement-flags.js";
 
 // report.html: one file that works offline. Vega, Vega-Lite and vega-embed are inlined from
 // node_modules, the data is one JSON block, and a Content-Security-Policy forbids any fetch.
@@ -26,19 +26,21 @@ export function pageData(data: ReportData) {
     generatedAt: data.generatedAt,
     timelinePointsMax: data.timelinePointsMax,
     downsampled: data.downsampled,
-    metrics: METRIC_KEYS.map((key) => ({ key, label: METRICS[key].label, unit: METRICS[key].unit })),
     sections: data.sections.map((s, i) => {
       const rows = chartRows(s);
       const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+      const ys = dimensionMetrics(s);
       return {
         id: `hw${i}`, hardware: s.hardware,
         dimensions: s.dimensions.map((d) => ({ key: d.key, field: d.field })),
+        metrics: tableMetrics(s).map((m) => ({ field: m.field, label: m.label, unit: m.unit })),
         columns, rows: rows.map((r) => columns.map((c) => r[c] ?? null)),
-        charts: [
-          { id: "energy-itl", title: "Energy per token against ITL p50", spec: energyScatter(s, "itl_p50_ms") },
-          { id: "energy-tps", title: "Energy per token against output throughput", spec: energyScatter(s, "output_tokens_per_s") },
-          ...s.dimensions.map((d, j) => ({ id: `dim${j}`, title: `Energy per token by ${d.key}`, spec: dimensionChart(s, d) })),
-        ],
+        scatters: scattersOf(s).map((sc) => ({ id: sc.id, title: `${sc.y.label} against ${sc.x.label}`, spec: scatterChart(s, sc.id) })),
+        // Each dimension chart in every figure the section measured; a picker chooses which is drawn.
+        figures: ys.map((m) => ({ field: m.field, label: m.label })),
+        dimensionCharts: s.dimensions.map((d, j) => ({
+          id: `dim${j}`, key: d.key, specs: Object.fromEntries(ys.map((m) => [m.field, dimensionChart(s, d, m)])),
+        })),
         timelineSpec: timelineChart(),
         timelines: s.timelines.map((t) => ({
           hash: t.hash, name: t.name, baselineW: t.baselineW, samples: t.samples,
@@ -60,20 +62,33 @@ const embed = (target, spec, datasets) => vegaEmbed(target, Object.assign({}, sp
 for (const s of data.sections) {
   const rows = s.rows.map((r) => Object.fromEntries(s.columns.map((c, i) => [c, r[i]])));
   const section = document.getElementById(s.id);
-  const measured = rows.filter((r) => r.energy_per_token_j !== null).length;
-  if (measured === 0) section.querySelector(".note").textContent = "No config on this hardware has a measured energy per token: " + [...new Set(rows.map((r) => r.energy_per_token_j_reason).filter(Boolean))].join("; ");
-  for (const c of s.charts) {
+  for (const c of s.scatters) {
     const box = el("figure"); box.append(el("figcaption", {}, c.title)); const div = el("div", { id: s.id + "-" + c.id, class: "chart" }); box.append(div);
     section.querySelector(".charts").append(box);
     pending.push(embed(div, c.spec, { configs: rows }));
   }
-  // Colour the two scatter charts by any sweep dimension (the first one to start with).
+  // The sweep-dimension charts draw the figure picked (energy per token where measured, else throughput).
+  const figurePick = section.querySelector("select.figure");
+  s.figures.forEach((f) => figurePick.append(el("option", { value: f.field }, f.label)));
+  if (s.figures.length < 2 || s.dimensionCharts.length === 0) figurePick.disabled = true;
+  const drawDimensions = () => s.dimensionCharts.map((c) => {
+    const f = s.figures.find((x) => x.field === figurePick.value);
+    document.getElementById(s.id + "-" + c.id + "-caption").textContent = f.label + " by " + c.key;
+    return embed(document.getElementById(s.id + "-" + c.id), c.specs[f.field], { configs: rows });
+  });
+  if (s.figures.length) for (const c of s.dimensionCharts) {
+    const box = el("figure"); box.append(el("figcaption", { id: s.id + "-" + c.id + "-caption" })); box.append(el("div", { id: s.id + "-" + c.id, class: "chart" }));
+    section.querySelector(".charts").append(box);
+  }
+  if (s.figures.length) pending.push(...drawDimensions());
+  figurePick.addEventListener("change", () => { window.lemRedraw = Promise.all(drawDimensions()); });
+  // Colour the scatter charts by any sweep dimension (the first one to start with).
   const colourPick = section.querySelector("select.colour");
   s.dimensions.forEach((d, i) => colourPick.append(el("option", { value: String(i) }, d.key)));
   if (s.dimensions.length < 2) colourPick.disabled = true;
   colourPick.addEventListener("change", () => {
     const d = s.dimensions[Number(colourPick.value)];
-    window.lemRedraw = Promise.all(s.charts.filter((c) => c.id.startsWith("energy-")).map((c) => {
+    window.lemRedraw = Promise.all(s.scatters.map((c) => {
       const spec = JSON.parse(JSON.stringify(c.spec));
       for (const layer of spec.layer) if (layer.encoding.color && layer.encoding.color.field) Object.assign(layer.encoding.color, { field: d.field, title: d.key });
       return embed(document.getElementById(s.id + "-" + c.id), spec, { configs: rows });
@@ -93,12 +108,12 @@ for (const s of data.sections) {
   pending.push(drawTimeline());
   // The table: every figure as mean ± CI95, sortable by any column (click a header).
   const cols = [["name", "name"], ["hash", "hash"], ["cycles", "cycles"], ...s.dimensions.map((d) => [d.field, d.key]),
-    ...data.metrics.map((m) => [m.key, m.label + " [" + m.unit + "]"]), ["flags", "quality flags"]];
+    ...s.metrics.map((m) => [m.field, m.label + " [" + m.unit + "]"]), ["flags", "flags"]];
   const table = section.querySelector("table");
   const head = el("tr"); cols.forEach(([k, label]) => { const th = el("th", { "data-key": k }, label); head.append(th); });
   table.append(el("thead")); table.tHead.append(head);
   const body = el("tbody"); table.append(body);
-  let sortKey = "energy_per_token_j", asc = true;
+  let sortKey = s.metrics.some((m) => m.field === "energy_per_token_j") ? "energy_per_token_j" : "output_tokens_per_s", asc = sortKey === "energy_per_token_j";
   const render = () => {
     const sorted = [...rows].sort((a, b) => { const x = a[sortKey], y = b[sortKey]; if (x === y) return 0; if (x === null) return 1; if (y === null) return -1; return (x < y ? -1 : 1) * (asc ? 1 : -1); });
     body.replaceChildren(...sorted.map((r) => { const tr = el("tr"); cols.forEach(([k]) => {
@@ -119,14 +134,27 @@ const STYLE = `body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}h
 th{cursor:pointer;background:#f4f4f4;position:sticky;top:0}td:first-child,td:nth-child(2){white-space:nowrap;text-align:left}th.asc::after{content:" ▲"}th.desc::after{content:" ▼"}.note{color:#a40}.small{color:#666;font-size:12px}
 .table-wrap{max-height:600px;overflow:auto}`;
 
+/** What a section says above its charts: which figures it lacks (the reason is in the page header) and its flags. */
+function sectionNotes(s: HardwareSection): string {
+  const notes: string[] = [];
+  const without = s.energyMissing.reduce((n, m) => n + m.configs, 0);
+  if (without === s.configs.length) notes.push("No energy figures on this hardware (why: at the top of the page); the charts show the throughput, latency and memory that were measured.");
+  else if (without > 0) notes.push(`${without} of ${s.configs.length} configs here have no energy per token (why: at the top of the page).`);
+  const short = s.configs.filter((c) => c.measurementFlags.some((f) => f.kind === "short_window")).length;
+  const noisy = s.configs.filter((c) => c.measurementFlags.some((f) => f.kind === "high_cv")).length;
+  if (short) notes.push(`${short} of ${s.configs.length} configs have a measurement window under ${SHORT_WINDOW_S} s: too short for a stable reading (raise n or max_output_tokens).`);
+  if (noisy) notes.push(`${noisy} of ${s.configs.length} configs vary by more than ${HIGH_CV * 100} % (CV) from cycle to cycle: see the flags column.`);
+  return notes.map((n) => `<p class="note">${escapeHtml(n)}</p>`).join("\n");
+}
+
 /** The whole report page as one string. */
 export function renderHtml(data: ReportData): string {
   const json = JSON.stringify(pageData(data)).replace(/</g, "\\u003c");
   const sections = data.sections.map((s, i) => `<section id="hw${i}">
 <h2>Hardware: ${escapeHtml(s.hardware)}</h2>
 <p class="small">${s.configs.length} configs; sweep dimensions: ${s.dimensions.map((d) => escapeHtml(d.key)).join(", ") || "none (every config has the same fields)"}. Bars are 95 % confidence intervals (Student t over cycles); the dashed black line is the Pareto front.</p>
-<p class="note"></p>
-<label>colour by <select class="colour"></select></label>
+${sectionNotes(s)}
+<label>colour by <select class="colour"></select></label> <label>figure by sweep dimension <select class="figure"></select></label>
 <div class="charts"></div>
 <h3>Power timeline</h3>
 <label>experiment <select class="timeline"></select></label> <span class="timeline-note small"></span>
@@ -134,6 +162,7 @@ export function renderHtml(data: ReportData): string {
 <h3>Every config</h3>
 <div class="table-wrap"><table></table></div>
 </section>`).join("\n");
+  const missing = energyMissingByReason(data).map((m) => `<p class="note energy-missing">Energy not measured on ${escapeHtml(missingWhere(m.where))}: ${escapeHtml(m.reason)}</p>`).join("\n");
   const downsampling = data.downsampled
     ? `Power timelines are downsampled to at most ${data.timelinePointsMax} points per cycle (means of equal-count buckets) to keep this file small; the stored results hold every sample.`
     : "Power timelines are drawn with every stored sample.";
@@ -144,6 +173,7 @@ export function renderHtml(data: ReportData): string {
 <body>
 <h1>lem report</h1>
 <p class="small">Generated ${escapeHtml(data.generatedAt)}. Hardware is never mixed: each section holds the configs measured on one machine type. ${downsampling}</p>
+${missing}
 ${sections || "<p>No results stored for the selected experiments.</p>"}
 <script>${scriptSafe(libraryScript("vega"))}</script>
 <script>${scriptSafe(libraryScript("vega-lite"))}</script>

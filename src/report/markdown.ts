@@ -1,5 +1,5 @@
-import type { Figure } from "./aggregate.js";
-import type { ReportData } from "./report-data.js";
+import { flagTexts, type ConfigAggregate, type Figure } from "./aggregate.js";
+import { energyMissingByReason, missingWhere, type ReportData } from "./report-data.js";
 
 // summary.md: a table per hardware for $GITHUB_STEP_SUMMARY, which refuses more than 1 MiB a step.
 
@@ -16,28 +16,50 @@ const md = markdownText;
 const fig = (f: Figure, digits: number) =>
   f.stats === null ? "n/a" : f.stats.ci95 === null ? f.stats.mean.toFixed(digits) : `${f.stats.mean.toFixed(digits)} ± ${f.stats.ci95.toFixed(digits)}`;
 
+const mib = (c: ConfigAggregate) => (c.figures.peak_memory_bytes.stats ? (c.figures.peak_memory_bytes.stats.mean / 2 ** 20).toFixed(0) : "n/a");
+
+/** A table column: its header, alignment and cell; energy columns are left out where no config has energy. */
+interface Column { head: string; align: string; energy?: true; cell(c: ConfigAggregate): string }
+const COLUMNS: Column[] = [
+  { head: "experiment", align: "---", cell: (c) => md(c.names[0]) },
+  { head: "hash", align: "---", cell: (c) => `\`${c.hash}\`` },
+  { head: "cycles", align: "--:", cell: (c) => String(c.cycles) },
+  { head: "J/token", align: "--:", energy: true, cell: (c) => fig(c.figures.energy_per_token_j, 4) },
+  { head: "J/token (baseline-adj.)", align: "--:", energy: true, cell: (c) => fig(c.figures.energy_per_token_adjusted_j, 4) },
+  { head: "out tok/s", align: "--:", cell: (c) => fig(c.figures.output_tokens_per_s, 1) },
+  { head: "TTFT p50 ms", align: "--:", cell: (c) => fig(c.figures.ttft_p50_ms, 1) },
+  { head: "ITL p50 ms", align: "--:", cell: (c) => fig(c.figures.itl_p50_ms, 2) },
+  { head: "ITL p99 ms", align: "--:", cell: (c) => fig(c.figures.itl_p99_ms, 2) },
+  { head: "avg W", align: "--:", energy: true, cell: (c) => fig(c.figures.avg_power_w, 1) },
+  { head: "peak MiB", align: "--:", cell: mib },
+  { head: "flags", align: "---", cell: (c) => flagTexts(c).map(md).join(", ") },
+];
+
 /** One table per hardware, best energy per token first; rows past `limit` bytes are left out and counted. */
 export function renderMarkdown(data: ReportData, limit = STEP_SUMMARY_LIMIT - 4096): string {
-  const out = ["## lem report", "", "± is the 95 % confidence interval of the mean (Student t over the cycles); n/a: not measured (reason below the table).", ""];
+  const out = ["## lem report", "", "± is the 95 % confidence interval of the mean (Student t over the cycles); n/a: not measured (why: given once, above or below the table).", ""];
+  // Why energy is missing, once for the whole report rather than on every row.
+  const missing = energyMissingByReason(data);
+  if (missing.length) out.push(...missing.map((m) => `- Energy not measured on ${md(missingWhere(m.where))}: ${md(m.reason)}`), "");
   let size = out.join("\n").length;
   for (const s of data.sections) {
-    const head = [`### ${md(s.hardware)}`, "", "| experiment | hash | cycles | J/token | J/token (baseline-adj.) | out tok/s | TTFT p50 ms | ITL p50 ms | ITL p99 ms | avg W | peak MiB | flags |",
-      "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"];
+    const columns = COLUMNS.filter((col) => !col.energy || s.measured.has("energy_per_token_j"));
+    const head = [`### ${md(s.hardware)}`, "", `| ${columns.map((col) => col.head).join(" | ")} |`, `|${columns.map((col) => col.align).join("|")}|`];
     out.push(...head);
     size += head.join("\n").length;
     const sorted = [...s.configs].sort((a, b) => (a.figures.energy_per_token_j.stats?.mean ?? Infinity) - (b.figures.energy_per_token_j.stats?.mean ?? Infinity));
     let shown = 0;
     for (const c of sorted) {
-      const f = c.figures;
-      const mem = f.peak_memory_bytes.stats ? (f.peak_memory_bytes.stats.mean / 2 ** 20).toFixed(0) : "n/a";
-      const line = `| ${md(c.names[0])} | \`${c.hash}\` | ${c.cycles} | ${fig(f.energy_per_token_j, 4)} | ${fig(f.energy_per_token_adjusted_j, 4)} | ${fig(f.output_tokens_per_s, 1)} | ${fig(f.ttft_p50_ms, 1)} | ${fig(f.itl_p50_ms, 2)} | ${fig(f.itl_p99_ms, 2)} | ${fig(f.avg_power_w, 1)} | ${mem} | ${c.qualityFlags.map((q) => md(q.flag)).join(", ")} |`;
+      const line = `| ${columns.map((col) => col.cell(c)).join(" | ")} |`;
       if (size + line.length + 1 > limit) break;
       out.push(line);
       size += line.length + 1;
       shown++;
     }
     if (shown < sorted.length) out.push("", `${sorted.length - shown} more configs left out to fit the step summary: see results.csv.`);
-    const reasons = [...new Set(s.configs.flatMap((c) => [c.figures.energy_per_token_j.reason, c.figures.energy_per_token_adjusted_j.reason]).filter(Boolean))];
+    // Reasons the header already gives (configs without energy at all) are not repeated here.
+    const reasons = [...new Set(s.configs.filter((c) => c.figures.energy_per_token_j.stats !== null)
+      .flatMap((c) => [c.figures.energy_per_token_j.reason, c.figures.energy_per_token_adjusted_j.reason]).filter(Boolean))];
     if (reasons.length) out.push("", ...reasons.slice(0, 5).map((r) => `- n/a: ${md(r!)}`));
     out.push("");
   }

@@ -31,9 +31,12 @@ export interface HardwareSection {
   dimensions: ReportDimension[];
   /** dimension field → value, per config (same order as configs). */
   dimensionValues: Record<string, DimensionValue>[];
-  /** Hashes on the front of lower energy/token and lower ITL p50, and of lower energy/token and higher throughput. */
-  paretoItl: Set<string>;
-  paretoThroughput: Set<string>;
+  /** Per scatter chart, the hashes on its Pareto front. */
+  fronts: Record<ScatterId, Set<string>>;
+  /** Figures that at least one config of this hardware has: only these are charted and tabled. */
+  measured: Set<MetricKey>;
+  /** Why energy per token is missing here, once per reason (empty where every config has it). */
+  energyMissing: MissingEnergy[];
   timelines: Timeline[];
 }
 
@@ -48,17 +51,34 @@ export interface ReportData {
 const fieldOf = (key: string) => `dim_${key.replace(/[^A-Za-z0-9_]/g, "_")}`;
 
 /**
- * Configs that no other beats on both axes: lower y, and lower x (or higher x where `xHigherIsBetter`).
- * Points lacking either figure are not on the front.
+ * Configs that no other beats on both axes: lower y (higher where `yHigherIsBetter`), and lower x
+ * (higher where `xHigherIsBetter`). Points lacking either figure are not on the front.
  */
-export function paretoFront(points: readonly { id: string; x: number | null; y: number | null }[], xHigherIsBetter = false): Set<string> {
-  const usable = points.filter((p): p is { id: string; x: number; y: number } => p.x !== null && p.y !== null);
-  usable.sort((a, b) => (xHigherIsBetter ? b.x - a.x : a.x - b.x) || a.y - b.y);
+export function paretoFront(points: readonly { id: string; x: number | null; y: number | null }[], xHigherIsBetter = false, yHigherIsBetter = false): Set<string> {
+  // Flip the signs so that lower is better on both axes.
+  const usable = points.filter((p): p is { id: string; x: number; y: number } => p.x !== null && p.y !== null)
+    .map((p) => ({ id: p.id, x: xHigherIsBetter ? -p.x : p.x, y: yHigherIsBetter ? -p.y : p.y }));
+  usable.sort((a, b) => a.x - b.x || a.y - b.y);
   const front = new Set<string>();
   let best = Infinity;
   for (const p of usable) if (p.y < best) { front.add(p.id); best = p.y; }
   return front;
 }
+
+/** The scatter charts of a section, y against x, each with its Pareto front (by each metric's `better`). */
+export const SCATTERS = [
+  { id: "energy-itl", x: "itl_p50_ms", y: "energy_per_token_j" },
+  { id: "energy-tps", x: "output_tokens_per_s", y: "energy_per_token_j" },
+  { id: "tps-ttft", x: "ttft_p50_ms", y: "output_tokens_per_s" },
+  { id: "tps-itl", x: "itl_p50_ms", y: "output_tokens_per_s" },
+] as const satisfies readonly { id: string; x: MetricKey; y: MetricKey }[];
+export type ScatterId = (typeof SCATTERS)[number]["id"];
+
+/** Energy figures share the result's energy.reason: where none was measured, the report says why once. */
+export const ENERGY_METRICS = ["energy_per_token_j", "energy_per_token_adjusted_j", "energy_total_j", "avg_power_w", "peak_power_w"] as const satisfies readonly MetricKey[];
+
+/** Configs of one hardware without energy per token, per distinct reason. */
+export interface MissingEnergy { hardware: string; reason: string; configs: number; of: number }
 
 /** Bucket means down to at most `max` points per cycle, in time order. */
 export function downsample(samples: readonly (number | null)[][], max: number): [number, number][] {
@@ -76,6 +96,15 @@ export function downsample(samples: readonly (number | null)[][], max: number): 
 }
 
 const mean = (g: ConfigAggregate, key: MetricKey) => g.figures[key].stats?.mean ?? null;
+
+function missingEnergy(hardware: string, configs: readonly ConfigAggregate[]): MissingEnergy[] {
+  const byReason = new Map<string, number>();
+  for (const c of configs) {
+    const f = c.figures.energy_per_token_j;
+    if (f.stats === null) byReason.set(f.reason ?? "energy not measured", (byReason.get(f.reason ?? "energy not measured") ?? 0) + 1);
+  }
+  return [...byReason].map(([reason, n]) => ({ hardware, reason, configs: n, of: configs.length }));
+}
 
 export function buildReportData(results: readonly ExperimentResult[], options: { namesOf?: (hash: string) => string[] | undefined; now?: Date } = {}): ReportData {
   const groups = groupResults(results, options.namesOf);
@@ -101,12 +130,24 @@ export function buildReportData(results: readonly ExperimentResult[], options: {
     });
     return {
       hardware, configs, dimensions: dims, dimensionValues, timelines,
-      paretoItl: paretoFront(configs.map((c) => ({ id: c.hash, x: mean(c, "itl_p50_ms"), y: mean(c, "energy_per_token_j") }))),
-      paretoThroughput: paretoFront(configs.map((c) => ({ id: c.hash, x: mean(c, "output_tokens_per_s"), y: mean(c, "energy_per_token_j") })), true),
+      fronts: Object.fromEntries(SCATTERS.map((sc) => [sc.id, paretoFront(configs.map((c) => ({ id: c.hash, x: mean(c, sc.x), y: mean(c, sc.y) })),
+        METRICS[sc.x].better === "higher", METRICS[sc.y].better === "higher")])) as Record<ScatterId, Set<string>>,
+      measured: new Set(METRIC_KEYS.filter((k) => configs.some((c) => c.figures[k].stats !== null))),
+      energyMissing: missingEnergy(hardware, configs),
     };
   });
   return { generatedAt: (options.now ?? new Date()).toISOString(), sections, timelinePointsMax: perTimeline, downsampled };
 }
+
+/** Why energy is missing across the report, each distinct reason once with where it applies. */
+export function energyMissingByReason(data: ReportData): { reason: string; where: MissingEnergy[] }[] {
+  const byReason = new Map<string, MissingEnergy[]>();
+  for (const m of data.sections.flatMap((s) => s.energyMissing)) byReason.set(m.reason, [...(byReason.get(m.reason) ?? []), m]);
+  return [...byReason].map(([reason, where]) => ({ reason, where }));
+}
+
+/** "cpu:X (4 of 4 configs), gpu:Y (1 of 6 configs)": plain text; each writer escapes it. */
+export const missingWhere = (where: readonly MissingEnergy[]) => where.map((m) => `${m.hardware} (${m.configs} of ${m.of} configs)`).join(", ");
 
 /** A figure's column header with its unit, e.g. "energy_per_token_j mean [J/token]". */
 export const columnHeader = (key: MetricKey, stat: "mean" | "std" | "ci95" | "cv" | "n" | "reason") =>

@@ -42,11 +42,12 @@ test("a folder where a result file goes: build exits 2 naming it before measurin
   assert.ok(existsSync(join(files[0], "notes")), "the folder is left as it was");
   assert.equal(entries(project), before);
   assert.equal(leftovers(project), []);
-  assert.equal(partialResults(project), []);
+  assert.equal(partialResults(project).map((f) => join(project.dir, "results", f)), [files[0]], "only the user's folder is not a result");
   rmSync(files[0], { recursive: true });
   const again = await project.run("build");
   assert.is(again.code, 0, again.stderr);
   assert.match(again.stdout, /1 ran, 1 cached/);
+  assert.equal(partialResults(project), []);
 });
 
 test("report --out on a read-only filesystem exits 1 naming it; the store is untouched", async () => {
@@ -107,12 +108,12 @@ test("an earlier-format lock of a live, older process is respected (it may be a 
   const hash = files[0].split("/").at(-3)!;
   oldLock(project, hash, process.pid, new Date().toISOString());
   const run = project.run("build");
-  const r = await within(20_000, "lem build", new Promise<Awaited<typeof run>>((resolve) => {
-    run.child.stderr!.on("data", (d: Buffer) => { if (/being measured by another lem build/.test(String(d))) run.child.kill("SIGINT"); });
-    void run.then(resolve);
-  }));
+  const stopOnWait = (d: Buffer) => { if (/being measured by another lem build/.test(String(d))) run.child.kill("SIGINT"); };
+  run.child.stdout!.on("data", stopOnWait);
+  run.child.stderr!.on("data", stopOnWait);
+  const r = await within(20_000, "lem build", run).finally(() => run.child.kill("SIGKILL"));
   assert.is(r.code, 130, r.stdout + r.stderr);
-  assert.match(r.stderr, new RegExp(`being measured by another lem build \\(pid ${process.pid} on`));
+  assert.match(r.stdout + r.stderr, new RegExp(`being measured by another lem build \\(pid ${process.pid} on`));
   noStack(r);
 });
 
