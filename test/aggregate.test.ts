@@ -1,6 +1,9 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { aggregate, aggregateResults, cycleNumbers, groupResults, tCritical, METRIC_KEYS, METRICS } from "../src/report/aggregate.js";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { aggregate, aggregateResults, cycleNumbers, flagTexts, groupResults, tCritical, METRIC_KEYS, METRICS } from "../src/report/aggregate.js";
+import { SHORT_WINDOW_S } from "../src/report/measurement-flags.js";
 import type { ExperimentResult } from "../src/result.js";
 import { config, fakeResult } from "./helpers/fixtures.js";
 
@@ -110,5 +113,52 @@ test("quality flags are collected with the number of cycles that raised them", (
   ]);
   assert.equal(agg.qualityFlags, [{ flag: "energy_window_under_10s", cycles: 2 }, { flag: "thermal_throttling", cycles: 1 }]);
 });
+
+/** A cycle without energy (a CPU without RAPL): `tps` output tokens/s over a `windowS` window. */
+function unmeasured(cycle: number, tps: number, windowS: number): ExperimentResult {
+  const r = fakeResult({ hash: "dddddddddddddddd", cycle, config: config(), names: ["cpu"], hardware: "cpu:x" });
+  r.throughput = { output_tokens_per_s: tps, total_tokens_per_s: tps, requests_per_s: 1 };
+  r.energy = { ...r.energy, status: "unavailable", total_j: null, adjusted_j: null, per_output_token_j: null, window_s: windowS, reason: "no counter" };
+  r.quality_flags = [];
+  return r;
+}
+
+test("a window under 10 s is flagged where energy is not measured (the harness flags it only with a counter)", () => {
+  const [short] = aggregateResults([unmeasured(1, 100, 0.041), unmeasured(2, 100, 12), unmeasured(3, 100, 0.05)]);
+  assert.equal(short.measurementFlags, [{ kind: "short_window", shortestS: 0.041, cycles: 2, of: 3 }]);
+  assert.equal(flagTexts(short), ["short window: 41 ms < 10 s (2 of 3 cycles)"]);
+  close(short.windowS.stats?.mean, (0.041 + 12 + 0.05) / 3);
+  const [long] = aggregateResults([unmeasured(1, 100, 10), unmeasured(2, 100, 12)]);
+  assert.equal(long.measurementFlags, []);
+  // with energy the harness's own flag says the same: it is shown once, as lem's
+  const [gpu] = aggregateResults([1, 2].map((c) => measured("aaaaaaaaaaaaaaaa", c, 300, undefined, {
+    quality_flags: ["energy_window_under_10s", "thermal_throttling"], energy: { ...measured("aaaaaaaaaaaaaaaa", c, 300).energy, window_s: 4 },
+  })));
+  assert.equal(flagTexts(gpu), ["short window: 4.0 s < 10 s (2 of 2 cycles)", "thermal_throttling (2/2)"]);
+});
+
+test("a cycle-to-cycle CV of throughput above 10 % is flagged, 2 % is not", () => {
+  const [noisy] = aggregateResults([unmeasured(1, 100, 20), unmeasured(2, 130, 20), unmeasured(3, 80, 20)]);
+  const cv = aggregate([100, 130, 80])!.cv!; // ≈ 0.24
+  assert.equal(noisy.measurementFlags, [{ kind: "high_cv", metric: "output_tokens_per_s", label: "output throughput", cv }]);
+  assert.equal(flagTexts(noisy), [`high CV: output throughput ${(cv * 100).toFixed(0)} % > 10 %`]);
+  const [calm] = aggregateResults([unmeasured(1, 100, 20), unmeasured(2, 102, 20), unmeasured(3, 98, 20)]);
+  assert.equal(calm.measurementFlags, []);
+  // one cycle has no spread to judge
+  assert.equal(aggregateResults([unmeasured(1, 100, 20)])[0].measurementFlags, []);
+});
+
+// The harness's constant, read by the harness's own Python; without one the check skips loudly.
+const harnessShortWindow = spawnSync("python3", ["-c", "from lem_harness.energy.session import SHORT_WINDOW_S; print(SHORT_WINDOW_S)"],
+  { cwd: fileURLToPath(new URL("../docker/harness/", import.meta.url)), encoding: "utf8" });
+if (harnessShortWindow.status === 0) {
+  test("the report's short window is the harness's SHORT_WINDOW_S", () => {
+    assert.is(Number(harnessShortWindow.stdout.trim()), SHORT_WINDOW_S);
+  });
+} else if (process.env.CI === "true") {
+  throw new Error(`test/aggregate.test.ts: python3 could not import docker/harness (${harnessShortWindow.stderr || harnessShortWindow.error}), and CI=true`);
+} else {
+  console.warn("\n!! SKIPPING the SHORT_WINDOW_S check of test/aggregate.test.ts: python3 could not import docker/harness\n");
+}
 
 test.run();

@@ -22,11 +22,13 @@ function haveChromium(): boolean {
 }
 
 // Sections are sorted by hardware: #hw0 is the CPU, #hw1 the GPU.
-// 60 configs (batch size × precision × 2 max-output-token values) × 3 cycles on a GPU, and 4 on a CPU without energy counters.
+// 60 configs (batch size × precision × 2 max-output-token values) × 3 cycles on a GPU, and 4 on a
+// CPU without energy counters whose 41 ms windows vary a lot from cycle to cycle.
 const CONFIGS = 60;
+const REASON = "RAPL not readable: /sys/class/powercap is not mounted";
 const results = [
   ...syntheticResults({ configs: CONFIGS, cycles: 3, timelineSamples: 1200 }),
-  ...syntheticResults({ configs: 4, cycles: 2, hardware: "cpu:AMD EPYC 7B13", unmeasured: true, seed: 3 }),
+  ...syntheticResults({ configs: 4, cycles: 3, hardware: "cpu:AMD EPYC 7B13", unmeasured: true, seed: 3, noise: 1.8, windowS: 0.041 }),
 ];
 const html = renderHtml(buildReportData(results, { now: new Date("2026-01-01T00:00:00Z") }));
 
@@ -77,8 +79,8 @@ if (haveChromium()) {
     }
     // one chart per sweep dimension: precision, max_output_tokens, pytorch.batch_size
     const dims = await page.locator("#hw1 figcaption").allInnerTexts();
-    assert.equal(dims.filter((t) => t.startsWith("Energy per token by")), [
-      "Energy per token by precision", "Energy per token by max_output_tokens", "Energy per token by pytorch.batch_size"]);
+    assert.equal(dims.filter((t) => t.startsWith("energy per output token by")), [
+      "energy per output token by precision", "energy per output token by max_output_tokens", "energy per output token by pytorch.batch_size"]);
     for (const j of [0, 1, 2]) assert.is(await count(page, `#hw1-dim${j} g.points_marks > path`), CONFIGS, `dim${j} points`);
     // lines for the other dimensions: precision has 10 × 2 combinations of the others
     assert.is(await count(page, "#hw1-dim0 g.lines_marks > path"), 20);
@@ -121,7 +123,7 @@ if (haveChromium()) {
     const { page } = await open();
     assert.is(await count(page, "#hw1 tbody tr"), CONFIGS);
     const header = await page.locator("#hw1 thead th").allInnerTexts();
-    assert.ok(header.includes("energy per output token [J/token]") && header.includes("quality flags"), header.join(" | "));
+    assert.ok(header.includes("energy per output token [J/token]") && header.includes("flags"), header.join(" | "));
     const firstName = () => page.locator("#hw1 tbody tr:first-child td:first-child").innerText();
     assert.match(await firstName(), /^sweep-512-/); // least J/token first by default
     await page.locator("#hw1 thead th", { hasText: "energy per output token [J/token]" }).first().click();
@@ -131,12 +133,71 @@ if (haveChromium()) {
     await page.close();
   });
 
-  test("a hardware section without energy counters says why and draws no energy point", async () => {
-    const { page } = await open();
-    assert.match(await page.locator("#hw0 .note").innerText(), /RAPL not readable/);
-    assert.is(await count(page, "#hw0-energy-itl g.points_marks > path"), 0);
+  test("a hardware section without energy counters says why once and charts throughput against TTFT and ITL", async () => {
+    const { page, errors } = await open();
+    assert.equal(errors, []);
+    // the reason, once on the whole page: not in the section, the table or a tooltip
+    const body = await page.locator("body").innerText();
+    assert.is(body.split(REASON).length - 1, 1, "reason shown once");
+    assert.is(await page.locator(`[title*="${REASON}"]`).count(), 0);
+    assert.match(await page.locator("p.energy-missing").innerText(), /^Energy not measured on cpu:AMD EPYC 7B13 \(4 of 4 configs\): RAPL not readable/);
+    // no energy chart or column; throughput against TTFT and ITL with their points and Pareto fronts
+    assert.is(await count(page, "#hw0-energy-itl, #hw0-energy-tps"), 0);
+    for (const chart of ["tps-ttft", "tps-itl"]) {
+      assert.is(await count(page, `#hw0-${chart} g.points_marks > path`), 4, `${chart} points`);
+      assert.is(await count(page, `#hw0-${chart} g.front_marks > path`), 1, `${chart} Pareto front`);
+    }
+    assert.equal(await page.locator("#hw0 figcaption").allInnerTexts(), [
+      "output throughput against TTFT p50", "output throughput against ITL p50", "output throughput by pytorch.batch_size"]);
+    assert.is(await count(page, "#hw0-dim0 g.points_marks > path"), 4);
+    const header = await page.locator("#hw0 thead th").allInnerTexts();
+    assert.not.ok(header.some((h) => /energy|power/.test(h)), header.join(" | "));
     assert.is(await count(page, "#hw0 tbody tr"), 4);
-    assert.match(await page.locator("#hw0 tbody").innerText(), /n\/a/);
+    await page.close();
+  });
+
+  test("a 41 ms window and a high CV are flagged in the section and in each config's row", async () => {
+    const { page } = await open();
+    const notes = await page.locator("#hw0 p.note").allInnerTexts();
+    assert.ok(notes.some((n) => /4 of 4 configs have a measurement window under 10 s/.test(n)), notes.join(" / "));
+    assert.ok(notes.some((n) => /configs vary by more than 10 % \(CV\)/.test(n)), notes.join(" / "));
+    const flags = await page.locator("#hw0 tbody tr td:last-child").allInnerTexts();
+    for (const f of flags) assert.match(f, /short window: 41 ms < 10 s \(3 of 3 cycles\)/);
+    assert.ok(flags.some((f) => /high CV: output throughput \d+ % > 10 %/.test(f)), flags.join(" / "));
+    await page.close();
+  });
+
+  test("no axis runs below zero, even where a CI95 is wider than its mean", async () => {
+    const { page } = await open();
+    // every axis label of every chart, on the noisy CPU section and the GPU one, for every figure
+    const labels = async () => page.locator(".chart .role-axis-label text").allTextContents();
+    const all = [...await labels()];
+    for (const figure of ["output throughput", "TTFT p50", "ITL p50", "peak memory"]) {
+      await page.selectOption("#hw0 select.figure", { label: figure });
+      await page.evaluate("window.lemRedraw.then(() => true)");
+      all.push(...await labels());
+    }
+    assert.ok(all.length > 100, String(all.length));
+    assert.equal(all.filter((t) => /^[-−]/.test(t)), []);
+    await page.close();
+  });
+
+  test("batch size is on a log axis ticked only at swept values, precision categorical, memory in GiB", async () => {
+    const { page } = await open();
+    const xLabels = (id: string) => page.locator(`#${id} .role-axis[aria-label^="X-axis"] .role-axis-label text`).allTextContents();
+    const swept = ["1", "2", "4", "8", "16", "32", "64", "128", "256", "512"];
+    const batch = await xLabels("hw1-dim2");
+    assert.ok(batch.length >= 2 && batch.every((t) => swept.includes(t)), batch.join(" "));
+    assert.match(await page.locator("#hw1-dim2 .role-axis[aria-label^=\"X-axis\"]").getAttribute("aria-label") ?? "", /for a log scale/);
+    const cpuBatch = await xLabels("hw0-dim0");
+    assert.ok(cpuBatch.length >= 2 && cpuBatch.every((t) => ["1", "2", "4", "8"].includes(t)), cpuBatch.join(" "));
+    assert.equal((await xLabels("hw1-dim0")).sort(), ["bf16", "fp16", "fp32"]); // one tick per precision
+    await page.selectOption("#hw1 select.figure", { label: "peak memory" });
+    await page.evaluate("window.lemRedraw.then(() => true)");
+    assert.is(await page.locator("#hw1-dim0-caption").innerText(), "peak memory by precision");
+    assert.equal(await page.locator("#hw1-dim0 .role-axis[aria-label^=\"Y-axis\"] .role-axis-title text").allTextContents(), ["peak memory (GiB)"]);
+    const gib = await page.evaluate('window.lemViews["hw1-dim0"].data("configs").map((r) => r.peak_memory_gib)') as number[];
+    assert.ok(gib.length === CONFIGS && gib.every((g) => g >= 1 && g < 10), gib.join(" "));
     await page.close();
   });
 

@@ -7,8 +7,10 @@ import { join } from "node:path";
 import { sweepDimensions } from "../src/report/dimensions.js";
 import { buildReportData, downsample, paretoFront } from "../src/report/report-data.js";
 import { renderCsv } from "../src/report/csv.js";
-import { renderMarkdown } from "../src/report/markdown.js";
-import { renderHtml } from "../src/report/html.js";
+import { markdownText, renderMarkdown } from "../src/report/markdown.js";
+import { pageData, renderHtml } from "../src/report/html.js";
+import { dimensionAxis, tableMetrics } from "../src/report/charts.js";
+import { renderSummary, summarize } from "../src/report/summary.js";
 import { expandLemfile } from "../src/config/expand.js";
 import { buildNodes } from "../src/graph/nodes.js";
 import { ResultStore } from "../src/store/store.js";
@@ -35,6 +37,10 @@ test("the Pareto front keeps the configs no other beats on both axes", () => {
   assert.equal([...paretoFront(points)].sort(), ["a", "b", "d"]); // c is beaten by b (lower x and y)
   // throughput: higher x is better; d has the highest x and the lowest y, so it alone is on the front
   assert.equal([...paretoFront(points, true)], ["d"]);
+  // throughput on y (higher is better) against latency on x (lower is better): a is fastest, b and
+  // c trade latency for throughput, d has the most throughput; none beats another on both
+  const tps = [{ id: "a", x: 10, y: 5 }, { id: "b", x: 20, y: 8 }, { id: "c", x: 25, y: 7 }, { id: "d", x: 30, y: 9 }];
+  assert.equal([...paretoFront(tps, false, true)].sort(), ["a", "b", "d"]); // c: b has lower latency and more throughput
 });
 
 test("timelines are downsampled to bucket means in time order", () => {
@@ -68,10 +74,103 @@ test("summary.md labels ± and stays under the step-summary limit, saying what i
   const md = renderMarkdown(data);
   assert.match(md, /± is the 95 % confidence interval of the mean \(Student t over the cycles\)/);
   assert.match(md, /### gpu:NVIDIA H100 80GB HBM3 x1/);
-  assert.match(md, /- n\/a: RAPL not readable/);
   const cut = renderMarkdown(data, 1200);
   assert.ok(cut.length <= 1200 + 200, String(cut.length));
   assert.match(cut, /more configs left out to fit the step summary: see results\.csv/);
+});
+
+const REASON = "RAPL not readable: /sys/class/powercap is not mounted";
+const cpuOnly = (o: { noise?: number; windowS?: number } = {}) =>
+  syntheticResults({ configs: 6, cycles: 3, hardware: "cpu:Test CPU", unmeasured: true, ...o });
+const occurrences = (text: string, what: string) => text.split(what).length - 1;
+
+test("without energy, report.html charts throughput against TTFT and ITL with Pareto fronts, and no energy chart", () => {
+  const [s] = pageData(buildReportData(cpuOnly())).sections;
+  assert.equal(s.scatters.map((c) => c.id), ["tps-ttft", "tps-itl"]);
+  assert.equal(s.figures.map((f) => f.field), ["output_tokens_per_s", "ttft_p50_ms", "itl_p50_ms", "peak_memory_gib"]);
+  assert.not.ok(s.metrics.some((m) => /energy|power/.test(m.label)), s.metrics.map((m) => m.label).join(", "));
+  const rows = s.rows.map((r) => Object.fromEntries(s.columns.map((c, i) => [c, r[i]])));
+  for (const r of rows) for (const k of ["output_tokens_per_s", "ttft_p50_ms", "itl_p50_ms"]) assert.type(r[k], "number", k);
+  // the fronts are computed: batch size 1 has the lowest latency, 32 the most throughput; both are on them
+  for (const front of ["front_tps_ttft", "front_tps_itl"]) {
+    const on = rows.filter((r) => r[front] === true).map((r) => r.name as string);
+    assert.ok(on.some((n) => n.startsWith("sweep-1-")) && on.some((n) => n.startsWith("sweep-32-")), `${front}: ${on.join(" ")}`);
+  }
+  assert.is(s.dimensionCharts.length, 1);
+  assert.equal(Object.keys(s.dimensionCharts[0].specs), s.figures.map((f) => f.field));
+  // with energy, the energy charts come first and the dimension charts start with energy per token
+  const [gpu] = pageData(buildReportData(syntheticResults({ configs: 6, cycles: 2 }))).sections;
+  assert.equal(gpu.scatters.map((c) => c.id), ["energy-itl", "energy-tps", "tps-ttft", "tps-itl"]);
+  assert.is(gpu.figures[0].field, "energy_per_token_j");
+});
+
+test("why energy is missing is said once in report.html, summary.md and the build summary", () => {
+  const data = buildReportData(twoHardware());
+  const html = renderHtml(data);
+  assert.is(occurrences(html, REASON), 1);
+  assert.match(html, /<p class="note energy-missing">Energy not measured on cpu:Test CPU \(2 of 2 configs\): RAPL not readable/);
+  const md = renderMarkdown(data);
+  assert.is(occurrences(md, markdownText(REASON)), 1);
+  assert.match(md, /- Energy not measured on cpu:Test CPU \\\(2 of 2 configs\\\): RAPL/);
+  // the CPU's table has no energy columns (n/a on every row); the GPU's keeps them
+  const tableHead = (hw: string) => md.split(`### ${hw}`)[1].split("\n")[2];
+  assert.not.match(tableHead("cpu:Test CPU"), /J\/token|avg W/);
+  assert.match(tableHead("gpu:NVIDIA H100 80GB HBM3 x1"), /\| J\/token \|.*\| avg W \|/);
+
+  const cpu = cpuOnly();
+  const rows = [1, 2].map((k) => cpu.filter((r) => r.hash === cpu[k * 3].hash)).map((rs) => summarize(rs[0].names![0], rs[0].hash, rs));
+  const table = renderSummary(rows);
+  assert.is(occurrences(table, REASON), 1);
+  assert.match(table, /^energy not measured: RAPL/m);
+  assert.not.match(table, /J\/token/);
+});
+
+test("charts: batch size on a log axis ticked at its values, few values and precision categorical, memory in GiB or MiB", () => {
+  const dim = (key: string, values: (string | number)[]) => ({ key, values, field: `dim_${key}` });
+  assert.equal(dimensionAxis(dim("pytorch.batch_size", [1, 2, 4, 8, 16, 32])), {
+    field: "dim_pytorch.batch_size", type: "quantitative", title: "pytorch.batch_size", scale: { type: "log" }, axis: { values: [1, 2, 4, 8, 16, 32], format: "~g" },
+  });
+  assert.is(dimensionAxis(dim("pytorch.batch_size", [1, 2])).type, "ordinal"); // no tick at 1.2
+  assert.is(dimensionAxis(dim("pytorch.batch_size", [4, 6, 8])).type, "ordinal");
+  assert.equal(dimensionAxis(dim("precision", ["fp32", "fp16", "bf16"])), { field: "dim_precision", type: "ordinal", title: "precision", sort: ["fp32", "fp16", "bf16"] });
+
+  // the fixtures peak at 1–9 GiB: GiB; 300 MiB: MiB. Never bytes.
+  const big = buildReportData(syntheticResults({ configs: 3, cycles: 2 })).sections[0];
+  const mem = tableMetrics(big).find((m) => m.key === "peak_memory_bytes")!;
+  assert.equal([mem.field, mem.unit], ["peak_memory_gib", "GiB"]);
+  const first = pageData(buildReportData(syntheticResults({ configs: 3, cycles: 2 }))).sections[0];
+  const col = first.columns.indexOf("peak_memory_gib");
+  assert.ok(Math.abs((first.rows[0][col] as number) - (1 + 1 / 64)) < 1e-3, String(first.rows[0][col])); // batch 1: 1 + 1/64 GiB
+  assert.not.ok(first.columns.includes("peak_memory_bytes"));
+  const small = syntheticResults({ configs: 3, cycles: 2 });
+  for (const r of small) r.memory.peak_bytes = 300 * 2 ** 20;
+  const smallMem = tableMetrics(buildReportData(small).sections[0]).find((m) => m.key === "peak_memory_bytes")!;
+  assert.equal([smallMem.field, smallMem.unit], ["peak_memory_mib", "MiB"]);
+  assert.is(pageData(buildReportData(small)).sections[0].rows[0][pageData(buildReportData(small)).sections[0].columns.indexOf("peak_memory_mib")], 300);
+});
+
+test("the CI95 bars of every chart stop at 0, so no axis runs below zero", () => {
+  const [s] = pageData(buildReportData(cpuOnly({ noise: 1.8 }))).sections;
+  const specs = [...s.scatters.map((c) => c.spec), ...s.dimensionCharts.flatMap((c) => Object.values(c.specs))];
+  for (const spec of specs) {
+    const lo = (spec.transform as { calculate?: string; as?: string }[]).find((t) => t.as === "lo");
+    assert.match(lo?.calculate ?? "", /^max\(0, /);
+  }
+});
+
+test("a 41 ms window and a high throughput CV are flagged in report.html, summary.md and results.csv, energy or not", () => {
+  const data = buildReportData(cpuOnly({ windowS: 0.041, noise: 1.2 }));
+  const html = renderHtml(data);
+  assert.match(html, /6 of 6 configs have a measurement window under 10 s/);
+  assert.match(html, /configs vary by more than 10 % \(CV\) from cycle to cycle/);
+  const flags = pageData(data).sections[0].rows.map((r) => r[pageData(data).sections[0].columns.indexOf("flags")] as string);
+  for (const f of flags) assert.match(f, /^short window: 41 ms < 10 s \(3 of 3 cycles\)/);
+  assert.ok(flags.some((f) => /high CV: output throughput \d+ % > 10 %/.test(f)), flags.join(" / "));
+  assert.ok(renderMarkdown(data).includes(markdownText("short window: 41 ms < 10 s (3 of 3 cycles)")));
+  assert.match(renderCsv(data), /short window: 41 ms < 10 s \(3 of 3 cycles\)/);
+  // a calm, long-enough sweep is not flagged
+  const calm = buildReportData(cpuOnly({ windowS: 30, noise: 0.02 }));
+  assert.not.match(renderHtml(calm), /measurement window under|more than 10 % \(CV\)/);
 });
 
 test("1,000 configs × 3 cycles with 10 Hz timelines make a report.html under 5 MB that says it downsampled", () => {

@@ -93,6 +93,7 @@ export async function buildCommand(argv: string[]): Promise<number> {
   const view = {
     estimate: (node: PlannedNode) => walls.get(node.hash)?.seconds,
     model: { seconds: (node: PlannedNode) => cost.seconds(node.hash, node.config), calibrated: walls.size > 0 },
+    gaps: { experiment: project.expanded.execution.experiment_gap_seconds, cycle: project.expanded.execution.cycle_gap_seconds },
     jobs: width,
   };
   const listr = !values.json && isInteractive() ? new ListrReporter(view) : undefined;
@@ -132,6 +133,9 @@ export async function buildCommand(argv: string[]): Promise<number> {
       keepGoing: values["keep-going"], timeoutSeconds: project.user.timeout_seconds ?? undefined,
       stop: stop.signal, kill: kill.signal,
     });
+  } catch (error) {
+    listr?.abandon();
+    throw error;
   } finally {
     await runners?.dispose();
     process.off("SIGINT", onSignal);

@@ -23,6 +23,8 @@ export const SETUP_HELP = `lem setup — make this machine able to run the lemfi
             Debian as root: apt-get installs python3-venv first where venv needs it, and
             falls back to ${APT_PACKAGES.join(" ")} where there is no Python at all
     docker  builds lem's image for the backend (on a CPU host, first an offline Debian base)
+  A config with pytorch.device: cuda needs an NVIDIA GPU on this host (local and docker
+  runners): where nvidia-smi finds none, setup (and build) stop with exit 2 and say so.
   A second run has nothing to do.
 
   --lemfile PATH           the lemfile (default ./lemfile.ts)

@@ -11,7 +11,7 @@ export interface EnergySources {
   /** NVML's GPU, where nvidia-smi found one. */
   gpu?: string;
   /** Readable RAPL package domains, else why none is. */
-  rapl: { ok: true; packages: number } | { ok: false; why: string };
+  rapl: { ok: true; packages: number } | { ok: false; why: string; denied: boolean };
 }
 
 /** RAPL as the harness reads it: intel-rapl:N folders named package-*, with a readable energy_uj. */
@@ -20,7 +20,7 @@ export function raplPackages(root = process.env.LLEM_POWERCAP_ROOT ?? POWERCAP_R
   try {
     folders = readdirSync(root).filter((name) => /^intel-rapl:\d+$/.test(name));
   } catch {
-    return { ok: false, why: `RAPL not readable at ${root} (no such folder)` };
+    return { ok: false, why: `RAPL not readable at ${root} (no such folder)`, denied: false };
   }
   let packages = 0;
   const problems: string[] = [];
@@ -35,7 +35,8 @@ export function raplPackages(root = process.env.LLEM_POWERCAP_ROOT ?? POWERCAP_R
     }
   }
   if (packages > 0) return { ok: true, packages };
-  return { ok: false, why: `RAPL not readable at ${root} (${problems.length ? problems.join("; ") : "no intel-rapl:N package domain"})` };
+  const denied = problems.some((p) => p.includes("permission denied"));
+  return { ok: false, why: `RAPL not readable at ${root} (${problems.length ? problems.join("; ") : "no intel-rapl:N package domain"})`, denied };
 }
 
 /** The doctor line: what will be measured, or what will be null and why, with the fix. */
@@ -45,9 +46,12 @@ export function describeEnergy(sources: EnergySources): { ok: boolean; value: st
     return { ok: true, value: `GPU runs: NVML on ${sources.gpu}; ${cpu ?? `CPU runs (pytorch.device: cpu): not measured, ${sources.rapl.ok ? "" : sources.rapl.why}`}` };
   }
   if (cpu) return { ok: true, value: `${cpu} (no NVIDIA GPU: every run is a CPU run)` };
+  const rapl = sources.rapl as { why: string; denied: boolean };
   return {
     ok: false,
-    value: `not measurable here: every result's energy (total_j, J/token, power) will be null, since there is no NVIDIA GPU and ${(sources.rapl as { why: string }).why}; throughput and latency are still measured`,
-    fix: `let this user read RAPL (sudo chmod a+r ${POWERCAP_ROOT}/intel-rapl:*/energy_uj, again after each boot), or measure on a machine with an NVIDIA GPU`,
+    value: `not measurable here: every result's energy (total_j, J/token, power) will be null, since there is no NVIDIA GPU and ${rapl.why}; throughput and latency are still measured`,
+    fix: rapl.denied
+      ? `let this user read RAPL (sudo chmod a+r ${POWERCAP_ROOT}/intel-rapl:*/energy_uj, again after each boot), or measure on a machine with an NVIDIA GPU`
+      : "measure on a machine with an NVIDIA GPU, or on bare metal whose kernel exposes RAPL (sudo modprobe intel_rapl_common; most VMs and containers have none)",
   };
 }

@@ -29,8 +29,9 @@ function rollUp(rows: FrameRow[]): string {
 
 /**
  * The header line, then the rows: all of them with failures' details where the terminal has room,
- * else the header, one roll-up line for the finished rows that do not fit, every running row, the
- * queued rows that fit and a count of the rest. Never more lines than the terminal has rows, less one.
+ * else the header, one roll-up line for the finished rows that do not fit, the latest finished rows,
+ * every running row, the next queued rows and a count of the rest. Never more lines than the terminal
+ * has rows, less one.
  */
 export function composeFrame(header: string, rows: FrameRow[], size: TerminalSize, spin = SPINNER[0]): string[] {
   const columns = size.columns || 80;
@@ -44,10 +45,16 @@ export function composeFrame(header: string, rows: FrameRow[], size: TerminalSiz
   let reserve = (finished.length ? 1 : 0) + (queued.length ? 1 : 0);
   if (!queued.length && running.length > budget - reserve) reserve += 1; // the "… more running" line
   const shownRunning = running.slice(0, Math.max(0, budget - reserve));
-  let room = budget - reserve - shownRunning.length;
-  const shownQueued = queued.length <= room + 1 ? queued : queued.slice(0, room);
-  room -= shownQueued.length - (shownQueued.length === queued.length && queued.length ? 1 : 0);
-  const shownFinished = finished.length <= room + 1 ? finished : room > 0 ? finished.slice(-room) : [];
+  // The room left goes half to the latest finished rows (their figures), half to the next queued ones.
+  const room = budget - reserve - shownRunning.length;
+  let nFinished = Math.min(finished.length, Math.ceil(room / 2));
+  let nQueued = Math.min(queued.length, room - nFinished);
+  nFinished = Math.min(finished.length, room - nQueued);
+  // A count line that is not needed gives its line to the other side.
+  if (nQueued === queued.length && queued.length && shownRunning.length === running.length) nFinished = Math.min(finished.length, nFinished + 1);
+  else if (nFinished === finished.length && finished.length) nQueued = Math.min(queued.length, nQueued + 1);
+  const shownQueued = queued.slice(0, Math.max(0, nQueued));
+  const shownFinished = nFinished > 0 ? finished.slice(-nFinished) : [];
   const hiddenFinished = finished.slice(0, finished.length - shownFinished.length);
   const hiddenRunning = running.length - shownRunning.length;
   const hiddenQueued = queued.length - shownQueued.length;

@@ -17,6 +17,8 @@ export interface ViewOptions {
   model?: ModelEstimate;
   jobs?: number;
   now?: () => number;
+  /** The lemfile's pauses before a node (execution.experiment_gap_seconds, cycle_gap_seconds): part of the time left. */
+  gaps?: { experiment: number; cycle: number };
 }
 
 /** How a node ended, as the header counts it. */
@@ -89,13 +91,19 @@ export class BuildProgress {
     const actual = this.runs.reduce((a, r) => a + r.seconds, 0);
     const modelled = this.runs.reduce((a, r) => a + r.modelled, 0);
     const scale = this.runs.length && modelled > 0 ? actual / modelled : model?.calibrated ? 1 : undefined;
+    const gaps = this.options.gaps;
     let left = 0;
+    let previous: PlannedNode | undefined;
     for (const node of this.queue) {
+      const before = previous;
+      previous = node;
       if (this.finished.has(node)) continue;
       const expected = this.estimate(node) ?? (scale === undefined ? undefined : (model?.seconds(node) ?? 1) * scale);
       if (expected === undefined) return undefined;
       const since = this.startedAt.get(node);
-      left += since === undefined ? expected : Math.max(0, expected - (this.now() - since) / 1000);
+      // The scheduler pauses before a node as it does here: the cycle gap when the cycle changes.
+      const gap = !gaps || !before || since !== undefined ? 0 : before.cycle !== node.cycle ? gaps.cycle : gaps.experiment;
+      left += gap + (since === undefined ? expected : Math.max(0, expected - (this.now() - since) / 1000));
     }
     return left / this.jobs;
   }

@@ -94,7 +94,7 @@ export class ListrReporter {
         task: async (_, task) => {
           const settle = await this.settled.get(node)!.promise;
           if (settle.kind === "skip") {
-            task.title = `${nodeLabel(node)} ${node.hash.slice(0, 8)} ${this.progress.interrupted ? "interrupted" : "not started"}: ${settle.why}`;
+            task.title = `${nodeLabel(node)} ${node.hash.slice(0, 8)}: ${settle.why}`;
             task.skip(settle.why);
           } else if (settle.kind === "cached") task.title = `${nodeLabel(node)} ${node.hash.slice(0, 8)} cached (measured meanwhile by another build)`;
           else task.title = `${title} [${settle.seconds.toFixed(1)}s]${settle.kind === "done" ? `  ${settle.figures}` : ""}`;
@@ -112,7 +112,7 @@ export class ListrReporter {
       title: this.progress.line(),
       task: async (_, task) => {
         this.redraw = () => { task.title = this.progress.line(); };
-        const tick = setInterval(this.redraw, this.options.tickMs ?? 1000);
+        const tick = setInterval(this.redraw, this.options.tickMs ?? 1000).unref();
         try {
           await Promise.all(all);
         } finally {
@@ -138,7 +138,7 @@ export class ListrReporter {
     if ((this.options.renderer ?? "default") === "default") {
       this.frame = new LiveFrame();
       this.frame.start();
-      this.tick = setInterval(() => this.paint(), Math.min(this.options.tickMs ?? 1000, 120));
+      this.tick = setInterval(() => this.paint(), Math.min(this.options.tickMs ?? 1000, 120)).unref();
       this.paint();
     }
     this.running = this.list.run().catch(() => undefined);
@@ -177,6 +177,15 @@ export class ListrReporter {
     this.spin += 1;
     const { header, rows } = this.frameRows();
     this.frame.draw(composeFrame(header, rows, this.frame.size, SPINNER[this.spin % SPINNER.length]));
+  }
+
+  /** The build ended in an error before every row settled: leave the frame as it is and let go of the terminal. */
+  abandon(): void {
+    if (this.tick) clearInterval(this.tick);
+    if (!this.frame) return;
+    const { header, rows } = this.frameRows();
+    this.frame.stop(composeFrame(header, rows, this.frame.size));
+    this.frame = undefined;
   }
 
   /** Resolves once every row has settled; the last frame stays on the terminal. */

@@ -37,7 +37,10 @@ const cases: Case[] = [
 
   // ---- energy that cannot be measured ----
   { name: "doctor: no GPU and no RAPL: energy is not ok, says what will be null and why", args: ["doctor"], env: { ...LOCAL, LLEM_POWERCAP_ROOT: "/nonexistent/powercap" },
-    expect: { code: 0, stdout: [/^-- {3}energy +not measurable here: every result's energy \(total_j, J\/token, power\) will be null, since there is no NVIDIA GPU and RAPL not readable at \/nonexistent\/powercap/m, /fix: let this user read RAPL/] } },
+    expect: { code: 0, stdout: [/^-- {3}energy +not measurable here: every result's energy \(total_j, J\/token, power\) will be null, since there is no NVIDIA GPU and RAPL not readable at \/nonexistent\/powercap/m, /fix: measure on a machine with an NVIDIA GPU, or on bare metal whose kernel exposes RAPL/] } },
+  { name: "doctor: a RAPL counter that cannot be read: names it and why energy will be null", args: ["doctor"], env: { ...LOCAL, LLEM_POWERCAP_ROOT: "powercap" },
+    files: { "powercap/intel-rapl:0/name": "package-0\n", "powercap/intel-rapl:0/energy_uj/denied": "a folder where the counter should be\n" },
+    expect: { code: 0, stdout: [/^-- {3}energy +not measurable here: .*RAPL not readable at powercap \(intel-rapl:0: EISDIR\)/m] } },
   { name: "doctor: readable RAPL: energy is ok for CPU runs", args: ["doctor", "--json"], env: { ...LOCAL, LLEM_POWERCAP_ROOT: "powercap" },
     files: { "powercap/intel-rapl:0/name": "package-0\n", "powercap/intel-rapl:0/energy_uj": "123456\n" },
     expect: { code: 0, stdout: [/"name":"energy","ok":true,"value":"CPU runs: RAPL \(1 package\)/] } },
@@ -53,7 +56,7 @@ const cases: Case[] = [
     expect: { code: 2, stderr: [/fix: fix the fields named above/], check: before(/precison: unknown field/, /fix:/) } },
   { name: "validation: .lem-config.yaml's fields stand above its fix", files: { ".lem-config.yaml": "jobs: 0\n" },
     expect: { code: 2, file: /\.lem-config\.yaml/, stderr: [/fix: fix the fields named above/], check: before(/jobs: must be >= 1/, /fix:/) } },
-  { name: "validation: clean names the experiments it cannot evaluate above its fix", body: withExperiment(`{ name: "d", dataset: "missing.jsonl" }`), args: ["clean"],
+  { name: "validation: a missing dataset stands above the fix (lem clean)", body: withExperiment(`{ name: "d", dataset: "missing.jsonl" }`), args: ["clean"],
     expect: { code: 2, stderr: [/fix: fix the (fields|experiments) named above/], check: before(/experiment "d": dataset: no such file "missing\.jsonl"/, /fix:/) } },
 
   // ---- raising cycles ----
