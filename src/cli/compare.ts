@@ -1,7 +1,7 @@
 import { parse, positiveInt } from "./args.js";
 import { out, err, printable } from "./output.js";
 import { inputError } from "../errors.js";
-import { COMPARE_METRICS, DEFAULT_OPTIONS, METRIC_ALIASES, compareGroups, type CompareMetric, type CompareOptions } from "../report/compare.js";
+import { COMPARE_METRICS, DEFAULT_OPTIONS, METRIC_ALIASES, compareGroups, gateExit, type CompareMetric, type CompareOptions } from "../report/compare.js";
 import { compareJson, renderCompareMarkdown, renderCompareTable } from "../report/compare-render.js";
 import { loadStore } from "../report/compare-source.js";
 
@@ -16,11 +16,15 @@ export const COMPARE_HELP = `lem compare BASE CURRENT — did CURRENT regress ag
   --gate METRIC,...        metrics whose regression fails (default: all; "none" reports only)
   --alpha P                significance level of Welch's t-test (default 0.05)
   --min-cycles N           cycles needed on each side (default 2); fewer: "not enough cycles"
+  --allow-unmeasured       a gated metric that is not measured (no energy sensor, too few cycles,
+                           no config in common) does not fail the gate
   --markdown               print Markdown (for a PR comment or $GITHUB_STEP_SUMMARY)
   --json                   print JSON
 
   Metrics: ${NAMES} (J/output token, output tokens/s, TTFT p50, ITL p50).
-  Exit codes: 0 no gated metric regressed significantly beyond its minimum effect, 1 one did, 2 bad arguments.
+  Exit codes: 0 every gated metric was checked and none regressed significantly beyond its minimum
+  effect; 1 one did; 2 bad arguments; 3 a gated metric was not measured on one side, a config had
+  too few cycles, or no config was in both stores: the gate checked nothing there (--allow-unmeasured: 0).
 `;
 
 function metricName(name: string, flag: string): CompareMetric {
@@ -37,7 +41,7 @@ function fraction(text: string, flag: string): number {
 }
 
 /** Flags → options; every mistake names its flag (exit 2). */
-export function compareOptions(values: { "min-effect"?: string[]; gate?: string; alpha?: string; "min-cycles"?: string }): CompareOptions {
+export function compareOptions(values: { "min-effect"?: string[]; gate?: string; alpha?: string; "min-cycles"?: string; "allow-unmeasured"?: boolean }): CompareOptions {
   const minEffect = { ...DEFAULT_OPTIONS.minEffect };
   const perMetric: [CompareMetric, number][] = [];
   for (const spec of values["min-effect"] ?? []) {
@@ -55,13 +59,13 @@ export function compareOptions(values: { "min-effect"?: string[]; gate?: string;
   }
   const minCycles = positiveInt(values["min-cycles"], "--min-cycles") ?? DEFAULT_OPTIONS.minCycles;
   if (minCycles < 2) throw inputError("--min-cycles: Welch's t-test needs at least 2 cycles on each side", "e.g. --min-cycles 3");
-  return { alpha, minEffect, gate, minCycles };
+  return { alpha, minEffect, gate, minCycles, allowUnmeasured: Boolean(values["allow-unmeasured"]) };
 }
 
 export async function compareCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
     "min-effect": { type: "string", multiple: true }, gate: { type: "string" }, alpha: { type: "string" },
-    "min-cycles": { type: "string" }, markdown: { type: "boolean" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
+    "min-cycles": { type: "string" }, "allow-unmeasured": { type: "boolean" }, markdown: { type: "boolean" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
   }, "compare");
   if (values.help) { out(COMPARE_HELP); return 0; }
   if (positionals.length !== 2) {
@@ -74,9 +78,9 @@ export async function compareCommand(argv: string[]): Promise<number> {
   const current = loadStore(currentArg, baseArg);
   for (const w of [...base.warnings, ...current.warnings]) err(`warning: ${printable(w)}`);
   const comparison = compareGroups(base.groups, current.groups, options);
-  for (const w of comparison.warnings) err(`warning: ${w}`);
+  for (const w of comparison.warnings) err(`warning: ${printable(w)}`);
   if (values.json) out(JSON.stringify({ base: base.label, current: current.label, ...compareJson(comparison) }));
   else if (values.markdown) out(renderCompareMarkdown(comparison));
   else out(renderCompareTable(comparison, printable));
-  return comparison.regressed ? 1 : 0;
+  return gateExit(comparison);
 }

@@ -16,7 +16,8 @@ function cells(c: ConfigComparison, m: MetricComparison): string[] {
     m.change === null ? "n/a" : pct(m.change),
     m.changeCi ? `[${pct(m.changeCi[0])}, ${pct(m.changeCi[1])}]` : "n/a",
     t ? t.p.toPrecision(2) : "n/a", `${(m.minEffect * 100).toFixed(1)}%`,
-    m.verdict === "not measured" && m.reason ? `not measured: ${m.reason}` : verdict,
+    // The reason is said once, under the table (notes), not in every row.
+    m.verdict === "not measured" ? "not measured" : verdict,
   ];
 }
 
@@ -34,6 +35,21 @@ function notes(c: Comparison): string[] {
   const lines: string[] = [];
   const thin = c.configs.filter((x) => x.status === "not enough cycles").length;
   if (thin) lines.push(`${thin} config(s) not compared: not enough cycles (raise execution.cycles, or --min-cycles)`);
+  // Each reason a figure is missing, once, with how many it covers.
+  const reasons = new Map<string, { metrics: Set<string>; configs: Set<string> }>();
+  for (const x of c.configs) for (const m of x.metrics) {
+    if (m.verdict !== "not measured") continue;
+    const r = reasons.get(m.reason ?? "") ?? { metrics: new Set(), configs: new Set() };
+    r.metrics.add(m.metric); r.configs.add(x.hash); reasons.set(m.reason ?? "", r);
+  }
+  for (const [reason, r] of reasons) lines.push(`not measured: ${[...r.metrics].join(", ")} in ${r.configs.size} config(s): ${reason || "no value"}`);
+  // Too few cycles for the asked minimum effect: what these cycles can tell, and what it would take.
+  for (const x of c.configs) for (const m of x.metrics) {
+    const d = m.detectable;
+    if (!d || d.change <= m.minEffect) continue;
+    const need = d.cyclesForMinEffect === null ? "more than 10,000 cycles per side" : `${d.cyclesForMinEffect} cycles per side`;
+    lines.push(`${x.name} ${m.metric}: these cycles detect changes of ${pct(d.change).slice(1)} or more (80% power); the ${(m.minEffect * 100).toFixed(1)}% minimum effect needs ${need}`);
+  }
   for (const u of c.otherHardware) lines.push(`${u.name} (${u.hash}): not compared, measured on other hardware (base ${u.base.join(", ")}; current ${u.current.join(", ")})`);
   if (c.onlyInBase.length) lines.push(`only in base: ${c.onlyInBase.map((u) => u.name).join(", ")}`);
   if (c.onlyInCurrent.length) lines.push(`only in current: ${c.onlyInCurrent.map((u) => u.name).join(", ")}`);
@@ -44,9 +60,14 @@ function notes(c: Comparison): string[] {
 export function verdictLine(c: Comparison): string {
   const bad = c.configs.filter((x) => x.regressions.length > 0);
   const compared = c.configs.filter((x) => x.status === "compared").length;
-  return bad.length
-    ? `REGRESSION: ${bad.map((x) => `${x.name} (${x.regressions.join(", ")})`).join("; ")}`
-    : `no significant regression beyond the minimum effect in ${compared} compared config(s)`;
+  if (bad.length) return `REGRESSION: ${bad.map((x) => `${x.name} (${x.regressions.join(", ")})`).join("; ")}`;
+  const allowed = c.options.allowUnmeasured ? " (passed: --allow-unmeasured)" : " (exit 3; --allow-unmeasured passes it)";
+  if (c.nothingCompared) return `GATE NOT CHECKED: ${c.nothingCompared}${allowed}`;
+  if (c.unchecked.length) {
+    const what = [...new Set(c.unchecked.map((u) => (u.metric === "all" ? "every metric" : u.metric)))].join(", ");
+    return `GATE NOT CHECKED: ${what} not measured in ${new Set(c.unchecked.map((u) => u.hash)).size} config(s)${allowed}; no significant regression in what was measured`;
+  }
+  return `no significant regression beyond the minimum effect in ${compared} compared config(s)`;
 }
 
 const legend = (c: Comparison) =>
@@ -84,14 +105,19 @@ export function renderCompareMarkdown(comparison: Comparison): string {
   const table = body.length
     ? [`| ${header(c).join(" | ")} |`, `|${header(c).map(() => "---").join("|")}|`, ...body.map((r) => `| ${r.map(esc).join(" | ")} |`)]
     : ["No config was measured on the same hardware in both stores."];
-  return [`### lem compare: ${c.regressed ? "❌ regression" : "✅ no regression"}`, "", ...table, "", `_${legend(c)}_`, "", ...notes(c).map((n) => `- ${n}`)].join("\n");
+  const title = c.regressed ? "❌ regression" : gateChecked(c) ? "✅ no regression" : "⚠️ gate not checked (figures not measured)";
+  return [`### lem compare: ${title}`, "", ...table, "", `_${legend(c)}_`, "", ...notes(c).map((n) => `- ${n}`)].join("\n");
 }
+
+const gateChecked = (c: Comparison) => c.options.allowUnmeasured || (c.unchecked.length === 0 && !c.nothingCompared);
 
 /** snake_case JSON (the shape scripts read). */
 export function compareJson(c: Comparison): object {
   return {
     regressed: c.regressed,
-    options: { alpha: c.options.alpha, min_cycles: c.options.minCycles, min_effect: c.options.minEffect, gate: c.options.gate },
+    gate_checked: gateChecked(c),
+    unchecked: c.unchecked, nothing_compared: c.nothingCompared,
+    options: { alpha: c.options.alpha, min_cycles: c.options.minCycles, min_effect: c.options.minEffect, gate: c.options.gate, allow_unmeasured: c.options.allowUnmeasured },
     configs: c.configs.map((x) => ({
       hash: x.hash, name: x.name, hardware: x.hardware, base_cycles: x.baseCycles, current_cycles: x.currentCycles, status: x.status,
       regressions: x.regressions,
@@ -100,6 +126,7 @@ export function compareJson(c: Comparison): object {
         base: m.test && { n: m.test.nBase, mean: m.test.meanBase }, current: m.test && { n: m.test.nCurrent, mean: m.test.meanCurrent },
         diff: m.test?.diff ?? null, diff_ci: m.test?.ci ?? null, change: m.change, change_ci: m.changeCi,
         p_value: m.test?.p ?? null, t: m.test?.t ?? null, df: m.test?.df ?? null,
+        detectable_change: m.detectable?.change ?? null, cycles_for_min_effect: m.detectable?.cyclesForMinEffect ?? null,
       })),
     })),
     only_in_base: c.onlyInBase, only_in_current: c.onlyInCurrent, other_hardware: c.otherHardware,

@@ -1,5 +1,5 @@
 import { METRICS, cycleNumbers, type MetricKey, type ResultGroup } from "./aggregate.js";
-import { welch, type WelchResult } from "./stats.js";
+import { detectable, welch, type WelchResult } from "./stats.js";
 
 // `lem compare`: per config measured on the same hardware in both stores, whether each metric
 // changed, by Welch's t-test over cycles, and whether the change is a regression worth failing CI.
@@ -21,6 +21,8 @@ export interface CompareOptions {
   gate: CompareMetric[];
   /** Cycles needed on each side (≥ 2: the t-test needs a variance). */
   minCycles: number;
+  /** A gated metric that is not measured (or a config with too few cycles) does not fail the gate. */
+  allowUnmeasured: boolean;
 }
 
 export const DEFAULT_OPTIONS: CompareOptions = {
@@ -28,6 +30,7 @@ export const DEFAULT_OPTIONS: CompareOptions = {
   minEffect: Object.fromEntries(COMPARE_METRICS.map((m) => [m, 0.05])) as Record<CompareMetric, number>,
   gate: [...COMPARE_METRICS],
   minCycles: 2,
+  allowUnmeasured: false,
 };
 
 export type Verdict = "regressed" | "improved" | "below min effect" | "no significant change" | "not measured";
@@ -48,7 +51,15 @@ export interface MetricComparison {
   reason: string | null;
   /** Not measured because a stored value is impossible (negative, not finite): worth a warning. */
   invalid?: true;
+  /**
+   * The smallest relative change these cycles detect (80 % power at alpha), and the cycles per side
+   * that the minimum effect needs (null past 10,000); absent where nothing varies or the base mean is 0.
+   */
+  detectable?: { change: number; cyclesForMinEffect: number | null };
 }
+
+/** A gated figure the gate could not check: the metric on one side, or a whole config short of cycles. */
+export interface Unchecked { hash: string; name: string; hardware: string; metric: CompareMetric | "all"; reason: string }
 
 export interface ConfigComparison {
   hash: string;
@@ -72,6 +83,10 @@ export interface Comparison {
   /** In both stores, but never on the same hardware: nothing to compare. */
   otherHardware: { hash: string; name: string; base: string[]; current: string[] }[];
   regressed: boolean;
+  /** Gated figures not checked: unless --allow-unmeasured, the gate did not pass (exit 3). */
+  unchecked: Unchecked[];
+  /** Why the gate checked nothing at all, if so (no config in common). */
+  nothingCompared: string | null;
   /** Impossible stored values, one line each (config, hardware, what): the CLI prints them as warnings. */
   warnings: string[];
 }
@@ -102,7 +117,9 @@ function compareMetric(metric: CompareMetric, base: ResultGroup, current: Result
   const worse = spec.better === "lower" ? test.diff > 0 : test.diff < 0;
   const large = change === null ? test.diff !== 0 : Math.abs(change) >= minEffect;
   const verdict: Verdict = test.p >= options.alpha ? "no significant change" : !large ? "below min effect" : worse ? "regressed" : "improved";
-  return { ...common, test, change, changeCi, verdict, reason: null };
+  const power = detectable(b.map((x) => x / unit), c.map((x) => x / unit), options.alpha);
+  const detect = power && scale > 0 ? { change: power.smallest / scale, cyclesForMinEffect: power.cyclesFor(minEffect * scale) } : undefined;
+  return { ...common, test, change, changeCi, verdict, reason: null, ...(detect ? { detectable: detect } : {}) };
 }
 
 /**
@@ -157,11 +174,26 @@ export function compareGroups(base: readonly ResultGroup[], current: readonly Re
   const otherHardware = [...currentHashes.values()]
     .filter((g) => baseHashes.has(g.hash) && !current.some((c) => c.hash === g.hash && baseBy.has(key(c))))
     .map((g) => ({ hash: g.hash, name: g.names[0], base: hardwareOf(base, g.hash), current: hardwareOf(current, g.hash) }));
+  const unchecked: Unchecked[] = options.gate.length === 0 ? [] : configs.flatMap((c): Unchecked[] => c.status === "not enough cycles"
+    ? [{ hash: c.hash, name: c.name, hardware: c.hardware, metric: "all" as const,
+      reason: `not enough cycles (base ${c.baseCycles}, current ${c.currentCycles}; need ${options.minCycles} each)` }]
+    : c.metrics.filter((m) => m.gated && m.verdict === "not measured").map((m) => ({ hash: c.hash, name: c.name, hardware: c.hardware, metric: m.metric, reason: m.reason ?? "not measured" })));
+  const nothingCompared = options.gate.length > 0 && configs.length === 0 ? "no config was measured on the same hardware in both stores" : null;
   return {
-    options, configs, otherHardware,
+    options, configs, otherHardware, unchecked, nothingCompared,
     onlyInBase: onlyIn(baseHashes, currentHashes, base),
     onlyInCurrent: onlyIn(currentHashes, baseHashes, current),
     regressed: configs.some((c) => c.regressions.length > 0),
     warnings: configs.flatMap((c) => c.metrics.filter((m) => m.invalid).map((m) => `${c.name} (${c.hash}) on ${c.hardware}: ${m.reason}`)),
   };
+}
+
+/**
+ * The gate's outcome: 1 a gated metric regressed; 3 a gated figure was not measured, or nothing was
+ * compared, so the gate checked nothing there (unless --allow-unmeasured); 0 it passed.
+ */
+export function gateExit(c: Comparison): 0 | 1 | 3 {
+  if (c.regressed) return 1;
+  if (c.options.allowUnmeasured) return 0;
+  return c.unchecked.length > 0 || c.nothingCompared ? 3 : 0;
 }

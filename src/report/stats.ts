@@ -42,3 +42,35 @@ export function welch(base: readonly number[], current: readonly number[], confi
   const half = jStat.studentt.inv(1 - (1 - confidence) / 2, df) * se;
   return { ...common, df, t, p, ci: [diff - half, diff + half] };
 }
+
+/** Power of the test a minimum detectable change is quoted at: the usual 80 %. */
+export const POWER = 0.8;
+
+/** Cycles per side past which lem stops counting: "more than this" is answer enough. */
+const MAX_CYCLES = 10_000;
+
+/**
+ * What these cycles could detect: the smallest difference of means that Welch's test at `alpha`
+ * finds with 80 % power, (t(1 − alpha/2, df) + t(power, df)) · se; and, for a wanted difference,
+ * the cycles per side (equal on both) that the same per-cycle variances need for it (null past
+ * 10,000). Null where the series are constant (se 0): any change is then detected.
+ */
+export function detectable(base: readonly number[], current: readonly number[], alpha: number):
+  { smallest: number; cyclesFor: (difference: number) => number | null } | null {
+  if (base.length < 2 || current.length < 2) return null;
+  const vb = variance(base, mean(base)), vc = variance(current, mean(current));
+  const at = (nb: number, nc: number) => {
+    const qb = vb / nb, qc = vc / nc;
+    const se = Math.sqrt(qb + qc);
+    const df = (qb + qc) ** 2 / (qb ** 2 / (nb - 1) + qc ** 2 / (nc - 1));
+    return (jStat.studentt.inv(1 - alpha / 2, df) + jStat.studentt.inv(POWER, df)) * se;
+  };
+  if (vb + vc === 0) return null;
+  return {
+    smallest: at(base.length, current.length),
+    cyclesFor: (difference: number) => {
+      for (let n = 2; n <= MAX_CYCLES; n++) if (at(n, n) <= Math.abs(difference)) return n;
+      return null;
+    },
+  };
+}

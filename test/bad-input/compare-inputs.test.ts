@@ -65,7 +65,7 @@ test("compare git:HEAD with a committed result that links to a token file: warns
     symlinkSync(join(outside, "token.txt"), join(results, first, hw, "cycle-1.json"));
   });
   const before = tree(results);
-  const r = await project.run("compare", "git:HEAD", "results");
+  const r = await project.run("compare", "--allow-unmeasured", "git:HEAD", "results");
   assert.is(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stderr, new RegExp(`warning: HEAD:results/${files[0].replace(/\//g, "\\/").replace(".", "\\.")}: a symbolic link; not followed, ignored`));
   assert.match(r.stderr, new RegExp(`warning: results/${files[0].replace(/\//g, "\\/").replace(".", "\\.")}: a symbolic link; not followed, ignored`));
@@ -80,7 +80,7 @@ test("compare git:HEAD with a committed result folder that links out of the tree
     rmSync(join(results, first), { recursive: true });
     symlinkSync(join(outside, "entry"), join(results, first));
   });
-  const r = await project.run("compare", "--json", "git:HEAD", "results");
+  const r = await project.run("compare", "--allow-unmeasured", "--json", "git:HEAD", "results");
   assert.is(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stderr, /warning: HEAD:results\/[0-9a-f]{16}: a symbolic link; not followed, ignored/);
   assert.is(JSON.parse(r.stdout).configs.length, 1, "only the real folder is compared");
@@ -100,7 +100,7 @@ test("compare never changes the folders it reads: invalid files in results/ are 
   writeFileSync(join(results, second), JSON.stringify(invalid));
   writeFileSync(join(base, first.split("/")[0], "config.json"), "{ cut");
   const before = { results: tree(results), base: tree(base) };
-  const r = await project.run("compare", base, "results");
+  const r = await project.run("compare", "--allow-unmeasured", base, "results");
   assert.is(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stderr, new RegExp(`results/${first.replace(".", "\\.")}: unreadable \\(not valid JSON\\); ignored \\(left as it is\\)`));
   assert.match(r.stderr, new RegExp(`results/${second.replace(".", "\\.")}: invalid result \\(tokens: required but missing\\); ignored \\(left as it is\\)`));
@@ -124,7 +124,7 @@ test("compare with names of the wrong shape in config.json: a warning naming nam
   edit(one, { toString: 1 });
   edit(two, "abc");
   const before = tree(base);
-  const r = await project.run("compare", base, "results");
+  const r = await project.run("compare", "--allow-unmeasured", base, "results");
   assert.is(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stderr, new RegExp(`${one}/config\\.json: not a valid lem config file \\(names: expected array`));
   assert.match(r.stderr, new RegExp(`${two}/config\\.json: not a valid lem config file \\(names: expected array, got "abc"\\); ignored\\n`));
@@ -144,7 +144,7 @@ test("compare --markdown: HTML and Markdown in a hardware string are escaped, en
   }
   const base = join(tempDir(), "base");
   cpSync(results, base, { recursive: true });
-  const r = await project.run("compare", "--markdown", base, "results");
+  const r = await project.run("compare", "--allow-unmeasured", "--markdown", base, "results");
   assert.is(r.code, 0, r.stdout + r.stderr);
   assert.not.match(r.stdout, /(?<!\\)<img/, "no raw HTML tag");
   assert.match(r.stdout, /\\<img src=x onerror=alert\\\(1\\\)\\> \\\*\\\*bold\\\*\\\* \\\[link\\\]\\\(http:\/\/x\\\) \\\| cell/);

@@ -68,11 +68,12 @@ test("a 10 % rise among values near 1e308 is still found: a regression, exit 1, 
 test("a negative energy per token is not measured, with a warning naming the field; never improved", async () => {
   const [table, markdown, json] = await compare([0.01, 0.0101, 0.0099], [-0.01, -0.0101, -0.0099]);
   for (const r of [table, markdown, json]) {
-    assert.is(r.code, 0, r.stdout + r.stderr);
+    assert.is(r.code, 3, `a gated metric that is not measured fails the gate as unchecked: ${r.stdout}${r.stderr}`);
     assert.match(r.stderr, /warning: fast \([0-9a-f]{16}\) on cpu:test-cpu: energy_per_token_j -0\.01 in current cycle 1 is negative: not a physical value/);
     assert.not.match(r.stdout, /energy per output token.*improved/);
   }
-  assert.match(table.stdout, /energy per output token.*not measured: energy_per_token_j -0\.01 in current cycle 1 is negative/);
+  assert.match(table.stdout, /energy per output token.*not measured\n/);
+  assert.match(table.stdout, /^not measured: energy_per_token_j in 1 config\(s\): energy_per_token_j -0\.01 in current cycle 1 is negative/m);
   const energy = JSON.parse(json.stdout).configs[0].metrics.find((m: { metric: string }) => m.metric === "energy_per_token_j");
   assert.is(energy.verdict, "not measured");
   assert.is(energy.change, null);
