@@ -5,6 +5,8 @@ import type { ExperimentConfig } from "./lemfile/types.js";
 
 export interface LatencyStats { n: number; mean: number | null; p50: number | null; p90: number | null; p95: number | null; p99: number | null; method?: string }
 
+export type EnergyScope = "gpu" | "cpu" | "dram";
+
 export interface ExperimentResult {
   schema_version: 1;
   hash: string;
@@ -37,6 +39,13 @@ export interface ExperimentResult {
     peak_power_w: number | null;
     window_s: number;
     reason: string | null;
+    /** What total_j and the figures derived from it cover: gpu on GPU runs, cpu on CPU runs (absent in older results: the same). */
+    scope?: EnergyScope | null;
+    /** Every source read over the window, each in its own scope; a source that could not be read says why. */
+    sources?: { scope: EnergyScope; status: "measured" | "unavailable"; method: string | null; total_j: number | null; avg_power_w?: number | null; covers?: string[]; reason: string | null }[];
+    /** The sum of the measured sources, and which they are (e.g. "gpu+cpu+dram"). */
+    combined_scope?: string;
+    combined_j?: number;
     devices?: { index: number; name?: string; uuid?: string; mig_uuids?: string[]; total_j: number | null }[];
     power_reading?: "instantaneous" | "averaged_1s" | "counter_delta";
     cross_check?: { integrated_j: number | null; relative_difference: number | null; tolerance: number | null; reason: string | null };

@@ -2,7 +2,8 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { aggregate, aggregateResults, cycleNumbers, flagTexts, groupResults, tCritical, METRIC_KEYS, METRICS } from "../src/report/aggregate.js";
+import { aggregate, aggregateResults, cycleNumbers, flagTexts, groupResults, tCritical, CO2E_KEYS, METRIC_KEYS, METRICS } from "../src/report/aggregate.js";
+import { resolveGridIntensity } from "../src/config/user-config.js";
 import { SHORT_WINDOW_S } from "../src/report/measurement-flags.js";
 import type { ExperimentResult } from "../src/result.js";
 import { config, fakeResult } from "./helpers/fixtures.js";
@@ -104,6 +105,66 @@ test("a figure null in the results stays null with its reason; a partial one say
   assert.is(partial.figures.energy_per_token_adjusted_j.stats?.n, 1);
   assert.is(partial.figures.energy_per_token_adjusted_j.reason, "1 of 2 cycles: baseline disabled");
   assert.is(partial.figures.energy_per_token_j.reason, null);
+});
+
+test("per request and per token: J per request, per input, output and total token, kWh per million output tokens", () => {
+  // measured(): 50 input, 100 output, 150 tokens in all, 4 requests; 300 J and 500 J.
+  const [agg] = aggregateResults([measured("aaaaaaaaaaaaaaaa", 1, 300), measured("aaaaaaaaaaaaaaaa", 2, 500)]);
+  const f = agg.figures;
+  close(f.energy_per_request_j.stats?.mean, (75 + 125) / 2);
+  close(f.energy_per_request_j.stats?.std, 25 * Math.SQRT2); // deviations ±25
+  close(f.energy_per_input_token_j.stats?.mean, (6 + 10) / 2);
+  close(f.energy_per_token_j.stats?.mean, (3 + 5) / 2);
+  close(f.energy_per_total_token_j.stats?.mean, (2 + 500 / 150) / 2);
+  // 300 J = 300/3.6e6 kWh over 100 tokens = 1e-4 Mtok → 0.8333 kWh/Mtok; 500 J → 1.3889
+  close(f.kwh_per_million_output_tokens.stats?.mean, (300 + 500) / 2 / 360);
+  assert.is(f.energy_per_request_j.unit, "J/request");
+  assert.is(f.kwh_per_million_output_tokens.unit, "kWh/Mtok");
+  assert.is(agg.co2e, null, "no CO2e without a grid intensity");
+});
+
+test("a grid intensity gives CO2e per request and per million output tokens, CI scaled with it", () => {
+  const results = [measured("aaaaaaaaaaaaaaaa", 1, 300), measured("aaaaaaaaaaaaaaaa", 2, 500)];
+  const [agg] = aggregateResults(results, undefined, { gco2ePerKwh: 250, source: "--grid-intensity" });
+  const co2e = agg.co2e!;
+  // J per request 100 → 100/3.6e6 kWh × 250 g/kWh; 1.1111 kWh/Mtok × 250 = 277.8 g/Mtok
+  close(co2e.co2e_per_request_g.stats?.mean, (100 * 250) / 3.6e6);
+  close(co2e.co2e_per_million_output_tokens_g.stats?.mean, (800 / 2 / 360) * 250);
+  close(co2e.co2e_per_request_g.stats?.ci95, (agg.figures.energy_per_request_j.stats!.ci95! * 250) / 3.6e6);
+  close(co2e.co2e_per_million_output_tokens_g.stats?.cv, agg.figures.kwh_per_million_output_tokens.stats!.cv!);
+  assert.is(co2e.co2e_per_million_output_tokens_g.unit, "gCO2e/Mtok");
+  // an intensity of 0 is a given value, not an absent one
+  const [zero] = aggregateResults(results, undefined, { gco2ePerKwh: 0, source: "x" });
+  assert.is(zero.co2e?.co2e_per_request_g.stats?.mean, 0);
+});
+
+test("null energy: every per-request and per-token figure and CO2e is null with the energy's reason", () => {
+  const why = "RAPL not readable: /sys/class/powercap is not mounted";
+  const unmeasured = fakeResult({ hash: "cccccccccccccccc", cycle: 1, config: config(), names: ["cpu"], hardware: "cpu:x" });
+  unmeasured.energy.reason = why;
+  const [cpu] = aggregateResults([unmeasured], undefined, { gco2ePerKwh: 250, source: "--grid-intensity" });
+  for (const k of ["energy_per_request_j", "energy_per_input_token_j", "energy_per_total_token_j", "kwh_per_million_output_tokens"] as const) {
+    assert.is(cpu.figures[k].stats, null, k);
+    assert.is(cpu.figures[k].reason, why, k);
+  }
+  for (const k of CO2E_KEYS) {
+    assert.is(cpu.co2e![k].stats, null, k);
+    assert.is(cpu.co2e![k].reason, why, k);
+  }
+  // measured energy but no input tokens: J per input token is null and says so, the rest stay
+  const noInput = measured("aaaaaaaaaaaaaaaa", 1, 300);
+  noInput.tokens = { input: 0, output: 100, total: 100, prompts: 4 };
+  const [agg] = aggregateResults([noInput]);
+  assert.is(agg.figures.energy_per_input_token_j.reason, "no input tokens");
+  close(agg.figures.energy_per_total_token_j.stats?.mean, 3);
+});
+
+test("the grid intensity: --grid-intensity wins over .lem-config.yaml, which names its source; neither gives none", () => {
+  const user = { grid_intensity: 100, grid_intensity_source: "Ember 2024, UK" };
+  assert.equal(resolveGridIntensity(300, user), { gco2ePerKwh: 300, source: "--grid-intensity" });
+  assert.equal(resolveGridIntensity(undefined, user), { gco2ePerKwh: 100, source: ".lem-config.yaml grid_intensity (Ember 2024, UK)" });
+  assert.equal(resolveGridIntensity(undefined, { grid_intensity: 0 }), { gco2ePerKwh: 0, source: ".lem-config.yaml grid_intensity" });
+  assert.is(resolveGridIntensity(undefined, {}), null);
 });
 
 test("quality flags are collected with the number of cycles that raised them", () => {

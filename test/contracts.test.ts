@@ -3,11 +3,12 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expandLemfile } from "../src/config/expand.js";
 import { canonicalJson } from "../src/graph/canonical-json.js";
 import { cpuFingerprint, detectHardware, gpuFingerprint, hardwareFor } from "../src/exec/hardware.js";
+import { raplSummary, raplZones, type RaplZone } from "../src/exec/energy-source.js";
 import { HARNESS_DIR } from "../src/paths.js";
 import { config } from "./helpers/fixtures.js";
 import { tempDir } from "./helpers/temp.js";
@@ -66,6 +67,36 @@ print(json.dumps({"cpu": [hardware_fingerprint("cpu", None, 0, f) for f in facts
   assert.is(expect(config()), py.gpu[0], "pytorch uses one GPU");
   assert.is(expect(config({ backend: "vllm", vllm: { engine: { tensor_parallel_size: 2 } } })), gpuFingerprint("NVIDIA H100 80GB HBM3", 2));
   assert.is(expect(config({ pytorch: { device: "cpu" } })), "cpu:x", "device cpu is measured on the CPU");
+});
+
+test("lem doctor and the harness see the same RAPL zones in one powercap tree: scopes, subzones, unreadable ones", () => {
+  const root = tempDir("powercap-");
+  const zone = (folder: string, name: string | null, energy: string | null) => {
+    mkdirSync(join(root, folder, name === null ? "name" : ""), { recursive: true });  // a folder as name: unreadable
+    if (name !== null) writeFileSync(join(root, folder, "name"), `${name}\n`);
+    if (energy !== null) writeFileSync(join(root, folder, "energy_uj"), `${energy}\n`);
+  };
+  zone("intel-rapl:0", "package-0", "123");
+  zone("intel-rapl:0:0", "core", "5");
+  zone("intel-rapl:0:1", "dram", null);
+  mkdirSync(join(root, "intel-rapl:0:1", "energy_uj"));  // unreadable even as root
+  zone("intel-rapl:1", "package-1", null);
+  symlinkSync(join(root, "nowhere"), join(root, "intel-rapl:1", "energy_uj"));
+  zone("intel-rapl:1:1", "dram", "7");
+  zone("intel-rapl:2", "psys", "9");
+  zone("intel-rapl:3", null, null);
+  zone("intel-rapl-mmio:0", "package-0", "123");
+  zone("amd-rapl:4", "package-4", "not a number");
+  const fromTs = raplZones(root) as RaplZone[];
+  const py = harness<Omit<RaplZone, "reason">[]>(`from lem_harness.energy.rapl import list_zones
+print(json.dumps([{"zone": z.zone, "name": z.name, "scope": z.scope, "readable": z.readable} for z in list_zones(json.load(sys.stdin))]))`, root);
+  assert.equal(fromTs.map(({ zone, name, scope, readable }) => ({ zone, name, scope, readable })), py);
+  assert.equal(py.map((z) => `${z.zone}=${z.scope}${z.readable ? "" : "!"}`), [
+    "amd-rapl:4=cpu!", "intel-rapl:0=cpu", "intel-rapl:0:0=null", "intel-rapl:0:1=dram!", "intel-rapl:1=cpu!",
+    "intel-rapl:1:1=dram", "intel-rapl:2=null", "intel-rapl:3=null!",
+  ]);
+  const summary = raplSummary(root);
+  assert.equal([summary.packages, summary.dram, summary.why], [1, 1, undefined]);
 });
 
 test.run();

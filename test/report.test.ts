@@ -2,7 +2,7 @@
 // and the command as a user runs it on a stored project.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { readFileSync, existsSync } from "node:fs";
+import { readFileSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sweepDimensions } from "../src/report/dimensions.js";
 import { buildReportData, downsample, paretoFront } from "../src/report/report-data.js";
@@ -77,6 +77,57 @@ test("summary.md labels ± and stays under the step-summary limit, saying what i
   const cut = renderMarkdown(data, 1200);
   assert.ok(cut.length <= 1200 + 200, String(cut.length));
   assert.match(cut, /more configs left out to fit the step summary: see results\.csv/);
+});
+
+test("per-request and per-token figures in results.csv, report.html and summary.md; CO2e only with a grid intensity, its source named", () => {
+  // One config, one cycle, hand-made: 720 J for 2 requests, 40 input and 200 output tokens.
+  const r = fakeResult({ hash: "aaaaaaaaaaaaaaaa", cycle: 1, config: config(), names: ["one"], hardware: "gpu:Test x1" });
+  r.tokens = { input: 40, output: 200, total: 240, prompts: 2 };
+  r.energy = { status: "measured", method: "nvml_total_energy", total_j: 720, adjusted_j: null, per_output_token_j: 3.6, avg_power_w: 72, peak_power_w: 80, window_s: 10, reason: null };
+  const rows = (csv: string) => { const [h, ...b] = csv.trim().split("\n").map((l) => l.split(",")); return b.map((l) => Object.fromEntries(h.map((k, i) => [k, l[i]]))); };
+
+  const plain = buildReportData([r]);
+  const [row] = rows(renderCsv(plain));
+  assert.is(row["energy_per_request_j mean [J/request]"], "360");
+  assert.is(row["energy_per_input_token_j mean [J/token]"], "18");
+  assert.is(row["energy_per_total_token_j mean [J/token]"], "3");
+  assert.is(row["kwh_per_million_output_tokens mean [kWh/Mtok]"], "1"); // 3.6 J/token × 1e6 / 3.6e6
+  assert.not.ok(Object.keys(row).some((k) => /co2e|grid/i.test(k)), "no CO2e column without an intensity");
+  const md = renderMarkdown(plain);
+  assert.match(md, /\| J\/request \| J\/input token \| J\/token \(in\+out\) \| kWh\/M output tokens \|/);
+  assert.match(md, /\| 360 \| 18 \| 3 \| 1 \|/);
+  assert.not.match(md, /CO2e/);
+  assert.not.match(renderHtml(plain), /CO2e/);
+
+  const grid = { gco2ePerKwh: 400, source: ".lem-config.yaml grid_intensity (Ember 2024, UK)" };
+  const withGrid = buildReportData([r], { grid });
+  const [g] = rows(renderCsv(withGrid));
+  // 360 J = 1e-4 kWh × 400 g/kWh = 0.04 g per request; 1 kWh/Mtok × 400 = 400 g/Mtok
+  assert.ok(Math.abs(Number(g["co2e_per_request_g mean [gCO2e/request]"]) - 0.04) < 1e-12, g["co2e_per_request_g mean [gCO2e/request]"]);
+  assert.is(g["co2e_per_million_output_tokens_g mean [gCO2e/Mtok]"], "400");
+  assert.is(g["grid_intensity [gCO2e/kWh]"], "400");
+  assert.ok(renderCsv(withGrid).trim().endsWith(',400,".lem-config.yaml grid_intensity (Ember 2024, UK)"'), "the intensity and its source, quoted");
+  const mdGrid = renderMarkdown(withGrid);
+  assert.match(mdGrid, /CO2e at a grid intensity of 400 gCO2e\/kWh, from \.lem-config\.yaml grid\\_intensity \\\(Ember 2024, UK\\\)/);
+  assert.match(mdGrid, /\| gCO2e\/request \| gCO2e\/M output tokens \|/);
+  assert.match(mdGrid, /\| 0\.04 \| 400 \|/);
+  const html = renderHtml(withGrid);
+  assert.match(html, /grid intensity of 400 gCO2e\/kWh, from \.lem-config\.yaml grid_intensity \(Ember 2024, UK\)/);
+  const [section] = pageData(withGrid).sections;
+  assert.ok(section.metrics.some((m) => m.field === "co2e_per_million_output_tokens_g" && m.unit === "gCO2e/Mtok"));
+});
+
+test("with an intensity but no energy, no CO2e column or figure appears, and the reason is still said once", () => {
+  const data = buildReportData(cpuOnly(), { grid: { gco2ePerKwh: 250, source: "--grid-intensity" } });
+  const md = renderMarkdown(data);
+  assert.not.match(md.split("### ")[1], /gCO2e|J\/request/);
+  assert.is(occurrences(md, markdownText(REASON)), 1);
+  const [s] = pageData(data).sections;
+  assert.not.ok(s.metrics.some((m) => /co2e|request/i.test(m.field)), s.metrics.map((m) => m.field).join(", "));
+  const csv = renderCsv(data).trim().split("\n");
+  const header = csv[0].split(",");
+  assert.is(csv[1].split(",")[header.indexOf("co2e_per_request_g mean [gCO2e/request]")], "");
+  assert.is(csv[1].split(",")[header.indexOf("co2e_per_request_g reason")], REASON);
 });
 
 const REASON = "RAPL not readable: /sys/class/powercap is not mounted";
@@ -204,6 +255,34 @@ test("lem report writes report.html, results.csv and summary.md for the selected
   const none = await project.run("report", "nothing-*", "--out", outDir);
   assert.is(none.code, 2);
   assert.match(none.stderr, /no experiment matches "nothing-\*"/);
+});
+
+test("lem report: --grid-intensity wins over grid_intensity in .lem-config.yaml; the report names which it used", async () => {
+  const project = new TempProject(`{ defaults: { model: "synthetic:tiny" }, experiments: [{ name: "one" }], execution: { cycles: 1 } }`, { LEM_RUNNER_PYTORCH: "local" });
+  const { experiments, execution } = expandLemfile({ defaults: { model: "synthetic:tiny" }, experiments: [{ name: "one" }], execution: { cycles: 1 } }, "l");
+  const store = new ResultStore(join(project.dir, "results"));
+  const hw = hardwareFor(detectHardware());
+  for (const n of buildNodes(experiments, execution)) {
+    store.saveConfig(n.hash, n.names, n.groups, n.config, 1);
+    const r = fakeResult({ ...n, hardware: hw(n.config) });
+    r.tokens = { input: 40, output: 200, total: 240, prompts: 2 };
+    r.energy = { status: "measured", method: "rapl", total_j: 720, adjusted_j: null, per_output_token_j: 3.6, avg_power_w: 72, peak_power_w: 80, window_s: 10, reason: null };
+    store.saveResult(r);
+  }
+  writeFileSync(join(project.dir, ".lem-config.yaml"), "grid_intensity: 100\ngrid_intensity_source: my utility's 2024 mix\n");
+  const outDir = tempDir("lem-report-grid-");
+  type Out = { csv: string; markdown: string; grid_intensity: { gco2e_per_kwh: number; source: string } | null };
+  const fromFile = await project.json<Out>("report", "--out", outDir);
+  assert.equal(fromFile.grid_intensity, { gco2e_per_kwh: 100, source: ".lem-config.yaml grid_intensity (my utility's 2024 mix)" });
+  assert.match(readFileSync(fromFile.markdown, "utf8"), /\| 100 \|/); // 1 kWh/Mtok × 100 g/kWh
+  const fromFlag = await project.json<Out>("report", "--out", outDir, "--grid-intensity", "300");
+  assert.equal(fromFlag.grid_intensity, { gco2e_per_kwh: 300, source: "--grid-intensity" });
+  assert.match(readFileSync(fromFlag.csv, "utf8"), /,300,--grid-intensity\n$/);
+  assert.match(readFileSync(fromFlag.markdown, "utf8"), /from --grid-intensity\./);
+  writeFileSync(join(project.dir, ".lem-config.yaml"), "jobs: 1\n");
+  const none = await project.json<Out>("report", "--out", outDir);
+  assert.is(none.grid_intensity, null);
+  assert.not.match(readFileSync(none.csv, "utf8"), /co2e|grid_intensity/i);
 });
 
 test.run();

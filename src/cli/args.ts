@@ -23,3 +23,13 @@ export function positiveInt(value: string | undefined, flag: string): number | u
   }
   return n;
 }
+
+/** A flag's number ≥ 0 in plain decimal digits ("-5", "abc", "1e3", "" are mistakes). */
+export function nonNegativeNumber(value: string | undefined, flag: string, example: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(value) || !Number.isFinite(n)) {
+    throw inputError(`${flag}: expected a number ≥ 0, got "${value}"`, `e.g. ${flag} ${example}`);
+  }
+  return n;
+}

@@ -9,7 +9,7 @@ import { resolvePython, describePython, lemVenv, venvComplete } from "../config/
 import { loadUserConfig } from "../config/user-config.js";
 import { dockerBinary } from "../exec/docker/docker-cli.js";
 import { detectGpus } from "../exec/devices.js";
-import { describeEnergy, raplPackages } from "../exec/energy-source.js";
+import { describeEnergy, raplSummary } from "../exec/energy-source.js";
 
 export const DOCTOR_HELP = `lem doctor — what lem finds on this machine: Node, Python and torch, Docker, GPUs
 
@@ -47,7 +47,7 @@ export async function doctorCommand(argv: string[]): Promise<number> {
   const hw = detectHardware();
   checks.push({ name: "hardware", ok: true, value: hw.gpu ? `${hw.gpu}; ${hw.cpu}` : `${hw.cpu} (no NVIDIA GPU)` });
   // Not a failure (lem still measures throughput and latency), but never an "ok" where energy will be null.
-  checks.push({ name: "energy", ...describeEnergy({ gpu: hw.gpu, rapl: raplPackages() }) });
+  checks.push({ name: "energy", ...describeEnergy({ gpu: hw.gpu, rapl: raplSummary() }) });
   const gpus = detectGpus();
   if (gpus.length) checks.push({ name: "gpus (--gpus)", ok: true, value: gpus.map((g) => `${g.index}${g.uuid ? ` ${g.uuid}` : ""}${g.name ? ` ${g.name}` : ""}`).join("; ") });
   const daemon = run(docker, ["version", "--format", "client {{.Client.Version}}, daemon {{.Server.Version}}"]);

@@ -1,25 +1,29 @@
 import { resolve } from "node:path";
-import { parse } from "./args.js";
+import { nonNegativeNumber, parse } from "./args.js";
 import { loadProject, requireMatch } from "./project.js";
 import { out, err } from "./output.js";
 import { makeSelector } from "../graph/select.js";
 import { buildReportData } from "../report/report-data.js";
 import { writeReport } from "../report/write-report.js";
 import { checkOutputFolder, writeFailed } from "./output-target.js";
+import { resolveGridIntensity } from "../config/user-config.js";
 
 export const REPORT_HELP = `lem report [SELECTOR...] — report.html (charts, offline), results.csv and summary.md of stored results
 
-  --lemfile PATH   the lemfile (default ./lemfile.ts)
-  --out DIR        where to write them (default ./lem-report)
-  --json           {"html","csv","markdown","configs","hardware":[...]}
+  --lemfile PATH       the lemfile (default ./lemfile.ts)
+  --out DIR            where to write them (default ./lem-report)
+  --grid-intensity G   gCO2e per kWh of the grid that powered the machine: adds CO2e figures
+                       (wins over grid_intensity in .lem-config.yaml; neither: no CO2e, never a guess)
+  --json               {"html","csv","markdown","configs","hardware":[...],"grid_intensity"}
 
 Figures are per config and per hardware, over the stored cycles: mean ± 95 % confidence interval.
 summary.md fits $GITHUB_STEP_SUMMARY:  cat lem-report/summary.md >> "$GITHUB_STEP_SUMMARY"
 `;
 
 export async function reportCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { lemfile: { type: "string" }, out: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } }, "report");
+  const { values, positionals } = parse(argv, { lemfile: { type: "string" }, out: { type: "string" }, json: { type: "boolean" }, "grid-intensity": { type: "string" }, help: { type: "boolean", short: "h" } }, "report");
   if (values.help) { out(REPORT_HELP); return 0; }
+  const gridFlag = nonNegativeNumber(values["grid-intensity"], "--grid-intensity", "250 (gCO2e/kWh)");
   const outDir = resolve(values.out ?? "lem-report");
   checkOutputFolder(outDir, "--out");
   const project = await loadProject(values.lemfile);
@@ -29,7 +33,8 @@ export async function reportCommand(argv: string[]): Promise<number> {
   const names = new Map(experiments.map((e) => [e.hash, e.names]));
   const results = experiments.flatMap((e) => project.store.results(e.hash));
   if (results.length === 0) err("warning: no results stored for the selected experiments yet (lem build measures them); the report is empty");
-  const data = buildReportData(results, { namesOf: (hash) => names.get(hash) });
+  const grid = resolveGridIntensity(gridFlag, project.user);
+  const data = buildReportData(results, { namesOf: (hash) => names.get(hash), grid });
   let written;
   try {
     written = writeReport(outDir, data);
@@ -38,7 +43,8 @@ export async function reportCommand(argv: string[]): Promise<number> {
   }
   const configs = data.sections.reduce((n, s) => n + s.configs.length, 0);
   if (values.json) {
-    out(JSON.stringify({ html: written.html, csv: written.csv, markdown: written.markdown, configs, hardware: data.sections.map((s) => s.hardware) }));
+    out(JSON.stringify({ html: written.html, csv: written.csv, markdown: written.markdown, configs, hardware: data.sections.map((s) => s.hardware),
+      grid_intensity: grid && { gco2e_per_kwh: grid.gco2ePerKwh, source: grid.source } }));
     return 0;
   }
   out(`${configs} configs on ${data.sections.length} hardware, ${results.length} cycles`);

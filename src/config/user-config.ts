@@ -6,6 +6,7 @@ import { validators, schemas } from "./schemas.js";
 import { formatSchemaErrors } from "./format-errors.js";
 import { inputError } from "../errors.js";
 import type { Backend, RunnerSpec } from "../lemfile/types.js";
+import type { GridIntensity } from "../report/aggregate.js";
 
 export interface UserConfig {
   results_dir: string;
@@ -14,6 +15,10 @@ export interface UserConfig {
   /** --gpus's default: "all" or a device list; null runs one node at a time. */
   gpus: string | null;
   timeout_seconds: number | null;
+  /** gCO2e/kWh for the report's CO2e; unset: none. */
+  grid_intensity?: number;
+  /** The user's note on where grid_intensity comes from. */
+  grid_intensity_source?: string;
   runners?: Partial<Record<Backend, RunnerSpec | "slurm">>;
   docker: {
     strategy: "ephemeral" | "persistent";
@@ -75,4 +80,12 @@ export function loadUserConfig(root: string): UserConfig {
       formatSchemaErrors(validators.userConfig.errors ?? [], data, schemas.userConfig));
   }
   return data as UserConfig;
+}
+
+/** The grid intensity for CO2e: --grid-intensity wins over .lem-config.yaml; neither gives none (never a guess). */
+export function resolveGridIntensity(flag: number | undefined, user: Pick<UserConfig, "grid_intensity" | "grid_intensity_source">): GridIntensity | null {
+  if (flag !== undefined) return { gco2ePerKwh: flag, source: "--grid-intensity" };
+  if (user.grid_intensity === undefined) return null;
+  const note = user.grid_intensity_source ? ` (${user.grid_intensity_source})` : "";
+  return { gco2ePerKwh: user.grid_intensity, source: `${USER_CONFIG_FILE} grid_intensity${note}` };
 }

@@ -112,8 +112,8 @@ export function planBuild(nodes: NodeSpec[], snapshot: StoreSnapshot, options: P
     if (measuredOn.length > 0) {
       return { ...node, hardware, state: "pending", reason: `other hardware: ${measuredOn[0]} → ${hardware}` };
     }
-    // This config is already measured (other cycles): a new cycle, never a changed sweep point.
-    if (entry && entry.done.size > 0) return { ...node, hardware, state: "pending", reason: "new cycle" };
+    // This config is already measured here (other cycles): a new cycle, never a changed sweep point.
+    if (entry && [...entry.done.values()].some((on) => on.includes(hardware))) return { ...node, hardware, state: "pending", reason: "new cycle" };
     history ??= indexHistory(snapshot, options.currentHashes ?? new Set(nodes.map((n) => n.hash)));
     return { ...node, hardware, state: "pending", reason: changeReason(node, history) ?? "new" };
   });

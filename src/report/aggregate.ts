@@ -26,7 +26,10 @@ export function aggregate(values: readonly (number | null | undefined)[]): Aggre
   return { n, mean, std, ci95: (tCritical(n - 1) * std) / Math.sqrt(n), cv: mean !== 0 ? std / Math.abs(mean) : null };
 }
 
-export type Unit = "J" | "J/token" | "tokens/s" | "ms" | "W" | "bytes" | "s";
+export type Unit = "J" | "J/token" | "J/request" | "kWh/Mtok" | "gCO2e/request" | "gCO2e/Mtok" | "tokens/s" | "ms" | "W" | "bytes" | "s";
+
+/** Joules in a kWh. */
+export const J_PER_KWH = 3.6e6;
 
 /** One figure of one (config, hardware): its aggregate over cycles, its unit, and why it is null where it is. */
 export interface Figure {
@@ -51,6 +54,11 @@ interface MetricSpec {
 const value = (v: number | null | undefined, reason: string | null | undefined, fallback: string): CycleValue =>
   typeof v === "number" && Number.isFinite(v) ? { value: v, reason: null } : { value: null, reason: reason ?? fallback };
 
+/** The cycle's total energy ÷ a count (÷ `per` J, e.g. a kWh); null with the energy's reason where it has none. */
+const perCount = (r: ExperimentResult, count: number, none: string, per = 1): CycleValue =>
+  r.energy.total_j === null || !Number.isFinite(r.energy.total_j) ? { value: null, reason: r.energy.reason ?? "energy not measured" }
+    : count > 0 ? { value: r.energy.total_j / per / count, reason: null } : { value: null, reason: none };
+
 const latency = (r: ExperimentResult, key: "ttft_ms" | "itl_ms", q: "p50" | "p99"): CycleValue => {
   const s = r.latency[key];
   return value(s[q], s.n === 0 ? `no ${key === "ttft_ms" ? "first-token" : "inter-token"} samples` : s.method, `${key} ${q} not recorded`);
@@ -67,6 +75,24 @@ export const METRICS = {
     of: (r) => r.energy.adjusted_j === null
       ? { value: null, reason: r.energy.total_j === null ? r.energy.reason ?? "energy not measured" : r.baseline.reason ?? "no baseline measured" }
       : value(r.tokens.output > 0 ? r.energy.adjusted_j / r.tokens.output : null, null, "no output tokens"),
+  },
+  // Per request and per token, from the cycle's total energy and token counts (DESIGN: "Per request").
+  // The mean over requests of J per output token × that request's output tokens is total J ÷ requests.
+  energy_per_request_j: {
+    label: "energy per request", unit: "J/request", better: "lower",
+    of: (r) => perCount(r, r.tokens.prompts, "no requests"),
+  },
+  energy_per_input_token_j: {
+    label: "energy per input token", unit: "J/token", better: "lower",
+    of: (r) => perCount(r, r.tokens.input, "no input tokens"),
+  },
+  energy_per_total_token_j: {
+    label: "energy per token, input and output", unit: "J/token", better: "lower",
+    of: (r) => perCount(r, r.tokens.total, "no tokens"),
+  },
+  kwh_per_million_output_tokens: {
+    label: "kWh per million output tokens", unit: "kWh/Mtok", better: "lower",
+    of: (r) => perCount(r, r.tokens.output / 1e6, "no output tokens", J_PER_KWH),
   },
   energy_total_j: {
     label: "total energy", unit: "J", better: "lower",
@@ -158,6 +184,8 @@ export interface ConfigAggregate {
   windowS: Figure;
   /** Flags lem derives from the figures (short window, high CV), energy or not. */
   measurementFlags: MeasurementFlag[];
+  /** CO2e figures where the user gave a grid intensity; null otherwise. */
+  co2e: Record<Co2eKey, Figure> | null;
 }
 
 /** A figure over cycles: null values keep their reason, and a partial figure says how many cycles lack it. */
@@ -171,7 +199,7 @@ export function figureOf(unit: Unit, values: readonly CycleValue[]): Figure {
 
 const LABELS = Object.fromEntries(METRIC_KEYS.map((k) => [k, METRICS[k].label])) as Record<MetricKey, string>;
 
-export function aggregateGroup(group: ResultGroup): ConfigAggregate {
+export function aggregateGroup(group: ResultGroup, grid: GridIntensity | null = null): ConfigAggregate {
   const flags = new Map<string, number>();
   for (const r of group.results) for (const f of new Set(r.quality_flags)) flags.set(f, (flags.get(f) ?? 0) + 1);
   const figures = Object.fromEntries(METRIC_KEYS.map((k) => [k, figureOf(METRICS[k].unit, group.values[k])])) as Record<MetricKey, Figure>;
@@ -183,6 +211,7 @@ export function aggregateGroup(group: ResultGroup): ConfigAggregate {
     qualityFlags: [...flags].sort(([a], [b]) => a.localeCompare(b)).map(([flag, cycles]) => ({ flag, cycles })),
     windowS: figureOf("s", group.results.map((r) => value(r.energy.window_s, null, "window not recorded"))),
     measurementFlags: measurementFlags(group.results.map((r) => r.energy.window_s), figures, LABELS),
+    co2e: grid ? co2eFigures(figures, grid) : null,
   };
 }
 
@@ -195,7 +224,36 @@ export function flagTexts(c: ConfigAggregate): string[] {
   ];
 }
 
+/** A grid's carbon intensity that the user gave, and where it came from; lem never guesses one. */
+export interface GridIntensity {
+  gco2ePerKwh: number;
+  /** Where lem read it (the flag or the settings file), and the user's own note on its origin if any. */
+  source: string;
+}
+
+/** CO2e figures: an energy figure × the grid intensity. Only where the user gave an intensity. */
+export const CO2E_METRICS = {
+  co2e_per_request_g: { label: "CO2e per request", unit: "gCO2e/request", from: "energy_per_request_j", perKwh: J_PER_KWH },
+  co2e_per_million_output_tokens_g: { label: "CO2e per million output tokens", unit: "gCO2e/Mtok", from: "kwh_per_million_output_tokens", perKwh: 1 },
+} as const satisfies Record<string, { label: string; unit: Unit; from: MetricKey; perKwh: number }>;
+export type Co2eKey = keyof typeof CO2E_METRICS;
+export const CO2E_KEYS = Object.keys(CO2E_METRICS) as Co2eKey[];
+
+/** A figure multiplied by k ≥ 0: mean, std and CI scale, CV and n do not (no CV of zeros); a null figure keeps its reason. */
+const scaled = (f: Figure, k: number, unit: Unit): Figure => ({
+  unit, reason: f.reason,
+  stats: f.stats && { n: f.stats.n, mean: f.stats.mean * k, std: f.stats.std === null ? null : f.stats.std * k, ci95: f.stats.ci95 === null ? null : f.stats.ci95 * k, cv: k === 0 ? null : f.stats.cv },
+});
+
+/** gCO2e = kWh × gCO2e/kWh, per request and per million output tokens. */
+export function co2eFigures(figures: Record<MetricKey, Figure>, grid: GridIntensity): Record<Co2eKey, Figure> {
+  return Object.fromEntries(CO2E_KEYS.map((k) => {
+    const spec = CO2E_METRICS[k];
+    return [k, scaled(figures[spec.from], grid.gco2ePerKwh / spec.perKwh, spec.unit)];
+  })) as Record<Co2eKey, Figure>;
+}
+
 /** groupResults then aggregateGroup: one ConfigAggregate per (config hash, hardware). */
-export function aggregateResults(results: readonly ExperimentResult[], namesOf?: (hash: string) => string[] | undefined): ConfigAggregate[] {
-  return groupResults(results, namesOf).map(aggregateGroup);
+export function aggregateResults(results: readonly ExperimentResult[], namesOf?: (hash: string) => string[] | undefined, grid: GridIntensity | null = null): ConfigAggregate[] {
+  return groupResults(results, namesOf).map((g) => aggregateGroup(g, grid));
 }

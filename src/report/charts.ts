@@ -1,5 +1,5 @@
-import type { ConfigAggregate, Figure, MetricKey } from "./aggregate.js";
-import { flagTexts, METRICS } from "./aggregate.js";
+import type { Co2eKey, ConfigAggregate, Figure, MetricKey } from "./aggregate.js";
+import { CO2E_KEYS, CO2E_METRICS, flagTexts, METRICS } from "./aggregate.js";
 import { ENERGY_METRICS, SCATTERS, type HardwareSection, type ReportDimension, type ScatterId } from "./report-data.js";
 
 // Vega-Lite specs of report.html. Each reads the named dataset "configs" (rows from chartRows),
@@ -12,7 +12,7 @@ export type ChartRow = Record<string, string | number | boolean | null>;
 
 /** A figure as the page shows it: its row field, label and display unit (memory in MiB or GiB). */
 export interface DisplayMetric {
-  key: MetricKey | "window_s";
+  key: MetricKey | Co2eKey | "window_s";
   field: string;
   label: string;
   unit: string;
@@ -39,9 +39,18 @@ function displayMetric(section: HardwareSection, key: MetricKey): DisplayMetric 
 
 const WINDOW: DisplayMetric = { key: "window_s", field: "window_s", label: "measurement window", unit: "s", scale: 1, figure: (c) => c.windowS };
 
-/** The table's figures: every metric some config measured, then the window. */
+/** CO2e figures where the user gave a grid intensity and the energy they derive from was measured here. */
+function co2eMetrics(section: HardwareSection): DisplayMetric[] {
+  if (!section.configs.some((c) => c.co2e)) return [];
+  return CO2E_KEYS.filter((k) => section.measured.has(CO2E_METRICS[k].from)).map((k) => ({
+    key: k, field: k, label: CO2E_METRICS[k].label, unit: CO2E_METRICS[k].unit, scale: 1,
+    figure: (c: ConfigAggregate) => c.co2e?.[k] ?? { unit: CO2E_METRICS[k].unit, stats: null, reason: "no grid intensity given" },
+  }));
+}
+
+/** The table's figures: every metric some config measured, CO2e where an intensity was given, then the window. */
 export function tableMetrics(section: HardwareSection): DisplayMetric[] {
-  return [...(Object.keys(METRICS) as MetricKey[]).filter((k) => section.measured.has(k)).map((k) => displayMetric(section, k)), WINDOW];
+  return [...(Object.keys(METRICS) as MetricKey[]).filter((k) => section.measured.has(k)).map((k) => displayMetric(section, k)), ...co2eMetrics(section), WINDOW];
 }
 
 /** The figures the sweep-dimension charts can plot here (measured ones only). */
@@ -69,7 +78,7 @@ export function chartRows(section: HardwareSection): ChartRow[] {
       const f = m.figure(c);
       row[m.field] = f.stats ? round(f.stats.mean * m.scale) : null;
       row[`${m.field}_ci95`] = f.stats?.ci95 != null ? round(f.stats.ci95 * m.scale) : null;
-      const saidOnce = noEnergy && (ENERGY_METRICS as readonly string[]).includes(m.key);
+      const saidOnce = noEnergy && ((ENERGY_METRICS as readonly string[]).includes(m.key) || m.key in CO2E_METRICS);
       if (f.reason && !saidOnce) row[`${m.field}_reason`] = f.reason;
     }
     return row;

@@ -1,4 +1,4 @@
-import { METRIC_KEYS } from "./aggregate.js";
+import { CO2E_KEYS, CO2E_METRICS, METRIC_KEYS, type Figure } from "./aggregate.js";
 import { describeFlag } from "./measurement-flags.js";
 import { columnHeader, type ReportData } from "./report-data.js";
 
@@ -10,12 +10,17 @@ const cell = (v: string | number | boolean | null | undefined): string => {
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 };
 
+const statCells = (f: Figure | undefined) => [f?.stats?.mean, f?.stats?.std, f?.stats?.ci95, f?.stats?.cv, f?.stats?.n ?? 0, f?.reason];
+
 export function renderCsv(data: ReportData): string {
   const dimKeys = [...new Set(data.sections.flatMap((s) => s.dimensions.map((d) => d.key)))];
   const stats = ["mean", "std", "ci95", "cv", "n", "reason"] as const;
   const header = ["hardware", "hash", "name", "names", "cycles", ...dimKeys.map((k) => `config.${k}`),
     ...METRIC_KEYS.flatMap((k) => stats.map((s) => columnHeader(k, s))), "baseline_power_w mean [W]", "energy_status", "quality_flags",
-    "window_s mean [s]", "measurement_flags"];
+    "window_s mean [s]", "measurement_flags",
+    // CO2e only where the user gave a grid intensity: never a guessed one, never an empty column that looks measured.
+    ...(data.grid ? [...CO2E_KEYS.flatMap((k) => stats.map((s) => (s === "cv" || s === "n" || s === "reason" ? `${k} ${s}` : `${k} ${s} [${CO2E_METRICS[k].unit}]`))),
+      "grid_intensity [gCO2e/kWh]", "grid_intensity_source"] : [])];
   const lines = [header.map(cell).join(",")];
   for (const s of data.sections) {
     s.configs.forEach((c, i) => {
@@ -23,14 +28,12 @@ export function renderCsv(data: ReportData): string {
         const d = s.dimensions.find((x) => x.key === k);
         return d ? s.dimensionValues[i][d.field] : null;
       });
-      const figures = METRIC_KEYS.flatMap((k) => {
-        const f = c.figures[k];
-        return [f.stats?.mean, f.stats?.std, f.stats?.ci95, f.stats?.cv, f.stats?.n ?? 0, f.reason];
-      });
+      const figures = METRIC_KEYS.flatMap((k) => statCells(c.figures[k]));
+      const co2e = data.grid ? [...CO2E_KEYS.flatMap((k) => statCells(c.co2e?.[k])), data.grid.gco2ePerKwh, data.grid.source] : [];
       const flags = c.qualityFlags.map((f) => `${f.flag}:${f.cycles}`).join(";");
       lines.push([s.hardware, c.hash, c.names[0], c.names.join(";"), c.cycles, ...dims, ...figures,
         c.baselinePowerW.stats?.mean, c.energyStatus.join(";"), flags,
-        c.windowS.stats?.mean, c.measurementFlags.map(describeFlag).join(";")].map(cell).join(","));
+        c.windowS.stats?.mean, c.measurementFlags.map(describeFlag).join(";"), ...co2e].map(cell).join(","));
     });
   }
   return `${lines.join("\n")}\n`;

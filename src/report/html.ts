@@ -163,6 +163,10 @@ ${sectionNotes(s)}
 <div class="table-wrap"><table></table></div>
 </section>`).join("\n");
   const missing = energyMissingByReason(data).map((m) => `<p class="note energy-missing">Energy not measured on ${escapeHtml(missingWhere(m.where))}: ${escapeHtml(m.reason)}</p>`).join("\n");
+  // The intensity's source is named wherever CO2e appears; without one the page has no CO2e at all.
+  const grid = data.grid
+    ? `<p class="small grid-intensity">CO2e figures use a grid intensity of ${escapeHtml(String(data.grid.gco2ePerKwh))} gCO2e/kWh, from ${escapeHtml(data.grid.source)}: CO2e = kWh × that intensity.</p>`
+    : "";
   const downsampling = data.downsampled
     ? `Power timelines are downsampled to at most ${data.timelinePointsMax} points per cycle (means of equal-count buckets) to keep this file small; the stored results hold every sample.`
     : "Power timelines are drawn with every stored sample.";
@@ -174,6 +178,7 @@ ${sectionNotes(s)}
 <h1>lem report</h1>
 <p class="small">Generated ${escapeHtml(data.generatedAt)}. Hardware is never mixed: each section holds the configs measured on one machine type. ${downsampling}</p>
 ${missing}
+${grid}
 ${sections || "<p>No results stored for the selected experiments.</p>"}
 <script>${scriptSafe(libraryScript("vega"))}</script>
 <script>${scriptSafe(libraryScript("vega-lite"))}</script>

@@ -1,4 +1,4 @@
-import { flagTexts, type ConfigAggregate, type Figure } from "./aggregate.js";
+import { flagTexts, type Co2eKey, type ConfigAggregate, type Figure } from "./aggregate.js";
 import { energyMissingByReason, missingWhere, type ReportData } from "./report-data.js";
 
 // summary.md: a table per hardware for $GITHUB_STEP_SUMMARY, which refuses more than 1 MiB a step.
@@ -16,16 +16,31 @@ const md = markdownText;
 const fig = (f: Figure, digits: number) =>
   f.stats === null ? "n/a" : f.stats.ci95 === null ? f.stats.mean.toFixed(digits) : `${f.stats.mean.toFixed(digits)} ± ${f.stats.ci95.toFixed(digits)}`;
 
+/** Four significant digits, for figures whose scale varies by orders of magnitude (J per request, gCO2e). */
+const sig = (x: number) => String(Number(x.toPrecision(4)));
+const figSig = (f: Figure | undefined) =>
+  !f || f.stats === null ? "n/a" : f.stats.ci95 === null ? sig(f.stats.mean) : `${sig(f.stats.mean)} ± ${sig(f.stats.ci95)}`;
+const co2e = (k: Co2eKey) => (c: ConfigAggregate) => figSig(c.co2e?.[k]);
+
 const mib = (c: ConfigAggregate) => (c.figures.peak_memory_bytes.stats ? (c.figures.peak_memory_bytes.stats.mean / 2 ** 20).toFixed(0) : "n/a");
 
-/** A table column: its header, alignment and cell; energy columns are left out where no config has energy. */
-interface Column { head: string; align: string; energy?: true; cell(c: ConfigAggregate): string }
+/**
+ * A table column: its header, alignment and cell; energy columns are left out where no config has
+ * energy, CO2e columns also where no grid intensity was given.
+ */
+interface Column { head: string; align: string; energy?: true; co2e?: true; cell(c: ConfigAggregate): string }
 const COLUMNS: Column[] = [
   { head: "experiment", align: "---", cell: (c) => md(c.names[0]) },
   { head: "hash", align: "---", cell: (c) => `\`${c.hash}\`` },
   { head: "cycles", align: "--:", cell: (c) => String(c.cycles) },
   { head: "J/token", align: "--:", energy: true, cell: (c) => fig(c.figures.energy_per_token_j, 4) },
   { head: "J/token (baseline-adj.)", align: "--:", energy: true, cell: (c) => fig(c.figures.energy_per_token_adjusted_j, 4) },
+  { head: "J/request", align: "--:", energy: true, cell: (c) => figSig(c.figures.energy_per_request_j) },
+  { head: "J/input token", align: "--:", energy: true, cell: (c) => figSig(c.figures.energy_per_input_token_j) },
+  { head: "J/token (in+out)", align: "--:", energy: true, cell: (c) => figSig(c.figures.energy_per_total_token_j) },
+  { head: "kWh/M output tokens", align: "--:", energy: true, cell: (c) => figSig(c.figures.kwh_per_million_output_tokens) },
+  { head: "gCO2e/request", align: "--:", energy: true, co2e: true, cell: co2e("co2e_per_request_g") },
+  { head: "gCO2e/M output tokens", align: "--:", energy: true, co2e: true, cell: co2e("co2e_per_million_output_tokens_g") },
   { head: "out tok/s", align: "--:", cell: (c) => fig(c.figures.output_tokens_per_s, 1) },
   { head: "TTFT p50 ms", align: "--:", cell: (c) => fig(c.figures.ttft_p50_ms, 1) },
   { head: "ITL p50 ms", align: "--:", cell: (c) => fig(c.figures.itl_p50_ms, 2) },
@@ -41,9 +56,10 @@ export function renderMarkdown(data: ReportData, limit = STEP_SUMMARY_LIMIT - 40
   // Why energy is missing, once for the whole report rather than on every row.
   const missing = energyMissingByReason(data);
   if (missing.length) out.push(...missing.map((m) => `- Energy not measured on ${md(missingWhere(m.where))}: ${md(m.reason)}`), "");
+  if (data.grid) out.push(`CO2e at a grid intensity of ${data.grid.gco2ePerKwh} gCO2e/kWh, from ${md(data.grid.source)}.`, "");
   let size = out.join("\n").length;
   for (const s of data.sections) {
-    const columns = COLUMNS.filter((col) => !col.energy || s.measured.has("energy_per_token_j"));
+    const columns = COLUMNS.filter((col) => (!col.energy || s.measured.has("energy_per_token_j")) && (!col.co2e || data.grid !== null));
     const head = [`### ${md(s.hardware)}`, "", `| ${columns.map((col) => col.head).join(" | ")} |`, `|${columns.map((col) => col.align).join("|")}|`];
     out.push(...head);
     size += head.join("\n").length;

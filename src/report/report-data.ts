@@ -1,4 +1,4 @@
-import { aggregateGroup, groupResults, METRIC_KEYS, METRICS, type ConfigAggregate, type MetricKey, type ResultGroup } from "./aggregate.js";
+import { aggregateGroup, groupResults, METRIC_KEYS, METRICS, type ConfigAggregate, type GridIntensity, type MetricKey, type ResultGroup } from "./aggregate.js";
 import { flattenConfig, sweepDimensions, type Dimension, type DimensionValue } from "./dimensions.js";
 import type { ExperimentResult } from "../result.js";
 
@@ -46,6 +46,8 @@ export interface ReportData {
   /** Points per timeline at most, after downsampling (the page says so). */
   timelinePointsMax: number;
   downsampled: boolean;
+  /** The grid intensity the user gave for CO2e, with its source; null: no CO2e anywhere in the report. */
+  grid: GridIntensity | null;
 }
 
 const fieldOf = (key: string) => `dim_${key.replace(/[^A-Za-z0-9_]/g, "_")}`;
@@ -75,7 +77,8 @@ export const SCATTERS = [
 export type ScatterId = (typeof SCATTERS)[number]["id"];
 
 /** Energy figures share the result's energy.reason: where none was measured, the report says why once. */
-export const ENERGY_METRICS = ["energy_per_token_j", "energy_per_token_adjusted_j", "energy_total_j", "avg_power_w", "peak_power_w"] as const satisfies readonly MetricKey[];
+export const ENERGY_METRICS = ["energy_per_token_j", "energy_per_token_adjusted_j", "energy_per_request_j", "energy_per_input_token_j",
+  "energy_per_total_token_j", "kwh_per_million_output_tokens", "energy_total_j", "avg_power_w", "peak_power_w"] as const satisfies readonly MetricKey[];
 
 /** Configs of one hardware without energy per token, per distinct reason. */
 export interface MissingEnergy { hardware: string; reason: string; configs: number; of: number }
@@ -106,7 +109,7 @@ function missingEnergy(hardware: string, configs: readonly ConfigAggregate[]): M
   return [...byReason].map(([reason, n]) => ({ hardware, reason, configs: n, of: configs.length }));
 }
 
-export function buildReportData(results: readonly ExperimentResult[], options: { namesOf?: (hash: string) => string[] | undefined; now?: Date } = {}): ReportData {
+export function buildReportData(results: readonly ExperimentResult[], options: { namesOf?: (hash: string) => string[] | undefined; now?: Date; grid?: GridIntensity | null } = {}): ReportData {
   const groups = groupResults(results, options.namesOf);
   const byHardware = new Map<string, ResultGroup[]>();
   for (const g of groups) byHardware.set(g.hardware, [...(byHardware.get(g.hardware) ?? []), g]);
@@ -114,7 +117,7 @@ export function buildReportData(results: readonly ExperimentResult[], options: {
   const perTimeline = Math.max(TIMELINE_MIN, Math.min(TIMELINE_MAX, Math.floor(TIMELINE_POINT_BUDGET / Math.max(1, withTimeline))));
   let downsampled = false;
   const sections = [...byHardware].map(([hardware, list]): HardwareSection => {
-    const configs = list.map(aggregateGroup);
+    const configs = list.map((g) => aggregateGroup(g, options.grid ?? null));
     const dims = sweepDimensions(configs.map((c) => c.config)).map((d) => ({ ...d, field: fieldOf(d.key) }));
     const dimensionValues = configs.map((c) => {
       const flat = flattenConfig(c.config);
@@ -136,7 +139,7 @@ export function buildReportData(results: readonly ExperimentResult[], options: {
       energyMissing: missingEnergy(hardware, configs),
     };
   });
-  return { generatedAt: (options.now ?? new Date()).toISOString(), sections, timelinePointsMax: perTimeline, downsampled };
+  return { generatedAt: (options.now ?? new Date()).toISOString(), sections, timelinePointsMax: perTimeline, downsampled, grid: options.grid ?? null };
 }
 
 /** Why energy is missing across the report, each distinct reason once with where it applies. */

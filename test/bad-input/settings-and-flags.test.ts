@@ -27,7 +27,20 @@ const cases: Case[] = [
   { name: "yaml: results_dir is a file", files: { ...yaml("results_dir: notes.txt\n"), "notes.txt": "a file\n" },
     expect: { code: 2, file: CONFIG, stderr: [/results_dir: .*notes\.txt is a file, expected a folder/] } },
 
+  { name: "yaml: a negative grid_intensity", files: yaml("grid_intensity: -5\n"), args: ["report", "--out", "lem-report"],
+    expect: { code: 2, file: CONFIG, stderr: [/grid_intensity: must be >= 0, got -5/] } },
+  { name: "yaml: grid_intensity in words", files: yaml("grid_intensity: high\n"), args: ["report", "--out", "lem-report"],
+    expect: { code: 2, file: CONFIG, stderr: [/grid_intensity: expected number, got "high"/] } },
+  { name: "yaml: grid_intensity with a unit", files: yaml("grid_intensity: 250 g/kWh\n"), args: ["report", "--out", "lem-report"],
+    expect: { code: 2, file: CONFIG, stderr: [/grid_intensity: expected number, got "250 g\/kWh"/] } },
+
   // ---- command lines ----
+  { name: "flag: --grid-intensity=-5", args: ["report", "--out", "lem-report", "--grid-intensity=-5"],
+    expect: { code: 2, file: null, stderr: [/--grid-intensity: expected a number ≥ 0, got "-5"/], check: (_, dir) => assert.not.ok(existsSync(join(dir, "lem-report")), "no report written") } },
+  { name: "flag: --grid-intensity abc", args: ["report", "--out", "lem-report", "--grid-intensity", "abc"],
+    expect: { code: 2, file: null, stderr: [/--grid-intensity: expected a number ≥ 0, got "abc"/] } },
+  { name: "flag: --grid-intensity wins, but a bad one in .lem-config.yaml is still refused", files: yaml("grid_intensity: -1\n"), args: ["report", "--out", "lem-report", "--grid-intensity", "200"],
+    expect: { code: 2, file: CONFIG, stderr: [/grid_intensity: must be >= 0, got -1/] } },
   { name: "flag: --jobs 0", args: ["build", "--jobs", "0"], expect: { code: 2, file: null, stderr: [/--jobs: expected a whole number ≥ 1, got "0"/] } },
   { name: "flag: --jobs=-1", args: ["build", "--jobs=-1"], expect: { code: 2, file: null, stderr: [/--jobs: expected a whole number ≥ 1, got "-1"/] } },
   { name: "flag: --jobs -1", args: ["build", "--jobs", "-1"], expect: { code: 2, file: null, stderr: [/--jobs/] } },

@@ -36,14 +36,17 @@ const cases: Case[] = [
     expect: { code: 2, file: null, stderr: [/experiment "gpu-[^"]+", "gpu-[^"]+", "gpu-[^"]+" and 2 more, and no NVIDIA GPU/] } },
 
   // ---- energy that cannot be measured ----
-  { name: "doctor: no GPU and no RAPL: energy is not ok, says what will be null and why", args: ["doctor"], env: { ...LOCAL, LLEM_POWERCAP_ROOT: "/nonexistent/powercap" },
+  { name: "doctor: no GPU and no RAPL: energy is not ok, says what will be null and why", args: ["doctor"], env: { ...LOCAL, LEM_POWERCAP_ROOT: "/nonexistent/powercap" },
     expect: { code: 0, stdout: [/^-- {3}energy +not measurable here: every result's energy \(total_j, J\/token, power\) will be null, since there is no NVIDIA GPU and RAPL not readable at \/nonexistent\/powercap/m, /fix: measure on a machine with an NVIDIA GPU, or on bare metal whose kernel exposes RAPL/] } },
-  { name: "doctor: a RAPL counter that cannot be read: names it and why energy will be null", args: ["doctor"], env: { ...LOCAL, LLEM_POWERCAP_ROOT: "powercap" },
+  { name: "doctor: a RAPL counter that cannot be read: names it and why energy will be null", args: ["doctor"], env: { ...LOCAL, LEM_POWERCAP_ROOT: "powercap" },
     files: { "powercap/intel-rapl:0/name": "package-0\n", "powercap/intel-rapl:0/energy_uj/denied": "a folder where the counter should be\n" },
-    expect: { code: 0, stdout: [/^-- {3}energy +not measurable here: .*RAPL not readable at powercap \(intel-rapl:0: EISDIR\)/m] } },
-  { name: "doctor: readable RAPL: energy is ok for CPU runs", args: ["doctor", "--json"], env: { ...LOCAL, LLEM_POWERCAP_ROOT: "powercap" },
-    files: { "powercap/intel-rapl:0/name": "package-0\n", "powercap/intel-rapl:0/energy_uj": "123456\n" },
-    expect: { code: 0, stdout: [/"name":"energy","ok":true,"value":"CPU runs: RAPL \(1 package\)/] } },
+    expect: { code: 0, stdout: [/^-- {3}energy +not measurable here: .*RAPL not readable at powercap \(intel-rapl:0\/energy_uj unreadable \(EISDIR\)\)/m] } },
+  { name: "doctor: readable RAPL: energy is ok for CPU runs", args: ["doctor", "--json"], env: { ...LOCAL, LEM_POWERCAP_ROOT: "powercap" },
+    files: { "powercap/intel-rapl:0/name": "package-0\n", "powercap/intel-rapl:0/energy_uj": "123456\n", "powercap/intel-rapl:0:1/name": "dram\n", "powercap/intel-rapl:0:1/energy_uj": "42\n" },
+    expect: { code: 0, stdout: [/"name":"energy","ok":true,"value":"CPU runs: RAPL \(1 package, DRAM beside it\)/] } },
+  { name: "doctor: a DRAM zone that cannot be read: energy still ok, the zone named", args: ["doctor"], env: { ...LOCAL, LEM_POWERCAP_ROOT: "powercap" },
+    files: { "powercap/intel-rapl:0/name": "package-0\n", "powercap/intel-rapl:0/energy_uj": "123456\n", "powercap/intel-rapl:0:1/name": "dram\n", "powercap/intel-rapl:0:1/energy_uj/denied": "a folder where the counter should be\n" },
+    expect: { code: 0, stdout: [/^ok {3}energy +CPU runs: RAPL \(1 package, DRAM unreadable\) .*; not read: intel-rapl:0:1\/energy_uj unreadable \(EISDIR\)$/m] } },
 
   // ---- lem clean --all ----
   { name: "clean --all without a terminal or --yes: exit 2, nothing removed", args: ["clean", "--all"],

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from .backends import create_backend
 from .config import BASELINE_COOLDOWN_S_WHEN_ABSENT, BASELINE_PLACEMENT_WHEN_ABSENT, with_defaults
-from .energy import select_meter
+from .energy import select_companions, select_meter
 from .energy.session import EnergySession
 from .environment import collect_environment, hardware_fingerprint
 from .flops import flops_estimate
@@ -63,7 +63,8 @@ def _measure(envelope, received, config, backend, texts, started_at, visible=Non
 
     meter, no_meter_reason = select_meter(config["energy"]["backend"], loaded.device, loaded.cuda_devices,
                                           loaded.cuda_uuids, visible)
-    session = EnergySession(meter, no_meter_reason, config["energy"]["sample_interval_ms"], loaded.device)
+    session = EnergySession(meter, no_meter_reason, config["energy"]["sample_interval_ms"], loaded.device,
+                            select_companions(config["energy"]["backend"], meter))
     # Before warmup the GPU may idle in a deeper power state than between requests; after warmup
     # (with a cool-down) is offered, and the result says which was used and the state it saw.
     after_warmup = config["baseline"].get("placement", BASELINE_PLACEMENT_WHEN_ABSENT) == "after_warmup"

@@ -85,8 +85,8 @@ class RaplTest(unittest.TestCase):
         self.assertIn("absent", str(caught.exception))
 
     def test_auto_on_cpu_without_rapl_or_nvml_explains_both(self):
-        os.environ["LLEM_POWERCAP_ROOT"] = os.path.join(self.root, "absent")
-        self.addCleanup(os.environ.pop, "LLEM_POWERCAP_ROOT")
+        os.environ["LEM_POWERCAP_ROOT"] = os.path.join(self.root, "absent")
+        self.addCleanup(os.environ.pop, "LEM_POWERCAP_ROOT")
         meter, reason = select_meter("auto", "cpu", [])
         self.assertIsNone(meter)
         self.assertIn("RAPL not readable", reason)

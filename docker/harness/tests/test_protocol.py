@@ -14,7 +14,7 @@ import unittest
 import helpers
 from test_energy import fake_powercap
 
-NO_RAPL = {"LLEM_POWERCAP_ROOT": "/nonexistent/powercap"}
+NO_RAPL = {"LEM_POWERCAP_ROOT": "/nonexistent/powercap"}
 
 
 class FullRunTest(unittest.TestCase):
@@ -60,10 +60,11 @@ class FullRunTest(unittest.TestCase):
         fake_powercap(root, {0: (0, 2**32)})
         stop = threading.Event()
 
-        def tick():  # 1 mJ every 10 ms: 0.1 W, written atomically so a read never sees half a number
-            energy, path = 0, os.path.join(root, "intel-rapl:0", "energy_uj")
+        def tick():  # 0.1 W in real time however often this thread runs, written atomically so a read never sees half a number
+            energy, path, last = 0, os.path.join(root, "intel-rapl:0", "energy_uj"), time.monotonic()
             while not stop.wait(0.01):
-                energy += 1000
+                now = time.monotonic()
+                energy, last = energy + int((now - last) * 100_000), now
                 with open(path + ".new", "w") as f:
                     f.write(f"{energy}\n")
                 os.replace(path + ".new", path)
@@ -75,7 +76,7 @@ class FullRunTest(unittest.TestCase):
         exchange = helpers.ExchangeDir(helpers.tiny_config(n=32, baseline={"duration_seconds": 0.3},
                                                            energy={"sample_interval_ms": 20}))
         self.addCleanup(exchange.cleanup)
-        proc = exchange.run(LLEM_POWERCAP_ROOT=root)
+        proc = exchange.run(LEM_POWERCAP_ROOT=root)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         result = exchange.read(exchange.result_path)
         self.assertEqual(helpers.result_schema_errors(result), [])
@@ -84,6 +85,9 @@ class FullRunTest(unittest.TestCase):
         self.assertGreater(energy["total_j"], 0)
         self.assertGreater(len(energy["timeline"]), 0)
         self.assertEqual(energy["devices"][0]["name"], "package-0")
+        # The package is the headline (scope cpu); the tree has no DRAM zone, so that source says why.
+        self.assertEqual([(s["scope"], s["status"]) for s in energy["sources"]], [("cpu", "measured"), ("dram", "unavailable")])
+        self.assertEqual((energy["scope"], energy["combined_scope"], energy["combined_j"]), ("cpu", "cpu", energy["total_j"]))
         self.assertAlmostEqual(result["baseline"]["power_w"], 0.1, delta=0.05)
         self.assertIsNotNone(energy["adjusted_j"])
         self.assertIn("energy_window_under_10s", result["quality_flags"])

@@ -1,15 +1,16 @@
-"""Energy sources (NVML for GPUs, RAPL for CPU packages) and the measurement session around the window."""
+"""Energy sources (NVML for GPUs, RAPL for CPU packages and DRAM) and the measurement session around the window."""
 
 import os
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from .nvml import Nvml, NvmlError
-from .rapl import POWERCAP_ROOT, RaplMeter, RaplUnavailable
+from .rapl import POWERCAP_ROOT, RAPL_SCOPES, RaplMeter, RaplUnavailable
 
 
 def powercap_root() -> str:
-    # LLEM_POWERCAP_ROOT points at a fake sysfs tree in tests; real runs read the kernel's.
-    return os.environ.get("LLEM_POWERCAP_ROOT", POWERCAP_ROOT)
+    # LEM_POWERCAP_ROOT points at a fake sysfs tree in tests; real runs read the kernel's. lem doctor reads the
+    # same variable (src/exec/energy-source.ts).
+    return os.environ.get("LEM_POWERCAP_ROOT") or POWERCAP_ROOT
 
 
 def _nvml_problem() -> Optional[str]:
@@ -43,3 +44,19 @@ def select_meter(energy_backend: str, device: str, cuda_devices: Sequence[int],
         nvml = _nvml_problem()
         gpu = f"no NVIDIA GPU (NVML: {nvml})" if nvml else "the run used the CPU, not a GPU"
         return None, f"{gpu} and {e}"
+
+
+def select_companions(energy_backend: str, meter) -> List[Tuple[str, Optional[object], str]]:
+    """[(scope, meter or None, why not)] for the other scopes read over the same window as the headline
+    meter: CPU package and DRAM beside a GPU, DRAM beside the CPU package. None without a headline meter."""
+    if meter is None or energy_backend == "none":
+        return []
+    out = []
+    for scope in RAPL_SCOPES:
+        if scope == meter.source:
+            continue
+        try:
+            out.append((scope, RaplMeter(powercap_root(), scope), ""))
+        except (RaplUnavailable, OSError, ValueError) as e:
+            out.append((scope, None, str(e)))
+    return out

@@ -1,15 +1,24 @@
-"""CPU package energy from Linux powercap RAPL counters (/sys/class/powercap/intel-rapl:N/energy_uj)."""
+"""CPU package and DRAM energy from Linux powercap RAPL counters (/sys/class/powercap/intel-rapl:N[:M]).
 
-import glob
+A zone is a powercap folder named intel-rapl:N (a package or, on some servers, DRAM) or intel-rapl:N:M
+(a subzone: core, uncore or dram), or amd-rapl:N[:M] where a kernel names them so; AMD CPUs otherwise show
+as intel-rapl:N through the same driver. Its `name` file gives its scope: package-* is `cpu`, dram is
+`dram`; core and uncore are inside their package's total and psys is the whole platform, so neither is
+counted. intel-rapl-mmio:* repeats the package counter through another interface and is never read.
+src/exec/energy-source.ts reads zones the same way for `lem doctor` (test/contracts.test.ts ties the two)."""
+
 import os
 import re
 import threading
 import time
+from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
 from .cpu_thermal import cpu_temperature_source, read_celsius
 
 POWERCAP_ROOT = "/sys/class/powercap"
+ZONE_FOLDER = re.compile(r"^(?:intel-rapl|amd-rapl):(\d+)(?::(\d+))?$")
+RAPL_SCOPES = ("cpu", "dram")
 
 
 class RaplUnavailable(Exception):
@@ -21,69 +30,135 @@ def _read_int(path: str) -> int:
         return int(f.read().strip())
 
 
-def find_package_domains(root: str) -> List[Tuple[int, str, str]]:
-    """[(package index, domain name, folder)] of readable package-level RAPL domains."""
-    if not os.path.isdir(root):
-        raise RaplUnavailable(f"RAPL not readable at {root} (no such directory)")
-    domains, problems = [], []
-    for folder in sorted(glob.glob(os.path.join(root, "intel-rapl:*"))):
-        match = re.fullmatch(r"intel-rapl:(\d+)", os.path.basename(folder))
+def scope_of(name: str) -> Optional[str]:
+    """The scope a zone's `name` counts in, or None for zones inside a package or the platform."""
+    if name.startswith("package"):
+        return "cpu"
+    if name == "dram":
+        return "dram"
+    return None
+
+
+def read_problem(zone: str, path: str, error: Exception) -> str:
+    """Why a zone's energy_uj cannot be read, with the fix where it is the file's permissions."""
+    if isinstance(error, PermissionError):
+        return (f"{zone}/energy_uj permission denied (root only since Linux 5.10; fix: "
+                f"sudo chmod a+r {os.path.join(path, 'energy_uj')})")
+    if isinstance(error, OSError):
+        return f"{zone}/energy_uj unreadable ({error.strerror or error})"
+    return f"{zone}/energy_uj unreadable ({error})"
+
+
+@dataclass
+class RaplZone:
+    zone: str  # folder name: intel-rapl:0, intel-rapl:0:2
+    name: Optional[str]  # its name file: package-0, dram, core; None where unreadable
+    scope: Optional[str]  # cpu, dram; None where not counted
+    path: str
+    package: int  # the N of the folder name
+    reason: Optional[str] = None  # why energy_uj (or name) cannot be read; None when readable
+
+    @property
+    def readable(self) -> bool:
+        return self.reason is None
+
+
+def list_zones(root: str) -> List[RaplZone]:
+    """Every RAPL zone under root, sorted by folder name, each with its scope and whether it reads."""
+    try:
+        entries = sorted(os.listdir(root))
+    except OSError as e:
+        raise RaplUnavailable(f"RAPL not readable at {root} ({e.strerror or e})") from e
+    zones = []
+    for entry in entries:
+        match = ZONE_FOLDER.match(entry)
         if not match:
-            continue  # sub-domains (core, uncore, dram) are inside a package's total
+            continue
+        path = os.path.join(root, entry)
         try:
-            with open(os.path.join(folder, "name")) as f:
+            with open(os.path.join(path, "name")) as f:
                 name = f.read().strip()
-            if not name.startswith("package"):
-                continue
-            _read_int(os.path.join(folder, "energy_uj"))
-            domains.append((int(match.group(1)), name, folder))
-        except PermissionError:
-            problems.append(f"{folder}/energy_uj permission denied (root only since Linux 5.10)")
-        except (OSError, ValueError) as e:
-            problems.append(f"{folder}: {e}")
-    if not domains:
-        detail = "; ".join(problems) if problems else "no intel-rapl:N package domain"
+        except OSError as e:
+            zones.append(RaplZone(entry, None, None, path, int(match.group(1)), f"{entry}/name unreadable ({e.strerror or e})"))
+            continue
+        zone = RaplZone(entry, name, scope_of(name), path, int(match.group(1)))
+        if zone.scope is not None:
+            try:
+                _read_int(os.path.join(path, "energy_uj"))
+            except (OSError, ValueError) as e:
+                zone.reason = read_problem(entry, path, e)
+        zones.append(zone)
+    return zones
+
+
+def zones_for(root: str, scope: str) -> Tuple[List[RaplZone], List[RaplZone]]:
+    """(readable zones of this scope, unreadable ones); RaplUnavailable with every reason when none reads."""
+    zones = list_zones(root)
+    mine = [z for z in zones if z.scope == scope]
+    unnamed = [z for z in zones if z.name is None]  # a zone whose name cannot be read might be this scope
+    readable = [z for z in mine if z.readable]
+    if not readable:
+        problems = [z.reason for z in mine + unnamed if z.reason]
+        what = "package" if scope == "cpu" else scope
+        detail = "; ".join(problems) if problems else f"no {what} zone"
         raise RaplUnavailable(f"RAPL not readable at {root} ({detail})")
-    return domains
+    return readable, [z for z in mine if not z.readable]
 
 
 class RaplMeter:
+    """The counters of one scope's zones (cpu: every package; dram: every DRAM zone), summed."""
     method = "rapl"
-    source = "cpu"
     has_counter = True
     power_reading = "counter_delta"  # timeline watts are counter differences between samples
 
-    def __init__(self, root: str = POWERCAP_ROOT):
-        self.domains = find_package_domains(root)
-        self.ranges = []
-        for _, _, folder in self.domains:
+    def __init__(self, root: str = POWERCAP_ROOT, scope: str = "cpu"):
+        self.source = scope
+        self.zones, self.unreadable = zones_for(root, scope)
+        self.ranges: List[Optional[int]] = []
+        for z in self.zones:
             try:
-                self.ranges.append(_read_int(os.path.join(folder, "max_energy_range_uj")))
+                self.ranges.append(_read_int(os.path.join(z.path, "max_energy_range_uj")))
             except (OSError, ValueError):
                 self.ranges.append(None)
         self._lock = threading.Lock()
-        self._last_raw = [self._raw(i) for i in range(len(self.domains))]
-        self._total_uj = [0] * len(self.domains)
+        self._last_raw = [self._raw(i) for i in range(len(self.zones))]
+        self._total_uj = [0] * len(self.zones)
         self._last_sample: Optional[Tuple[float, float]] = None
         self.temperature_path, self.temperature_reason = cpu_temperature_source()
         self.flags: List[str] = []
         self.notes: List[str] = []
+        if self.unreadable:
+            self.flags.append("energy_source_incomplete")
+            self.notes.append(f"{scope} energy covers {', '.join(self.covers())} only: "
+                              + "; ".join(z.reason for z in self.unreadable))
 
     def _raw(self, i: int) -> int:
-        return _read_int(os.path.join(self.domains[i][2], "energy_uj"))
+        return _read_int(os.path.join(self.zones[i].path, "energy_uj"))
+
+    def covers(self) -> List[str]:
+        return [z.zone for z in self.zones]
 
     def devices(self) -> List[dict]:
-        return [{"index": index, "name": name} for index, name, _ in self.domains]
+        return [{"index": z.package, "name": z.name} for z in self.zones]
 
     def energy_j(self) -> List[float]:
-        """Joules per package since the meter was created; a counter that wrapped adds its range."""
+        """Joules per zone since the meter was created. A counter lower than its last reading wrapped at
+        max_energy_range_uj; read at least once per wrap period (the sampler does) or a wrap is lost."""
         with self._lock:
-            for i in range(len(self.domains)):
+            for i in range(len(self.zones)):
                 raw = self._raw(i)
                 delta = raw - self._last_raw[i]
-                if delta < 0 and self.ranges[i]:
-                    delta += self.ranges[i]
-                self._total_uj[i] += max(delta, 0)
+                if delta < 0:
+                    if self.ranges[i]:
+                        delta += self.ranges[i]
+                    else:
+                        delta = 0
+                        note = (f"{self.zones[i].zone} went backwards and has no max_energy_range_uj: "
+                                "that interval counts as 0 J")
+                        if note not in self.notes:
+                            self.notes.append(note)
+                            self.flags.append("energy_counter_reset")
+                self._total_uj[i] += delta
                 self._last_raw[i] = raw
             return [uj / 1e6 for uj in self._total_uj]
 

@@ -7,8 +7,10 @@ from typing import List, Optional
 
 
 class PowerSampler:
-    def __init__(self, meter, interval_s: float):
+    def __init__(self, meter, interval_s: float, companions=()):
         self.meter = meter
+        # Other scopes' counters, read at each tick so a RAPL counter that wraps within the window is caught.
+        self.companions = list(companions)
         self.interval_s = interval_s
         self.timeline: List[list] = []
         self._stop = threading.Event()
@@ -19,6 +21,11 @@ class PowerSampler:
         self.error: Optional[str] = None
 
     def _take(self) -> None:
+        for companion in self.companions:
+            try:
+                companion.energy_j()
+            except Exception:  # reported by the session's reading at the window's end
+                pass
         self.attempts += 1
         try:
             watts, temp, clock = self.meter.sample()

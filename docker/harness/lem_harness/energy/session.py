@@ -17,13 +17,46 @@ AVERAGED_POWER_LAG_S = 1.0
 BASELINE_PLACEMENTS = ("before_warmup", "after_warmup")
 
 
+SCOPE_ORDER = ("gpu", "cpu", "dram")
+
+
+class Companion:
+    """Another scope's counter read at the window's edges (and each sampler tick): RAPL beside NVML."""
+
+    def __init__(self, scope: str, meter, reason: str):
+        self.scope, self.meter, self.reason = scope, meter, reason or None
+        self.start: Optional[float] = None
+        self.end: Optional[float] = None
+
+    def read(self) -> Optional[float]:
+        if self.meter is None or self.reason:
+            return None
+        try:
+            return sum(self.meter.energy_j())
+        except (OSError, ValueError) as e:
+            self.reason = f"counter failed during the window: {e}"
+            return None
+
+
+def covers(meter) -> List[str]:
+    """What a meter reads: RAPL zone folders, GPU UUIDs (or names)."""
+    if hasattr(meter, "covers"):
+        return meter.covers()
+    return [str(d.get("uuid") or d.get("name") or d["index"]) for d in meter.devices()]
+
+
 class EnergySession:
-    def __init__(self, meter, unavailable_reason: str, sample_interval_ms: int, device: str):
+    def __init__(self, meter, unavailable_reason: str, sample_interval_ms: int, device: str, companions=()):
+        """companions: [(scope, meter or None, why not)] read over the same window (select_companions)."""
         self.meter = meter
         self.unavailable_reason = unavailable_reason
         self.interval_s = sample_interval_ms / 1000.0
-        self.sampler = PowerSampler(meter, self.interval_s) if meter else None
+        self.companions = [Companion(*c) for c in companions] if meter else []
+        live = [c.meter for c in self.companions if c.meter is not None]
+        self.sampler = PowerSampler(meter, self.interval_s, live) if meter else None
         self.flags: List[str] = list(meter.flags) if meter else []
+        for c in self.companions:
+            self.flags.extend(f for f in (c.meter.flags if c.meter else []) if f not in self.flags)
         self._start: Optional[List[float]] = None
         self._end: Optional[List[float]] = None
         self._counter_error: Optional[str] = None
@@ -105,12 +138,16 @@ class EnergySession:
         self.meter.begin_window()
         self.sampler.start()
         self._start = self._read_counter()
+        for c in self.companions:
+            c.start = c.read()
 
     def stop_window(self) -> None:
         if not self.meter:
             self.temp_after = read_celsius(self._cpu_sensor)
             return
         self._end = self._read_counter()
+        for c in self.companions:
+            c.end = c.read()
         self.sampler.stop()
         self.temp_after = self.meter.temperature_c()
 
@@ -119,8 +156,30 @@ class EnergySession:
         return {
             "status": "unavailable", "method": None, "total_j": None, "adjusted_j": None,
             "per_output_token_j": None, "avg_power_w": None, "peak_power_w": None,
-            "window_s": window_s, "reason": reason,
+            "window_s": window_s, "reason": reason, "scope": None, "sources": [],
         }
+
+    def _sources(self, method: str, total: float, window_s: float) -> List[dict]:
+        """The headline meter's source, then each companion's: measured over the window, or why not."""
+        def power(j):
+            return (j / window_s) if j is not None and window_s > 0 else None
+        unreadable = [z.reason for z in getattr(self.meter, "unreadable", [])]
+        out = [{"scope": self.meter.source, "status": "measured", "method": method, "total_j": total,
+                "avg_power_w": power(total), "covers": covers(self.meter), "reason": "; ".join(unreadable) or None}]
+        for c in self.companions:
+            total_c = None
+            if c.reason is None and c.start is not None and c.end is not None:
+                total_c = c.end - c.start
+            reasons = [z.reason for z in getattr(c.meter, "unreadable", [])]
+            if total_c is None:
+                reasons.insert(0, c.reason or "no counter reading at the window's edges")
+            elif total_c <= 0:
+                reasons.append("the counter did not advance over the window")
+            out.append({"scope": c.scope, "status": "measured" if total_c is not None else "unavailable",
+                        "method": c.meter.method if c.meter else None, "total_j": total_c,
+                        "avg_power_w": power(total_c), "covers": covers(c.meter) if c.meter else [],
+                        "reason": "; ".join(reasons) or None})
+        return out
 
     def energy_block(self, window_s: float, output_tokens: int, baseline: dict) -> dict:
         if self.meter is None or not self.sampler.attempts:
@@ -164,6 +223,11 @@ class EnergySession:
         peak = self.sampler.peak_watts()
         if peak is None:
             reasons.append("peak_power_w is null: no power sample in the window")
+        for m in [self.meter] + [c.meter for c in self.companions if c.meter is not None]:
+            self.flags.extend(f for f in m.flags if f not in self.flags)  # raised while reading (a counter reset)
+            notes.extend(n for n in (m.notes if m is not self.meter else []) if n not in notes)
+        sources = self._sources(method, total, window_s)
+        measured = sorted((s for s in sources if s["status"] == "measured"), key=lambda s: SCOPE_ORDER.index(s["scope"]))
         meter_devices = self.meter.devices()
         per_device = deltas if deltas is not None else [None] * len(meter_devices)
         devices = [dict(d, total_j=t) for d, t in zip(meter_devices, per_device)]
@@ -172,6 +236,9 @@ class EnergySession:
             "per_output_token_j": (total / output_tokens) if output_tokens > 0 else None,
             "avg_power_w": (total / window_s) if window_s > 0 else None, "peak_power_w": peak,
             "window_s": window_s, "reason": "; ".join(reasons) or None,
+            "scope": self.meter.source, "sources": sources,
+            "combined_scope": "+".join(s["scope"] for s in measured),
+            "combined_j": sum(s["total_j"] for s in measured),
             "power_reading": self.meter.power_reading,
             "cross_check": self._cross_check(counter, total, integrated, window_s),
             "samples": samples, "notes": notes,
