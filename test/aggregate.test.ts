@@ -209,6 +209,37 @@ test("a cycle-to-cycle CV of throughput above 10 % is flagged, 2 % is not", () =
   assert.equal(aggregateResults([unmeasured(1, 100, 20)])[0].measurementFlags, []);
 });
 
+/** A calm unmeasured cycle run on the given stack. */
+function onStack(cycle: number, stack: { torch?: string | null; runner?: "local" | "docker"; digest?: string | null; vllm?: string }, backend: "pytorch" | "vllm" = "pytorch"): ExperimentResult {
+  const r = unmeasured(cycle, 100, 20);
+  if (backend === "vllm") r.config = config({ backend: "vllm" });
+  r.environment = { ...r.environment, torch: stack.torch ?? null, ...(stack.vllm ? { vllm: stack.vllm } : {}) };
+  r.effective_config = { ...r.effective_config, runner_type: stack.runner ?? "local", image_digest: stack.digest ?? null };
+  return r;
+}
+
+test("cycles from different software stacks are flagged with each part and its cycles; a part not recorded is no difference", () => {
+  const a = `sha256:${"a".repeat(64)}`, b = `sha256:${"b".repeat(64)}`;
+  const [mixed] = aggregateResults([
+    onStack(1, { torch: "2.3.0", runner: "docker", digest: a }), onStack(2, { torch: "2.3.0", runner: "docker", digest: a }),
+    onStack(3, { torch: "2.4.0", runner: "docker", digest: b }),
+  ]);
+  assert.equal(mixed.measurementFlags, [{ kind: "mixed_stack", differences: [
+    { field: "image", values: [{ value: a, cycles: [1, 2] }, { value: b, cycles: [3] }] },
+    { field: "torch", values: [{ value: "2.3.0", cycles: [1, 2] }, { value: "2.4.0", cycles: [3] }] },
+  ] }]);
+  assert.equal(flagTexts(mixed), ["mixed software stacks: image sha256:aaaaaaaaaaaa (cycles 1, 2) vs sha256:bbbbbbbbbbbb (cycle 3); torch 2.3.0 (cycles 1, 2) vs 2.4.0 (cycle 3)"]);
+  // local, then docker: the runner differs
+  const [runners] = aggregateResults([onStack(1, { torch: "2.3.0" }), onStack(2, { torch: "2.3.0", runner: "docker", digest: a })]);
+  assert.equal(flagTexts(runners), ["mixed software stacks: runner local (cycle 1) vs docker (cycle 2)"]);
+  // an older result without a torch version is not a different stack
+  assert.equal(aggregateResults([onStack(1, { torch: "2.3.0" }), onStack(2, {})])[0].measurementFlags, []);
+  // vLLM's version counts for vLLM runs only
+  assert.equal(aggregateResults([onStack(1, { vllm: "0.6.0" }), onStack(2, { vllm: "0.7.0" })])[0].measurementFlags, []);
+  assert.equal(flagTexts(aggregateResults([onStack(1, { vllm: "0.6.0" }, "vllm"), onStack(2, { vllm: "0.7.0" }, "vllm")])[0]),
+    ["mixed software stacks: vllm 0.6.0 (cycle 1) vs 0.7.0 (cycle 2)"]);
+});
+
 // The harness's constant, read by the harness's own Python; without one the check skips loudly.
 const harnessShortWindow = spawnSync("python3", ["-c", "from lem_harness.energy.session import SHORT_WINDOW_S; print(SHORT_WINDOW_S)"],
   { cwd: fileURLToPath(new URL("../docker/harness/", import.meta.url)), encoding: "utf8" });

@@ -226,6 +226,24 @@ test("bad arguments exit 2 with the flag named", async () => {
   }
 });
 
+test("a side whose cycles ran on different software stacks gets a note naming them; the figures are still compared", async () => {
+  const dir = tempDir();
+  store(join(dir, "base"), fast, BASE_J);
+  const hash = store(join(dir, "cur"), fast, BASE_J);
+  // cycles 4 and 5 of the current store were measured after a torch upgrade
+  const cur = new ResultStore(join(dir, "cur"));
+  for (const r of cur.results(hash)) {
+    cur.saveResult({ ...r, environment: { ...r.environment, torch: r.cycle >= 4 ? "2.6.0" : "2.5.1" } });
+  }
+  const r = await lem(dir, ["compare", "base", "cur"]);
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /fast on cpu:test-cpu: current cycles from mixed software stacks: torch 2\.5\.1 \(cycles 1, 2, 3\) vs 2\.6\.0 \(cycles 4, 5\)/);
+  assert.not.match(r.stdout, /base cycles from mixed/);
+  const json = JSON.parse((await lem(dir, ["compare", "base", "cur", "--json"])).stdout);
+  assert.equal(json.configs[0].mixed_stack, { base: [], current: [{ field: "torch", values: [{ value: "2.5.1", cycles: [1, 2, 3] }, { value: "2.6.0", cycles: [4, 5] }] }] });
+  assert.match((await lem(dir, ["compare", "base", "cur", "--markdown"])).stdout, /^- fast on .+: current cycles from mixed software stacks: torch/m);
+});
+
 test("compareGroups pairs only (hash, hardware) present in both stores", () => {
   const dir = tempDir();
   store(join(dir, "a"), fast, BASE_J);

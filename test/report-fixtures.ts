@@ -19,6 +19,8 @@ export interface SyntheticOptions {
   noise?: number;
   /** Make every window this long, in s (a config too small to measure). */
   windowS?: number;
+  /** The torch version each cycle ran on (unset: 2.5.1 for all); a different one mixes software stacks. */
+  torch?: (cycle: number) => string;
 }
 
 const BATCH = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
@@ -65,6 +67,7 @@ export function syntheticResults(o: SyntheticOptions): ExperimentResult[] {
         };
         r.baseline = { power_w: baseline, duration_s: 30, reason: null };
       }
+      r.environment = { ...r.environment, torch: o.torch?.(cycle) ?? "2.5.1", transformers: "4.46.0" };
       r.memory = { peak_bytes: Math.round(2 ** 30 * (1 + batch / 64)), device: "cuda", method: "torch.cuda.max_memory_allocated" };
       // As the harness does: it flags a short window only where it had an energy counter to read.
       r.quality_flags = !o.unmeasured && window < 10 ? ["energy_window_under_10s"] : [];

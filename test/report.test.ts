@@ -224,6 +224,18 @@ test("a 41 ms window and a high throughput CV are flagged in report.html, summar
   assert.not.match(renderHtml(calm), /measurement window under|more than 10 % \(CV\)/);
 });
 
+test("cycles of one config run on different torch versions are flagged in report.html and summary.md, not averaged silently", () => {
+  const mixed = buildReportData(syntheticResults({ configs: 3, cycles: 3, noise: 0.02, torch: (cycle) => (cycle === 3 ? "2.6.0" : "2.5.1") }));
+  assert.match(renderHtml(mixed), /3 of 3 configs average cycles run on different software/);
+  const [s] = pageData(mixed).sections;
+  const flags = s.rows.map((r) => r[s.columns.indexOf("flags")] as string);
+  for (const f of flags) assert.ok(f.includes("mixed software stacks: torch 2.5.1 (cycles 1, 2) vs 2.6.0 (cycle 3)"), f);
+  assert.ok(renderMarkdown(mixed).includes(markdownText("mixed software stacks: torch 2.5.1 (cycles 1, 2) vs 2.6.0 (cycle 3)")));
+  // one stack throughout: no flag
+  const same = buildReportData(syntheticResults({ configs: 3, cycles: 3, noise: 0.02 }));
+  assert.not.match(renderHtml(same) + renderMarkdown(same), /mixed software stacks|different software/);
+});
+
 test("1,000 configs × 3 cycles with 10 Hz timelines make a report.html under 5 MB that says it downsampled", () => {
   const html = renderHtml(buildReportData(syntheticResults({ configs: 1000, cycles: 3, timelineSamples: 600 })));
   const bytes = Buffer.byteLength(html);
@@ -232,7 +244,7 @@ test("1,000 configs × 3 cycles with 10 Hz timelines make a report.html under 5 
   assert.not.match(html, /<script[^>]+src=|<link[^>]+href=/); // nothing fetched
 });
 
-test("lem report writes report.html, results.csv and summary.md for the selected experiments", async () => {
+test("lem report writes report.html, results.csv, cycles.csv, cycles.parquet and summary.md for the selected experiments", async () => {
   const spec = { defaults: { model: "synthetic:tiny" }, experiments: sweep("bs", { "pytorch.batch_size": [1, 2, 4] }), execution: { cycles: 2 } };
   const project = new TempProject(`{ defaults: { model: "synthetic:tiny" }, experiments: sweep("bs", { "pytorch.batch_size": [1, 2, 4] }), execution: { cycles: 2 } }`, { LEM_RUNNER_PYTORCH: "local" });
   const { experiments, execution } = expandLemfile(spec, "l");
@@ -243,12 +255,14 @@ test("lem report writes report.html, results.csv and summary.md for the selected
     store.saveResult(fakeResult({ ...n, hardware: hw(n.config) }));
   }
   const outDir = tempDir("lem-report-");
-  const r = await project.json<{ html: string; csv: string; markdown: string; configs: number; hardware: string[] }>("report", "bs-1", "bs-2", "--out", outDir);
+  const r = await project.json<{ html: string; csv: string; cycles_csv: string; cycles_parquet: string; markdown: string; configs: number; hardware: string[] }>("report", "bs-1", "bs-2", "--out", outDir);
   assert.is(r.configs, 2);
   assert.is(r.html, join(outDir, "report.html"));
-  for (const file of [r.html, r.csv, r.markdown]) assert.ok(existsSync(file), file);
+  assert.is(r.cycles_parquet, join(outDir, "cycles.parquet"));
+  for (const file of [r.html, r.csv, r.cycles_csv, r.cycles_parquet, r.markdown]) assert.ok(existsSync(file), file);
   const csv = readFileSync(r.csv, "utf8").trim().split("\n");
   assert.is(csv.length, 3);
+  assert.is(readFileSync(r.cycles_csv, "utf8").trim().split("\n").length, 1 + 2 * 2, "2 configs × 2 cycles");
   assert.match(readFileSync(r.markdown, "utf8"), /\| bs-1 \|/);
   assert.match(readFileSync(r.html, "utf8"), /"hardware":/);
 

@@ -16,7 +16,7 @@ import { inputError } from "../errors.js";
 import { needsRun, type PlannedNode } from "../graph/plan.js";
 import { storedWallTimes } from "../store/wall-times.js";
 import { costModel } from "../graph/cost-model.js";
-import { DevicePool, detectGpus, selectGpus } from "../exec/devices.js";
+import { checkDeviceSharing, DevicePool, detectGpus, selectGpus, SHARED_DEVICE_FLAG } from "../exec/devices.js";
 import { USER_CONFIG_FILE } from "../config/user-config.js";
 import type { BuildEvent } from "../events.js";
 
@@ -27,7 +27,10 @@ export const BUILD_HELP = `lem build [SELECTOR...] — measure every node that i
   --dry-run                plan only: print what would run and why
   --hardware FP            with --dry-run: plan as on another machine (gpu:<name>, cpu:<model>; repeatable)
   --force                  measure the selected nodes again even if done
-  --jobs N                 nodes at a time (default 1: energy figures need the machine to themselves)
+  --jobs N                 nodes at a time (default 1: energy figures need the machine to themselves); above 1
+                           only with --gpus (each node on GPUs of its own), on Slurm, or with --allow-shared-device
+  --allow-shared-device    let --jobs N run nodes side by side on this machine; each result that overlapped
+                           another is flagged shared_device (its energy and latency include the other's)
   --gpus all|0,1,...       one node per GPU set in parallel, each pinned to its own GPUs (vLLM: tensor_parallel_size
                            of them; a CPU node waits for the whole machine); default: .lem-config.yaml gpus
   --runner local|docker|slurm  runner for every backend (overrides LEM_RUNNER_*, lemfile, .lem-config.yaml)
@@ -45,7 +48,7 @@ export const BUILD_HELP = `lem build [SELECTOR...] — measure every node that i
 export async function buildCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
     lemfile: { type: "string" }, "dry-run": { type: "boolean" }, force: { type: "boolean" },
-    jobs: { type: "string" }, gpus: { type: "string" }, runner: { type: "string" }, "keep-going": { type: "boolean" },
+    jobs: { type: "string" }, "allow-shared-device": { type: "boolean" }, gpus: { type: "string" }, runner: { type: "string" }, "keep-going": { type: "boolean" },
     json: { type: "boolean" }, "container-strategy": { type: "string" }, yes: { type: "boolean" },
     shard: { type: "string" }, "shard-hashes": { type: "string" }, "skip-invalid": { type: "boolean" }, hardware: { type: "string", multiple: true }, help: { type: "boolean", short: "h" },
   }, "build");
@@ -73,15 +76,21 @@ export async function buildCommand(argv: string[]): Promise<number> {
   if (planned.some(needsRun)) project.store.checkWritable();
   // Every runner is resolved (and, below, its image built) before any node starts.
   const resolved = await projectRunners(project, [...new Set(planned.filter(needsRun).map((n) => n.config.backend))], values.runner);
-  // Each runner can work, or one error with the fix: before any node starts or any dir is made.
   const toMeasure = planned.filter(needsRun);
+  // A cluster schedules its own jobs: a Slurm-only build keeps slurm.max_jobs nodes there, unless --jobs.
+  const onCluster = [...resolved.values()].every((r) => r.spec === "slurm");
+  const width = devices ? Math.min(jobs ?? devices.size, devices.size) : jobs ?? (onCluster ? project.user.slurm.max_jobs : project.user.jobs);
+  // Two nodes at once on this machine's CPU or GPU: refused before any node, unless accepted and flagged.
+  const onHost = (node: PlannedNode) => resolved.get(node.config.backend)?.spec !== "slurm";
+  const shared = checkDeviceSharing({
+    width, widthSource: jobs !== undefined ? `--jobs ${jobs}` : `${USER_CONFIG_FILE}: jobs: ${width}`,
+    pinned: devices !== undefined, onHost: toMeasure.filter(onHost).length, allowShared: Boolean(values["allow-shared-device"]),
+  });
+  // Each runner can work, or one error with the fix: before any node starts or any dir is made.
   await preflight(resolved, {
     user: project.user, gpu: Boolean(project.host.gpu),
     transformersModels: transformersModels(toMeasure.map((n) => n.config)), cudaExperiments: cudaExperiments(toMeasure),
   });
-  // A cluster schedules its own jobs: a Slurm-only build keeps slurm.max_jobs nodes there, unless --jobs.
-  const onCluster = [...resolved.values()].every((r) => r.spec === "slurm");
-  const width = devices ? Math.min(jobs ?? devices.size, devices.size) : jobs ?? (onCluster ? project.user.slurm.max_jobs : project.user.jobs);
   const strategy = await confirmStrategy(resolveStrategy(values["container-strategy"], project.user), values.yes, [...resolved.values()].some(isDockerRunner));
   const stop = new AbortController();
   const kill = new AbortController();
@@ -104,6 +113,7 @@ export async function buildCommand(argv: string[]): Promise<number> {
     listeners.push((e) => { if (e.type === "warning" || e.type === "interrupting" || e.type === "image" || e.type === "containers") lines(e); });
   }
   const emit = (event: BuildEvent) => listeners.forEach((l) => l(event));
+  if (shared) emit({ type: "warning", message: `--allow-shared-device: up to ${width} nodes at once share this machine's CPU and GPU; each result that overlapped another is flagged ${SHARED_DEVICE_FLAG}` });
 
   let interrupts = 0;
   const onSignal = () => {
@@ -130,6 +140,7 @@ export async function buildCommand(argv: string[]): Promise<number> {
       runnerFor: (node) => runnerFor(node.config.backend),
       // With --gpus the GPUs set the pace; only an explicit --jobs caps it.
       jobs: devices ? jobs : width, devices,
+      sharesDevice: shared ? onHost : undefined,
       keepGoing: values["keep-going"], timeoutSeconds: project.user.timeout_seconds ?? undefined,
       stop: stop.signal, kill: kill.signal,
     });

@@ -15,7 +15,7 @@ Commands:
   matrix [SELECTOR...]  the pending nodes as a CI matrix (GitHub, GitLab, JSON), in balanced shards
   import DIR...         merge results folders (CI artifacts) into this project's store
   setup                 install what the lemfile's runners need here (Python with torch, or lem's image)
-  report [SELECTOR...]  report.html (charts), results.csv and summary.md of stored results
+  report [SELECTOR...]  report.html (charts), results.csv, cycles.csv/.parquet and summary.md of stored results
   compare BASE CURRENT  per config: did energy, throughput or latency regress? (exit 1 if so)
   doctor                check Python, torch, Docker and GPUs
 

@@ -8,15 +8,17 @@ import { writeReport } from "../report/write-report.js";
 import { checkOutputFolder, writeFailed } from "./output-target.js";
 import { resolveGridIntensity } from "../config/user-config.js";
 
-export const REPORT_HELP = `lem report [SELECTOR...] — report.html (charts, offline), results.csv and summary.md of stored results
+export const REPORT_HELP = `lem report [SELECTOR...] — report.html (charts, offline), results.csv, cycles.csv, cycles.parquet
+and summary.md of stored results
 
   --lemfile PATH       the lemfile (default ./lemfile.ts)
   --out DIR            where to write them (default ./lem-report)
   --grid-intensity G   gCO2e per kWh of the grid that powered the machine: adds CO2e figures
                        (wins over grid_intensity in .lem-config.yaml; neither: no CO2e, never a guess)
-  --json               {"html","csv","markdown","configs","hardware":[...],"grid_intensity"}
+  --json               {"html","csv","cycles_csv","cycles_parquet","markdown","configs","hardware":[...],"grid_intensity"}
 
 Figures are per config and per hardware, over the stored cycles: mean ± 95 % confidence interval.
+cycles.csv and cycles.parquet hold the same per-cycle table: one row per config × hardware × cycle.
 summary.md fits $GITHUB_STEP_SUMMARY:  cat lem-report/summary.md >> "$GITHUB_STEP_SUMMARY"
 `;
 
@@ -43,11 +45,11 @@ export async function reportCommand(argv: string[]): Promise<number> {
   }
   const configs = data.sections.reduce((n, s) => n + s.configs.length, 0);
   if (values.json) {
-    out(JSON.stringify({ html: written.html, csv: written.csv, markdown: written.markdown, configs, hardware: data.sections.map((s) => s.hardware),
+    out(JSON.stringify({ html: written.html, csv: written.csv, cycles_csv: written.cyclesCsv, cycles_parquet: written.cyclesParquet, markdown: written.markdown, configs, hardware: data.sections.map((s) => s.hardware),
       grid_intensity: grid && { gco2e_per_kwh: grid.gco2ePerKwh, source: grid.source } }));
     return 0;
   }
   out(`${configs} configs on ${data.sections.length} hardware, ${results.length} cycles`);
-  out(`  ${written.html}  (${(written.htmlBytes / 1e6).toFixed(2)} MB)\n  ${written.csv}\n  ${written.markdown}`);
+  out(`  ${written.html}  (${(written.htmlBytes / 1e6).toFixed(2)} MB)\n  ${written.csv}\n  ${written.cyclesCsv}\n  ${written.cyclesParquet}\n  ${written.markdown}`);
   return 0;
 }

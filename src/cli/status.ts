@@ -1,7 +1,10 @@
 import { parse } from "./args.js";
 import { loadProject, planOnCluster, planProject, projectRunners, requireMatch, runnerSettings, warnPlan } from "./project.js";
-import { out, statusNode } from "./output.js";
+import { err, out, printable, statusNode } from "./output.js";
 import { describeImages } from "../exec/runner-factory.js";
+import { describeStackDifferences, stackDifferences } from "../report/software-stack.js";
+import type { PlannedNode } from "../graph/plan.js";
+import type { ResultStore } from "../store/store.js";
 
 export const STATUS_HELP = `lem status [SELECTOR...] — each node: done, pending or failed, and why it would run
 
@@ -21,6 +24,7 @@ export async function statusCommand(argv: string[]): Promise<number> {
   // The same rule as lem build: a selector that matches nothing is a mistake, not an empty status.
   requireMatch(positionals, planned.length);
   warnPlan(project, snapshot);
+  for (const line of mixedStackWarnings(project.store, planned)) err(`warning: ${printable(line)}`);
   const images = await describeImages(runnerSettings(project), await projectRunners(project, [...new Set(planned.map((n) => n.config.backend))]));
   if (values.json) {
     out(JSON.stringify({ nodes: planned.map(statusNode), images }));
@@ -36,4 +40,29 @@ export async function statusCommand(argv: string[]): Promise<number> {
   out(`\n${count("done")} done, ${count("pending")} pending, ${count("failed")} failed  (hardware: ${project.host.gpu ?? project.host.cpu})`);
   for (const image of images) out(`image ${image.backend}: ${image.tag} ${image.digest ?? "(not built yet: lem build builds it)"}`);
   return 0;
+}
+
+/**
+ * Configs whose done cycles (on the hardware planned for) ran on different software: the report
+ * and lem compare average them, so status says so before anyone reads a figure.
+ */
+function mixedStackWarnings(store: ResultStore, planned: PlannedNode[]): string[] {
+  const done = new Map<string, PlannedNode[]>();
+  for (const node of planned) {
+    if (node.state !== "done") continue;
+    const key = `${node.hash}\u0000${node.hardware}`;
+    done.set(key, [...(done.get(key) ?? []), node]);
+  }
+  const lines: string[] = [];
+  for (const nodes of done.values()) {
+    if (nodes.length < 2) continue;
+    const { hash, hardware, names } = nodes[0];
+    const cycles = new Set(nodes.map((n) => n.cycle));
+    const diffs = stackDifferences(store.results(hash).filter((r) => r.hardware === hardware && cycles.has(r.cycle)));
+    if (diffs.length) {
+      lines.push(`${names[0]} (${hash}): cycles from mixed software stacks, averaged together by lem report and lem compare: ${describeStackDifferences(diffs)}; ` +
+        `lem build --force ${names[0]} measures every cycle again on one stack`);
+    }
+  }
+  return lines;
 }

@@ -120,3 +120,32 @@ export class DevicePool {
 
 /** What CUDA_VISIBLE_DEVICES and `docker run --gpus device=` get: UUIDs where known (order-proof). */
 export const pinValue = (gpus: Gpu[]) => gpus.map((g) => g.uuid ?? g.index).join(",");
+
+/** The quality flag on a result whose node ran while another node used this machine (--allow-shared-device). */
+export const SHARED_DEVICE_FLAG = "shared_device";
+
+export interface SharingPlan {
+  /** Nodes at a time, and where that number came from ("--jobs 2", ".lem-config.yaml: jobs: 2"). */
+  width: number;
+  widthSource: string;
+  /** --gpus: each node is pinned to GPUs of its own (a CPU node waits for the whole machine). */
+  pinned: boolean;
+  /** Nodes to measure on this host (a Slurm job runs on a compute node of its own). */
+  onHost: number;
+  allowShared: boolean;
+}
+
+/**
+ * Two nodes at once on one CPU or GPU measure each other: their energy and latency mean nothing.
+ * Refused (exit 2, before any node) unless --gpus gives each its own devices, or the user accepts
+ * it with --allow-shared-device; then it returns true and each overlapping result is flagged.
+ */
+export function checkDeviceSharing(plan: SharingPlan): boolean {
+  if (plan.pinned || plan.width < 2 || plan.onHost < 2) return false;
+  if (plan.allowShared) return true;
+  throw inputError(
+    `${plan.widthSource} would run ${Math.min(plan.width, plan.onHost)} nodes at once on this machine's CPU and GPU: each one's energy and latency would include the others'`,
+    "use --jobs 1 (and jobs: 1 in .lem-config.yaml); or --gpus all|0,1,… to give each node GPUs of its own; " +
+      `or --allow-shared-device to run them anyway, each result that overlapped another flagged ${SHARED_DEVICE_FLAG}`,
+  );
+}

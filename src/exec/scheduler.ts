@@ -8,7 +8,7 @@ import { reapOrphanedExchangeDirs } from "./exchange-dir.js";
 import type { ExecutionConfig } from "../lemfile/types.js";
 import type { Runner } from "./runner.js";
 import { inputError } from "../errors.js";
-import { gpusNeeded, type DevicePool, type Gpu } from "./devices.js";
+import { gpusNeeded, SHARED_DEVICE_FLAG, type DevicePool, type Gpu } from "./devices.js";
 
 export type NodeOutcomeState = "ran" | "cached" | "failed" | "skipped";
 
@@ -44,6 +44,11 @@ export interface ExecuteOptions {
    * else one; a CPU node takes the whole machine). `jobs`, if set, caps how many run at once.
    */
   devices?: DevicePool;
+  /**
+   * --allow-shared-device: the nodes that share this machine's CPU and GPU with each other (not a
+   * Slurm job's). A result whose run overlapped another such node's is flagged shared_device.
+   */
+  sharesDevice?: (node: PlannedNode) => boolean;
   /** How many GPUs a node needs (default gpusNeeded); tests inject their own. */
   gpusFor?: (node: PlannedNode) => number;
 }
@@ -84,6 +89,9 @@ export async function executeBuild(options: ExecuteOptions): Promise<BuildOutcom
   /** Nodes whose lock another live build holds: looked at again once the queue is empty. */
   const busy: PlannedNode[] = [];
   const waitingFor = new Set<PlannedNode>();
+  /** Nodes on the shared machine now, and every node that ran while another did. */
+  const onDevice = new Set<PlannedNode>();
+  const overlapped = new Set<PlannedNode>();
 
   const skip = (node: PlannedNode, why: string) => {
     outcomes.set(node, { node, state: "skipped", error: { type: "Skipped", message: why } });
@@ -156,17 +164,24 @@ export async function executeBuild(options: ExecuteOptions): Promise<BuildOutcom
       }
       emit({ type: "started", node });
       const started = performance.now();
+      const shared = options.sharesDevice?.(node) ?? false;
+      if (shared) {
+        if (onDevice.size > 0) for (const other of [...onDevice, node]) overlapped.add(other);
+        onDevice.add(node);
+      }
       const outcome = await options.runnerFor(node).run(node, {
         stop, kill: options.kill, totalCycles: options.execution.cycles, timeoutSeconds: options.timeoutSeconds, devices,
-      });
+      }).finally(() => onDevice.delete(node));
       const seconds = (performance.now() - started) / 1000;
       if (outcome.warning) emit({ type: "warning", message: outcome.warning });
       if (outcome.ok) {
-        store.saveResult(outcome.result);
+        const result = overlapped.has(node) && !outcome.result.quality_flags.includes(SHARED_DEVICE_FLAG)
+          ? { ...outcome.result, quality_flags: [...outcome.result.quality_flags, SHARED_DEVICE_FLAG] } : outcome.result;
+        store.saveResult(result);
         outcomes.set(node, { node, state: "ran" });
-        emit({ type: "finished", node, seconds, result: outcome.result });
-        if (outcome.result.hardware !== node.hardware) {
-          emit({ type: "warning", message: `${node.names[0]} #${node.cycle}: measured on ${outcome.result.hardware}, expected ${node.hardware}; it stays pending here` });
+        emit({ type: "finished", node, seconds, result });
+        if (result.hardware !== node.hardware) {
+          emit({ type: "warning", message: `${node.names[0]} #${node.cycle}: measured on ${result.hardware}, expected ${node.hardware}; it stays pending here` });
         }
       } else if (outcome.interrupted) {
         skip(node, "interrupted while running; nothing was stored");

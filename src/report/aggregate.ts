@@ -2,6 +2,7 @@ import jStat from "jstat";
 import type { ExperimentConfig } from "../lemfile/types.js";
 import type { ExperimentResult } from "../result.js";
 import { describeFlag, measurementFlags, SUPERSEDED_HARNESS_FLAG, type MeasurementFlag } from "./measurement-flags.js";
+import { stackDifferences } from "./software-stack.js";
 
 // Aggregation over cycles, per config hash and per hardware (never across hardware: a J/token on
 // one GPU says nothing about another). Pure: results in, figures out. The report, the build
@@ -182,7 +183,7 @@ export interface ConfigAggregate {
   qualityFlags: { flag: string; cycles: number }[];
   /** Length of the measurement window over the cycles (measured with or without energy), in s. */
   windowS: Figure;
-  /** Flags lem derives from the figures (short window, high CV), energy or not. */
+  /** Flags lem derives from the cycles (short window, high CV, mixed software stacks), energy or not. */
   measurementFlags: MeasurementFlag[];
   /** CO2e figures where the user gave a grid intensity; null otherwise. */
   co2e: Record<Co2eKey, Figure> | null;
@@ -197,6 +198,11 @@ export function figureOf(unit: Unit, values: readonly CycleValue[]): Figure {
   return { unit, stats, reason };
 }
 
+/** A cycle's baseline (idle) power, in W, or why it has none. */
+export const baselinePowerOf = (r: ExperimentResult): CycleValue => value(r.baseline.power_w, r.baseline.reason, "no baseline measured");
+/** A cycle's measurement window, in s (measured with or without energy). */
+export const windowOf = (r: ExperimentResult): CycleValue => value(r.energy.window_s, null, "window not recorded");
+
 const LABELS = Object.fromEntries(METRIC_KEYS.map((k) => [k, METRICS[k].label])) as Record<MetricKey, string>;
 
 export function aggregateGroup(group: ResultGroup, grid: GridIntensity | null = null): ConfigAggregate {
@@ -206,11 +212,11 @@ export function aggregateGroup(group: ResultGroup, grid: GridIntensity | null = 
   return {
     hash: group.hash, hardware: group.hardware, names: group.names, config: group.config, cycles: group.cycles.length,
     figures,
-    baselinePowerW: figureOf("W", group.results.map((r) => value(r.baseline.power_w, r.baseline.reason, "no baseline measured"))),
+    baselinePowerW: figureOf("W", group.results.map(baselinePowerOf)),
     energyStatus: [...new Set(group.results.map((r) => r.energy.status))],
     qualityFlags: [...flags].sort(([a], [b]) => a.localeCompare(b)).map(([flag, cycles]) => ({ flag, cycles })),
-    windowS: figureOf("s", group.results.map((r) => value(r.energy.window_s, null, "window not recorded"))),
-    measurementFlags: measurementFlags(group.results.map((r) => r.energy.window_s), figures, LABELS),
+    windowS: figureOf("s", group.results.map(windowOf)),
+    measurementFlags: measurementFlags(group.results.map((r) => r.energy.window_s), figures, LABELS, stackDifferences(group.results)),
     co2e: grid ? co2eFigures(figures, grid) : null,
   };
 }
@@ -245,12 +251,12 @@ const scaled = (f: Figure, k: number, unit: Unit): Figure => ({
   stats: f.stats && { n: f.stats.n, mean: f.stats.mean * k, std: f.stats.std === null ? null : f.stats.std * k, ci95: f.stats.ci95 === null ? null : f.stats.ci95 * k, cv: k === 0 ? null : f.stats.cv },
 });
 
+/** What a CO2e figure's source figure is multiplied by: gCO2e = kWh × gCO2e/kWh. */
+export const co2eFactor = (key: Co2eKey, grid: GridIntensity): number => grid.gco2ePerKwh / CO2E_METRICS[key].perKwh;
+
 /** gCO2e = kWh × gCO2e/kWh, per request and per million output tokens. */
 export function co2eFigures(figures: Record<MetricKey, Figure>, grid: GridIntensity): Record<Co2eKey, Figure> {
-  return Object.fromEntries(CO2E_KEYS.map((k) => {
-    const spec = CO2E_METRICS[k];
-    return [k, scaled(figures[spec.from], grid.gco2ePerKwh / spec.perKwh, spec.unit)];
-  })) as Record<Co2eKey, Figure>;
+  return Object.fromEntries(CO2E_KEYS.map((k) => [k, scaled(figures[CO2E_METRICS[k].from], co2eFactor(k, grid), CO2E_METRICS[k].unit)])) as Record<Co2eKey, Figure>;
 }
 
 /** groupResults then aggregateGroup: one ConfigAggregate per (config hash, hardware). */

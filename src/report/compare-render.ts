@@ -1,6 +1,7 @@
 import { METRICS } from "./aggregate.js";
 import { markdownText } from "./markdown.js";
 import type { Comparison, ConfigComparison, MetricComparison } from "./compare.js";
+import { describeStackDifferences, type StackDifference } from "./software-stack.js";
 
 // The three views of one Comparison: a terminal table, Markdown for a PR comment, and JSON.
 
@@ -50,6 +51,10 @@ function notes(c: Comparison): string[] {
     const need = d.cyclesForMinEffect === null ? "more than 10,000 cycles per side" : `${d.cyclesForMinEffect} cycles per side`;
     lines.push(`${x.name} ${m.metric}: these cycles detect changes of ${pct(d.change).slice(1)} or more (80% power); the ${(m.minEffect * 100).toFixed(1)}% minimum effect needs ${need}`);
   }
+  // Cycles averaged on one side that ran on different software: the change may be the software's.
+  for (const x of c.configs) for (const side of ["base", "current"] as const) {
+    if (x.mixedStack[side].length) lines.push(`${x.name} on ${x.hardware}: ${side} cycles from mixed software stacks: ${describeStackDifferences(x.mixedStack[side])}`);
+  }
   for (const u of c.otherHardware) lines.push(`${u.name} (${u.hash}): not compared, measured on other hardware (base ${u.base.join(", ")}; current ${u.current.join(", ")})`);
   if (c.onlyInBase.length) lines.push(`only in base: ${c.onlyInBase.map((u) => u.name).join(", ")}`);
   if (c.onlyInCurrent.length) lines.push(`only in current: ${c.onlyInCurrent.map((u) => u.name).join(", ")}`);
@@ -81,12 +86,19 @@ function withText(c: Comparison, text: (s: string) => string): Comparison {
   const all = (xs: string[]) => xs.map(text);
   return {
     ...c,
-    configs: c.configs.map((x) => ({ ...x, name: text(x.name), hardware: text(x.hardware) })),
+    configs: c.configs.map((x) => ({
+      ...x, name: text(x.name), hardware: text(x.hardware),
+      mixedStack: { base: stackText(x.mixedStack.base, text), current: stackText(x.mixedStack.current, text) },
+    })),
     onlyInBase: c.onlyInBase.map((u) => ({ ...u, name: text(u.name), hardware: all(u.hardware) })),
     onlyInCurrent: c.onlyInCurrent.map((u) => ({ ...u, name: text(u.name), hardware: all(u.hardware) })),
     otherHardware: c.otherHardware.map((u) => ({ ...u, name: text(u.name), base: all(u.base), current: all(u.current) })),
   };
 }
+
+/** Versions and digests come from the stores' result files. */
+const stackText = (diffs: StackDifference[], text: (s: string) => string): StackDifference[] =>
+  diffs.map((d) => ({ ...d, values: d.values.map((v) => ({ ...v, value: text(v.value) })) }));
 
 /** A terminal table; `text` escapes what came from a store (the CLI passes its printable). */
 export function renderCompareTable(comparison: Comparison, text: (s: string) => string = (s) => s): string {
@@ -120,7 +132,7 @@ export function compareJson(c: Comparison): object {
     options: { alpha: c.options.alpha, min_cycles: c.options.minCycles, min_effect: c.options.minEffect, gate: c.options.gate, allow_unmeasured: c.options.allowUnmeasured },
     configs: c.configs.map((x) => ({
       hash: x.hash, name: x.name, hardware: x.hardware, base_cycles: x.baseCycles, current_cycles: x.currentCycles, status: x.status,
-      regressions: x.regressions,
+      regressions: x.regressions, mixed_stack: x.mixedStack,
       metrics: x.metrics.map((m) => ({
         metric: m.metric, unit: m.unit, better: m.better, verdict: m.verdict, gated: m.gated, min_effect: m.minEffect, reason: m.reason,
         base: m.test && { n: m.test.nBase, mean: m.test.meanBase }, current: m.test && { n: m.test.nCurrent, mean: m.test.meanCurrent },

@@ -1,5 +1,6 @@
 import { METRICS, cycleNumbers, type MetricKey, type ResultGroup } from "./aggregate.js";
 import { detectable, welch, type WelchResult } from "./stats.js";
+import { stackDifferences, type StackDifference } from "./software-stack.js";
 
 // `lem compare`: per config measured on the same hardware in both stores, whether each metric
 // changed, by Welch's t-test over cycles, and whether the change is a regression worth failing CI.
@@ -71,6 +72,8 @@ export interface ConfigComparison {
   metrics: MetricComparison[];
   /** Gated metrics that regressed. */
   regressions: CompareMetric[];
+  /** Where one side's cycles ran on different software (runner, image, library versions): said in a note. */
+  mixedStack: { base: StackDifference[]; current: StackDifference[] };
 }
 
 export interface Unmatched { hash: string; name: string; hardware: string[] }
@@ -167,6 +170,7 @@ export function compareGroups(base: readonly ResultGroup[], current: readonly Re
       hash: cur.hash, name: cur.names[0], hardware: cur.hardware, baseCycles: b.cycles.length, currentCycles: cur.cycles.length,
       status: enough ? "compared" : "not enough cycles", metrics,
       regressions: metrics.filter((m) => m.gated && m.verdict === "regressed").map((m) => m.metric),
+      mixedStack: { base: stackDifferences(b.results), current: stackDifferences(cur.results) },
     });
   }
   const onlyIn = (mine: Map<string, ResultGroup>, other: Map<string, ResultGroup>, gs: readonly ResultGroup[]): Unmatched[] =>

@@ -144,6 +144,8 @@ function sectionNotes(s: HardwareSection): string {
   const noisy = s.configs.filter((c) => c.measurementFlags.some((f) => f.kind === "high_cv")).length;
   if (short) notes.push(`${short} of ${s.configs.length} configs have a measurement window under ${SHORT_WINDOW_S} s: too short for a stable reading (raise n or max_output_tokens).`);
   if (noisy) notes.push(`${noisy} of ${s.configs.length} configs vary by more than ${HIGH_CV * 100} % (CV) from cycle to cycle: see the flags column.`);
+  const mixed = s.configs.filter((c) => c.measurementFlags.some((f) => f.kind === "mixed_stack")).length;
+  if (mixed) notes.push(`${mixed} of ${s.configs.length} configs average cycles run on different software (runner, image or library versions): see the flags column; lem build --force re-measures them on one.`);
   return notes.map((n) => `<p class="note">${escapeHtml(n)}</p>`).join("\n");
 }
 

@@ -1,7 +1,9 @@
 import type { Figure, MetricKey } from "./aggregate.js";
+import { describeStackDifferences, type StackDifference } from "./software-stack.js";
 
-// Flags lem raises from the figures themselves, so they hold where energy is not measured: the
-// harness flags a short window only when it has an energy counter to read over it.
+// Flags lem raises from the cycles themselves, so they hold where energy is not measured: the
+// harness flags a short window only when it has an energy counter to read over it, and no single
+// cycle can see that the others ran on different software.
 
 /** DESIGN: the offline window should be ≥ 10 s. The harness's SHORT_WINDOW_S; a test ties the two. */
 export const SHORT_WINDOW_S = 10;
@@ -17,13 +19,15 @@ export const CV_METRICS = ["output_tokens_per_s", "ttft_p50_ms", "itl_p50_ms", "
 
 export type MeasurementFlag =
   | { kind: "short_window"; shortestS: number; cycles: number; of: number }
-  | { kind: "high_cv"; metric: MetricKey; label: string; cv: number };
+  | { kind: "high_cv"; metric: MetricKey; label: string; cv: number }
+  /** The cycles ran on different software (runner, image, torch, transformers, vLLM): averaged, but not alike. */
+  | { kind: "mixed_stack"; differences: StackDifference[] };
 
 /** The harness's flag that short_window supersedes (it says the same, and only when energy exists). */
 export const SUPERSEDED_HARNESS_FLAG = "energy_window_under_10s";
 
-/** Flags for one config from its cycles' window lengths (s) and its aggregated figures. */
-export function measurementFlags(windowsS: readonly number[], figures: Record<MetricKey, Figure>, labels: Record<MetricKey, string>): MeasurementFlag[] {
+/** Flags for one config from its cycles' window lengths (s), its aggregated figures and where its cycles' stacks differ. */
+export function measurementFlags(windowsS: readonly number[], figures: Record<MetricKey, Figure>, labels: Record<MetricKey, string>, stack: readonly StackDifference[] = []): MeasurementFlag[] {
   const flags: MeasurementFlag[] = [];
   const short = windowsS.filter((w) => Number.isFinite(w) && w < SHORT_WINDOW_S);
   if (short.length) flags.push({ kind: "short_window", shortestS: Math.min(...short), cycles: short.length, of: windowsS.length });
@@ -31,6 +35,7 @@ export function measurementFlags(windowsS: readonly number[], figures: Record<Me
     const cv = figures[metric].stats?.cv;
     if (cv != null && cv > HIGH_CV) flags.push({ kind: "high_cv", metric, label: labels[metric], cv });
   }
+  if (stack.length) flags.push({ kind: "mixed_stack", differences: [...stack] });
   return flags;
 }
 
@@ -38,7 +43,9 @@ const seconds = (s: number) => (s >= 1 ? `${s.toFixed(1)} s` : `${(s * 1000).toP
 
 /** One line of plain text; each writer escapes it for where it lands. */
 export function describeFlag(f: MeasurementFlag): string {
-  return f.kind === "short_window"
-    ? `short window: ${seconds(f.shortestS)} < ${SHORT_WINDOW_S} s (${f.cycles} of ${f.of} cycles)`
-    : `high CV: ${f.label} ${(f.cv * 100).toFixed(0)} % > ${HIGH_CV * 100} %`;
+  switch (f.kind) {
+    case "short_window": return `short window: ${seconds(f.shortestS)} < ${SHORT_WINDOW_S} s (${f.cycles} of ${f.of} cycles)`;
+    case "high_cv": return `high CV: ${f.label} ${(f.cv * 100).toFixed(0)} % > ${HIGH_CV * 100} %`;
+    case "mixed_stack": return `mixed software stacks: ${describeStackDifferences(f.differences)}`;
+  }
 }

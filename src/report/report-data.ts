@@ -1,9 +1,10 @@
-import { aggregateGroup, groupResults, METRIC_KEYS, METRICS, type ConfigAggregate, type GridIntensity, type MetricKey, type ResultGroup } from "./aggregate.js";
+import { aggregateGroup, baselinePowerOf, groupResults, METRIC_KEYS, METRICS, windowOf, type ConfigAggregate, type CycleValue, type GridIntensity, type MetricKey, type ResultGroup } from "./aggregate.js";
 import { flattenConfig, sweepDimensions, type Dimension, type DimensionValue } from "./dimensions.js";
 import type { ExperimentResult } from "../result.js";
 
-// What report.html, results.csv and summary.md show, computed once: per hardware, one row per
-// config with every figure, the sweep dimensions and the Pareto fronts; timelines downsampled.
+// What report.html, results.csv, cycles.csv/.parquet and summary.md show, computed once: per
+// hardware, one row per config with every figure and its cycles, the sweep dimensions and the
+// Pareto fronts; timelines downsampled.
 
 /** Total power samples kept in one report, shared by all its timelines (the ≤ 5 MB budget). */
 export const TIMELINE_POINT_BUDGET = 150_000;
@@ -25,9 +26,21 @@ export interface Timeline {
   samples: number;
 }
 
+/** One stored cycle of one config: each figure's value or why it has none. */
+export interface CycleRecord {
+  cycle: number;
+  values: Record<MetricKey, CycleValue>;
+  baselinePowerW: CycleValue;
+  windowS: CycleValue;
+  energyStatus: ExperimentResult["energy"]["status"];
+  qualityFlags: string[];
+}
+
 export interface HardwareSection {
   hardware: string;
   configs: ConfigAggregate[];
+  /** Each config's cycles, in cycle order (same order as configs). */
+  cycles: CycleRecord[][];
   dimensions: ReportDimension[];
   /** dimension field → value, per config (same order as configs). */
   dimensionValues: Record<string, DimensionValue>[];
@@ -131,8 +144,12 @@ export function buildReportData(results: readonly ExperimentResult[], options: {
       const points = cycles.flatMap((r) => downsample(r.energy.timeline!, perTimeline).map(([t, w]): [number, number, number] => [r.cycle, t, w]));
       return [{ hash: g.hash, name: g.names[0], baselineW: configs[i].baselinePowerW.stats?.mean ?? null, points, samples }];
     });
+    const cycles = list.map((g) => g.results.map((r, j): CycleRecord => ({
+      cycle: g.cycles[j], values: Object.fromEntries(METRIC_KEYS.map((k) => [k, g.values[k][j]])) as Record<MetricKey, CycleValue>,
+      baselinePowerW: baselinePowerOf(r), windowS: windowOf(r), energyStatus: r.energy.status, qualityFlags: r.quality_flags,
+    })));
     return {
-      hardware, configs, dimensions: dims, dimensionValues, timelines,
+      hardware, configs, cycles, dimensions: dims, dimensionValues, timelines,
       fronts: Object.fromEntries(SCATTERS.map((sc) => [sc.id, paretoFront(configs.map((c) => ({ id: c.hash, x: mean(c, sc.x), y: mean(c, sc.y) })),
         METRICS[sc.x].better === "higher", METRICS[sc.y].better === "higher")])) as Record<ScatterId, Set<string>>,
       measured: new Set(METRIC_KEYS.filter((k) => configs.some((c) => c.figures[k].stats !== null))),
@@ -151,6 +168,15 @@ export function energyMissingByReason(data: ReportData): { reason: string; where
 
 /** "cpu:X (4 of 4 configs), gpu:Y (1 of 6 configs)": plain text; each writer escapes it. */
 export const missingWhere = (where: readonly MissingEnergy[]) => where.map((m) => `${m.hardware} (${m.configs} of ${m.of} configs)`).join(", ");
+
+/** The sweep dimensions of every section, first seen first: the config.<path> columns of results.csv and cycles.csv. */
+export const dimensionKeys = (data: ReportData): string[] => [...new Set(data.sections.flatMap((s) => s.dimensions.map((d) => d.key)))];
+
+/** Config `i` of a section's value of a dimension; null where that section does not vary it. */
+export function dimensionValue(s: HardwareSection, i: number, key: string): DimensionValue {
+  const d = s.dimensions.find((x) => x.key === key);
+  return d ? s.dimensionValues[i][d.field] : null;
+}
 
 /** A figure's column header with its unit, e.g. "energy_per_token_j mean [J/token]". */
 export const columnHeader = (key: MetricKey, stat: "mean" | "std" | "ci95" | "cv" | "n" | "reason") =>

@@ -12,7 +12,7 @@ export interface SummaryRow {
   joulesPerToken: Aggregate | null;
   energyNote: string | null;
   peakMemoryBytes: number | null;
-  /** lem's own flags (short window, high CV), as text. */
+  /** lem's own flags (short window, high CV, mixed software stacks), as text. */
   flags: string[];
 }
 

@@ -42,6 +42,7 @@ const cases: Case[] = [
   { name: "a lemfile that prints keeps --json stdout clean", source: `import { defineLemfile } from "llenergymeasure";\nconsole.log("hello from the lemfile");\nexport default defineLemfile(${VALID_BODY});\n`,
     args: ["status", "--json"], expect: { code: 0, stderr: [/hello from the lemfile/], check: plansNames("kept") } },
   { name: "--jobs 2", args: ["build", "--jobs", "2", "--dry-run"], expect: { code: 0, stdout: [/cached\s+kept #1/] } },
+  { name: "--jobs 2 with nothing left to measure: no node can share the machine", args: ["build", "--jobs", "2"], expect: { code: 0, stdout: [/0 ran, 2 cached/] } },
   { name: "settings: jobs 2 and an empty docker section", files: { ".lem-config.yaml": "jobs: 2\ndocker: {}\n" }, args: ["status"], expect: { code: 0, stdout: [/2 done/] } },
   { name: "settings: an empty file", files: { ".lem-config.yaml": "" }, args: ["status"], expect: { code: 0, stdout: [/2 done/] } },
   { name: "settings: comments only", files: { ".lem-config.yaml": "# nothing set yet\n" }, args: ["status"], expect: { code: 0, stdout: [/2 done/] } },

@@ -50,6 +50,11 @@ const cases: Case[] = [
   { name: "flag: --jobs without a value", args: ["build", "--jobs"], expect: { code: 2, file: null, stderr: [/--jobs/] } },
   { name: "flag: --jobs is checked before the lemfile is loaded", source: BROKEN_LEMFILE, args: ["build", "--jobs", "0"],
     expect: { code: 2, file: null, stderr: [/--jobs: expected a whole number/], check: (r) => { if (/syntax error/.test(r.stderr)) throw new Error("the lemfile was loaded before --jobs was checked"); } } },
+  // ---- issue 19: two nodes at once on one CPU or GPU ----
+  { name: "flag: --jobs 2 with two nodes to measure on this machine", body: withExperiment(`{ name: "new", precision: "fp16" }`), args: ["build", "--jobs", "2"],
+    expect: { code: 2, file: null, stderr: [/--jobs 2 would run 2 nodes at once on this machine's CPU and GPU/, /fix: use --jobs 1 .*--allow-shared-device/] } },
+  { name: "yaml: jobs 2 with two nodes to measure on this machine", body: withExperiment(`{ name: "new", precision: "fp16" }`), files: yaml("jobs: 2\n"), args: ["build"],
+    expect: { code: 2, file: CONFIG, stderr: [/\.lem-config\.yaml: jobs: 2 would run 2 nodes at once/, /--allow-shared-device/] } },
   { name: "flag: --shard 0/2", args: ["build", "--shard", "0/2", "--dry-run"], expect: { code: 2, file: null, stderr: [/--shard: expected I\/N with 1 ≤ I ≤ N, got "0\/2"/] } },
   { name: "flag: --shard abc", args: ["build", "--shard", "abc", "--dry-run"], expect: { code: 2, file: null, stderr: [/--shard: expected I\/N/] } },
   { name: "flag: --runner podman", args: ["build", "--runner", "podman"], expect: { code: 2, file: null, stderr: [/--runner: expected local, docker or slurm, got "podman"/] } },
