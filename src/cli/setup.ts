@@ -73,6 +73,8 @@ async function planSetup(project: Project, backends: Backend[], cli: string | un
   const resolved = await projectRunners(project, backends, cli);
   const host = hostFacts();
   const needs = { transformers: transformersModels(project.nodes.map((n) => n.config)).length > 0 };
+  // The Pythons lem's venv could be made from: probed once (probes are cached) for every step below.
+  const bases = PYTHON_CANDIDATES.map((python) => probePython(python));
   const steps: SetupStep[] = [];
   const device = { user: project.user, gpu: Boolean(project.host.gpu), cudaExperiments: cudaExperiments(project.nodes) };
   for (const [backend, choice] of resolved) {
@@ -80,7 +82,6 @@ async function planSetup(project: Project, backends: Backend[], cli: string | un
     const noGpu = checkDevice(backend, choice.spec, device);
     if (noGpu) { steps.push({ kind: "blocked", backend, runner: choice.spec, message: noGpu.message, fix: noGpu.fix }); continue; }
     if (choice.spec === "local") {
-      const bases = PYTHON_CANDIDATES.map((python) => probePython(python));
       steps.push(planLocal(backend, resolvePython(project.user), host, lemVenv(), { needs: backend === "pytorch" ? needs : { transformers: false }, bases, forceVenv }));
       continue;
     }
@@ -92,7 +93,7 @@ async function planSetup(project: Project, backends: Backend[], cli: string | un
     const { wheelhouseDir } = await import("../exec/docker/wheelhouse.js");
     if (!present && image.wheels && !existsSync(wheelhouseDir()) && !resolvePython(project.user).probe.pip) {
       // The image's wheels are fetched by a host pip: lem's venv brings one.
-      steps.push(planLocal(backend, resolvePython(project.user), host, lemVenv(), { needs: { transformers: false }, bases: PYTHON_CANDIDATES.map((p) => probePython(p)), forceVenv: true,
+      steps.push(planLocal(backend, resolvePython(project.user), host, lemVenv(), { needs: { transformers: false }, bases, forceVenv: true,
         reason: `lem's image installs wheels fetched by a pip on this host, and ${resolvePython(project.user).python} has none` }));
     }
     const base = image.dependsOn && !(await imageDigest(image.dependsOn.tag)) ? `, first the offline Debian base ${image.dependsOn.tag} (debootstrap)` : "";

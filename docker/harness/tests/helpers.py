@@ -46,6 +46,15 @@ def needs_transformers(cls):
     return unittest.skip(f"transformers is not installed ({missing})")(cls)
 
 
+def tiny_hf_folder(cls) -> str:
+    """A random-weight tiny Llama folder (hf_folder) for a test class, removed after the class."""
+    from lem_harness.models.hf_folder import save_random_llama
+
+    folder = tempfile.mkdtemp()
+    cls.addClassCleanup(shutil.rmtree, folder)
+    return save_random_llama(folder, "tiny", seed=0)
+
+
 def tiny_config(**overrides) -> dict:
     """A full config (defaults applied, as the host sends it) for a few-second synthetic:tiny run."""
     config = {

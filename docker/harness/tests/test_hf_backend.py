@@ -17,11 +17,7 @@ import helpers
 class HuggingFaceBackendTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        from lem_harness.models.hf_folder import save_random_llama
-
-        cls.folder = tempfile.mkdtemp()
-        cls.addClassCleanup(shutil.rmtree, cls.folder)
-        save_random_llama(cls.folder, "tiny", seed=0)
+        cls.folder = helpers.tiny_hf_folder(cls)
         cls.dataset = os.path.join(cls.folder, "prompts.jsonl")
         with open(cls.dataset, "w") as f:
             f.write(json.dumps({"prompt": "the quick brown fox"}) + "\n")

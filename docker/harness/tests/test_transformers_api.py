@@ -25,11 +25,7 @@ PROMPTS = ["hello world", "the quick brown fox jumps over a lazy dog"]
 class RandomLlamaFolderTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        from lem_harness.models.hf_folder import save_random_llama
-
-        cls.folder = tempfile.mkdtemp()
-        cls.addClassCleanup(shutil.rmtree, cls.folder)
-        save_random_llama(cls.folder, "tiny", seed=0)
+        cls.folder = helpers.tiny_hf_folder(cls)
 
     def read(self, name: str) -> dict:
         with open(os.path.join(self.folder, name)) as f:
@@ -108,11 +104,7 @@ class TransformersApiTest(unittest.TestCase):
     def setUpClass(cls):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from lem_harness.models.hf_folder import save_random_llama
-
-        cls.folder = tempfile.mkdtemp()
-        cls.addClassCleanup(shutil.rmtree, cls.folder)
-        save_random_llama(cls.folder, "tiny", seed=0)
+        cls.folder = helpers.tiny_hf_folder(cls)
         cls.tokenizer = AutoTokenizer.from_pretrained(cls.folder)
         cls.model = AutoModelForCausalLM.from_pretrained(cls.folder, attn_implementation="sdpa").eval()
 
