@@ -103,6 +103,10 @@ test("import: a conflicting copy keeps the stored file and is reported; exit 1",
   const target = fakeProject(`{ experiments: [{ name: "a", model: "fake:ok" }] }`);
   assert.is((await target.run("build")).code, 0);
   const [file] = target.resultFiles();
+  // Two builds within one second write the same bytes; make this copy differ by construction.
+  const stored = JSON.parse(readFileSync(join(target.dir, "results", file), "utf8"));
+  stored.started_at = "2000-01-01T00:00:00Z";
+  writeFileSync(join(target.dir, "results", file), JSON.stringify(stored, null, 2));
   const mine = readFileSync(join(target.dir, "results", file), "utf8");
   const r = await target.run("import", "--json", join(source.dir, "results"));
   assert.is(r.code, 1, r.stdout + r.stderr);
