@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { aggregate, aggregateResults, cycleNumbers, flagTexts, groupResults, tCritical, CO2E_KEYS, METRIC_KEYS, METRICS } from "../src/report/aggregate.js";
 import { resolveGridIntensity } from "../src/config/user-config.js";
 import { SHORT_WINDOW_S } from "../src/report/measurement-flags.js";
-import type { ExperimentResult } from "../src/result.js";
+import type { ExperimentResult } from "../src/store/result.js";
 import { config, fakeResult } from "./helpers/fixtures.js";
 
 const close = (actual: number | null | undefined, expected: number, tol = 1e-9) =>

@@ -1,11 +1,11 @@
 // The build view's progress (done/total, elapsed, ETA) and finished nodes' headline figures (plain lines).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { plainReporter } from "../src/report/plain-reporter.js";
-import { ListrReporter, type ViewRow } from "../src/report/listr-reporter.js";
-import { BuildProgress, shortReason } from "../src/report/build-progress.js";
-import { composeFrame, type FrameRow } from "../src/report/build-frame.js";
-import { renderSummary, summarize } from "../src/report/summary.js";
+import { plainReporter } from "../src/views/plain-reporter.js";
+import { ListrReporter, type ViewRow } from "../src/views/listr-reporter.js";
+import { BuildProgress, shortReason } from "../src/views/build-progress.js";
+import { composeFrame, type FrameRow } from "../src/views/build-frame.js";
+import { renderSummary, summarize } from "../src/views/summary.js";
 import { config, fakeResult } from "./helpers/fixtures.js";
 import type { PlannedNode } from "../src/graph/plan.js";
 

@@ -3,8 +3,8 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
-import { canonicalJson } from "../src/graph/canonical-json.js";
-import { measurementHash, HASH_VERSION } from "../src/graph/hash.js";
+import { canonicalJson } from "../src/config/canonical-json.js";
+import { measurementHash, HASH_VERSION } from "../src/config/hash.js";
 import { expandLemfile } from "../src/config/expand.js";
 
 function referenceCanonicalJson(value: unknown, path = "$"): string {

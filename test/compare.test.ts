@@ -7,10 +7,10 @@ import { lem } from "./helpers/project.js";
 import { tempDir } from "./helpers/temp.js";
 import { config, fakeResult } from "./helpers/fixtures.js";
 import { ResultStore } from "../src/store/store.js";
-import { measurementHash } from "../src/graph/hash.js";
-import { loadStoreFolder } from "../src/report/compare-source.js";
-import { compareGroups, DEFAULT_OPTIONS } from "../src/report/compare.js";
-import { detectable } from "../src/report/stats.js";
+import { measurementHash } from "../src/config/hash.js";
+import { loadStoreFolder } from "../src/compare/compare-source.js";
+import { compareGroups, DEFAULT_OPTIONS } from "../src/compare/compare.js";
+import { detectable } from "../src/compare/stats.js";
 
 const HW = "cpu:test-cpu";
 const fast = { name: "fast", config: config({ pytorch: { batch_size: 4 } }) };

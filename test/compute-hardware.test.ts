@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { computeHardwareFor, keepProbe, knownComputeHost, parseProbe } from "../src/exec/slurm/compute-hardware.js";
 import { loadUserConfig, type SlurmSettings } from "../src/config/user-config.js";
-import { HASH_VERSION } from "../src/graph/hash.js";
+import { HASH_VERSION } from "../src/config/hash.js";
 import { loadProject, planOnCluster, planProject } from "../src/cli/project.js";
 import { LemError } from "../src/errors.js";
 import { TempProject } from "./helpers/project.js";

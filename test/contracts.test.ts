@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expandLemfile } from "../src/config/expand.js";
-import { canonicalJson } from "../src/graph/canonical-json.js";
+import { canonicalJson } from "../src/config/canonical-json.js";
 import { cpuFingerprint, detectHardware, gpuFingerprint, hardwareFor } from "../src/exec/hardware.js";
 import { raplSummary, raplZones, type RaplZone } from "../src/exec/energy-source.js";
 import { HARNESS_DIR } from "../src/paths.js";

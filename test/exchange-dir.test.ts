@@ -4,7 +4,7 @@ import * as assert from "uvu/assert";
 import { existsSync, readFileSync, writeFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { runInExchangeDir, type ExchangeDir, type LaunchOutcome } from "../src/exec/exchange-dir.js";
-import { measurementHash } from "../src/graph/hash.js";
+import { measurementHash } from "../src/config/hash.js";
 import type { PlannedNode } from "../src/graph/plan.js";
 import type { RunContext, RunnerMeta } from "../src/exec/runner.js";
 import { config, fakeResult } from "./helpers/fixtures.js";

@@ -3,7 +3,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { join } from "node:path";
 import { hostAs } from "../src/exec/hardware.js";
-import { HASH_VERSION } from "../src/graph/hash.js";
+import { HASH_VERSION } from "../src/config/hash.js";
 import { loadProject, planProject } from "../src/cli/project.js";
 import { LemError } from "../src/errors.js";
 import { TempProject } from "./helpers/project.js";

@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { measurementHash, HASH_VERSION } from "../src/graph/hash.js";
-import { canonicalJson } from "../src/graph/canonical-json.js";
+import { measurementHash, HASH_VERSION } from "../src/config/hash.js";
+import { canonicalJson } from "../src/config/canonical-json.js";
 import { expandLemfile } from "../src/config/expand.js";
 import { schemas } from "../src/config/schemas.js";
 import { config } from "./helpers/fixtures.js";
@@ -44,9 +44,9 @@ test("defaults written out explicitly hash the same as defaults left implicit", 
 });
 
 // Golden values: every stored result is keyed by these hashes. If one of these tests fails, the
-// change would orphan every result anyone has measured: raise HASH_VERSION in src/graph/hash.ts,
+// change would orphan every result anyone has measured: raise HASH_VERSION in src/config/hash.ts,
 // note it in the README's hash section, and only then update the values below.
-const ORPHANS = "this change would orphan every stored result: raise HASH_VERSION (src/graph/hash.ts), note it in the README, then update this golden value";
+const ORPHANS = "this change would orphan every stored result: raise HASH_VERSION (src/config/hash.ts), note it in the README, then update this golden value";
 const FIXED = {
   model: "synthetic:tiny", backend: "pytorch", n: 8, dataset: "synthetic", dataset_sha256: null, precision: "fp32", random_seed: 42,
   max_input_tokens: 64, max_output_tokens: 32,

@@ -5,7 +5,7 @@ import { expandLemfile } from "../src/config/expand.js";
 import { buildNodes } from "../src/graph/nodes.js";
 import { schemas } from "../src/config/schemas.js";
 import { EXPERIMENT_KEYS, type Lemfile, type SweepAxes } from "../src/lemfile/types.js";
-import { RESULT_REQUIRED_KEYS } from "../src/result.js";
+import { RESULT_REQUIRED_KEYS } from "../src/store/result.js";
 import { LemError } from "../src/errors.js";
 
 test("sweep is the Cartesian product of dotted paths, named by its values", () => {

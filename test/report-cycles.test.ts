@@ -10,7 +10,7 @@ import { renderCsv, renderCyclesCsv } from "../src/report/csv.js";
 import { cycleTable } from "../src/report/cycle-table.js";
 import { renderParquet } from "../src/report/parquet.js";
 import { writeReport } from "../src/report/write-report.js";
-import type { ExperimentResult } from "../src/result.js";
+import type { ExperimentResult } from "../src/store/result.js";
 import { config, fakeResult } from "./helpers/fixtures.js";
 import { tempDir } from "./helpers/temp.js";
 import { syntheticResults } from "./report-fixtures.js";

@@ -1,4 +1,4 @@
-import type { ExperimentResult } from "../src/result.js";
+import type { ExperimentResult } from "../src/store/result.js";
 import { seededRandom } from "../src/graph/nodes.js";
 import { config } from "./helpers/fixtures.js";
 import { fakeResult } from "./helpers/fixtures.js";

@@ -10,7 +10,7 @@ import { renderCsv } from "../src/report/csv.js";
 import { markdownText, renderMarkdown } from "../src/report/markdown.js";
 import { pageData, renderHtml } from "../src/report/html.js";
 import { dimensionAxis, tableMetrics } from "../src/report/charts.js";
-import { renderSummary, summarize } from "../src/report/summary.js";
+import { renderSummary, summarize } from "../src/views/summary.js";
 import { expandLemfile } from "../src/config/expand.js";
 import { buildNodes } from "../src/graph/nodes.js";
 import { ResultStore } from "../src/store/store.js";

@@ -7,7 +7,7 @@ import { expandLemfile } from "../src/config/expand.js";
 import { ResultStore } from "../src/store/store.js";
 import { sweep } from "../src/index.js";
 import type { Runner, RunContext, RunOutcome } from "../src/exec/runner.js";
-import type { BuildEvent } from "../src/events.js";
+import type { BuildEvent } from "../src/exec/events.js";
 import { fakeResult } from "./helpers/fixtures.js";
 import { tempDir } from "./helpers/temp.js";
 

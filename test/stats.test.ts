@@ -2,7 +2,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { welch } from "../src/report/stats.js";
+import { welch } from "../src/compare/stats.js";
 
 const PY = "/usr/bin/python3";
 const hasScipy = spawnSync(PY, ["-c", "import scipy"]).status === 0;

@@ -7,7 +7,7 @@ import { hostname } from "node:os";
 import { ResultStore } from "../src/store/store.js";
 import { tryLock } from "../src/store/lock.js";
 import { writeFileAtomic } from "../src/store/atomic.js";
-import { measurementHash } from "../src/graph/hash.js";
+import { measurementHash } from "../src/config/hash.js";
 import { config, fakeResult } from "./helpers/fixtures.js";
 import { tempDir } from "./helpers/temp.js";
 

@@ -8,17 +8,17 @@ import { isDockerRunner, resolveStrategy, type Strategy } from "../config/runner
 import { cudaExperiments, preflight } from "../exec/preflight.js";
 import { confirm } from "./confirm.js";
 import { onPipeClosed } from "./closed-pipe.js";
-import { plainReporter } from "../report/plain-reporter.js";
-import { ListrReporter } from "../report/listr-reporter.js";
-import { shortReason } from "../report/build-progress.js";
-import { summarize, renderSummary } from "../report/summary.js";
+import { plainReporter } from "../views/plain-reporter.js";
+import { ListrReporter } from "../views/listr-reporter.js";
+import { shortReason } from "../views/build-progress.js";
+import { summarize, renderSummary } from "../views/summary.js";
 import { inputError } from "../errors.js";
 import { needsRun, type PlannedNode } from "../graph/plan.js";
 import { storedWallTimes } from "../store/wall-times.js";
 import { costModel } from "../graph/cost-model.js";
 import { checkDeviceSharing, DevicePool, detectGpus, selectGpus, SHARED_DEVICE_FLAG } from "../exec/devices.js";
 import { USER_CONFIG_FILE } from "../config/user-config.js";
-import type { BuildEvent } from "../events.js";
+import type { BuildEvent } from "../exec/events.js";
 
 export const BUILD_HELP = `lem build [SELECTOR...] — measure every node that is not measured yet
 

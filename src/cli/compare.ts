@@ -1,9 +1,9 @@
 import { parse, positiveInt } from "./args.js";
 import { out, err, printable } from "./output.js";
 import { inputError } from "../errors.js";
-import { COMPARE_METRICS, DEFAULT_OPTIONS, METRIC_ALIASES, compareGroups, gateExit, type CompareMetric, type CompareOptions } from "../report/compare.js";
-import { compareJson, renderCompareMarkdown, renderCompareTable } from "../report/compare-render.js";
-import { loadStore } from "../report/compare-source.js";
+import { COMPARE_METRICS, DEFAULT_OPTIONS, METRIC_ALIASES, compareGroups, gateExit, type CompareMetric, type CompareOptions } from "../compare/compare.js";
+import { compareJson, renderCompareMarkdown, renderCompareTable } from "../compare/compare-render.js";
+import { loadStore } from "../compare/compare-source.js";
 
 const NAMES = Object.keys(METRIC_ALIASES).join(", ");
 

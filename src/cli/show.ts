@@ -2,7 +2,7 @@ import { parse } from "./args.js";
 import { loadProject } from "./project.js";
 import { out } from "./output.js";
 import { inputError } from "../errors.js";
-import { summarize, renderSummary } from "../report/summary.js";
+import { summarize, renderSummary } from "../views/summary.js";
 
 export const SHOW_HELP = `lem show NAME|HASH — one experiment's config and every stored result
 

@@ -1,7 +1,7 @@
 import { validators, schemas } from "./schemas.js";
 import { schemaProblems, formatSchemaErrors, type SchemaProblem } from "./format-errors.js";
-import { nonJsonValues } from "./json-values.js";
-import { measurementHash } from "../graph/hash.js";
+import { nonJsonValues } from "../lemfile/json-values.js";
+import { measurementHash } from "./hash.js";
 import { inputError } from "../errors.js";
 import type { ExecutionConfig, ExperimentConfig, ExperimentEntry, Lemfile, RunnerSpec, Backend } from "../lemfile/types.js";
 

@@ -6,7 +6,6 @@ import { validators, schemas } from "./schemas.js";
 import { formatSchemaErrors } from "./format-errors.js";
 import { inputError } from "../errors.js";
 import type { Backend, RunnerSpec } from "../lemfile/types.js";
-import type { GridIntensity } from "../report/aggregate.js";
 
 export interface UserConfig {
   results_dir: string;
@@ -88,4 +87,11 @@ export function resolveGridIntensity(flag: number | undefined, user: Pick<UserCo
   if (user.grid_intensity === undefined) return null;
   const note = user.grid_intensity_source ? ` (${user.grid_intensity_source})` : "";
   return { gco2ePerKwh: user.grid_intensity, source: `${USER_CONFIG_FILE} grid_intensity${note}` };
+}
+
+/** A grid's carbon intensity that the user gave, and where it came from; lem never guesses one. */
+export interface GridIntensity {
+  gco2ePerKwh: number;
+  /** Where lem read it (the flag or the settings file), and the user's own note on its origin if any. */
+  source: string;
 }

@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { validators } from "../config/schemas.js";
 import { formatSchemaErrors } from "../config/format-errors.js";
 import type { PlannedNode } from "../graph/plan.js";
-import type { ExperimentResult } from "../result.js";
-import type { NodeError } from "../events.js";
+import type { ExperimentResult } from "../store/result.js";
+import type { NodeError } from "./events.js";
 import type { RunContext, RunOutcome, RunnerMeta } from "./runner.js";
 
 /** The host↔harness protocol (docker/PROTOCOL.md), shared unchanged by every runner. */

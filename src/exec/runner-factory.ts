@@ -9,7 +9,7 @@ import { resolvePython } from "../config/python.js";
 import { LemError } from "../errors.js";
 import type { Runner } from "./runner.js";
 import type { Backend } from "../lemfile/types.js";
-import type { BuildEvent } from "../events.js";
+import type { BuildEvent } from "./events.js";
 import type { UserConfig } from "../config/user-config.js";
 
 export interface ImageInfo { backend: Backend; tag: string; digest: string | null; built: boolean }

@@ -1,6 +1,6 @@
 import type { PlannedNode } from "../graph/plan.js";
-import type { ExperimentResult } from "../result.js";
-import type { NodeError } from "../events.js";
+import type { ExperimentResult } from "../store/result.js";
+import type { NodeError } from "./events.js";
 import type { Gpu } from "./devices.js";
 
 export interface RunContext {

@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { HASH_VERSION } from "../graph/hash.js";
+import { HASH_VERSION } from "../config/hash.js";
 import { needsRun, type PlannedNode } from "../graph/plan.js";
 import type { ResultStore, StoreSnapshot } from "../store/store.js";
 import { StoreError } from "../store/store-error.js";
-import { nodeLabel, type BuildListener, type NodeError } from "../events.js";
+import { nodeLabel, type BuildListener, type NodeError } from "./events.js";
 import { reapOrphanedExchangeDirs } from "./exchange-dir.js";
 import type { ExecutionConfig } from "../lemfile/types.js";
 import type { Runner } from "./runner.js";

@@ -1,5 +1,5 @@
 import type { NodeSpec } from "./nodes.js";
-import type { StoreSnapshot, StoreEntry } from "../store/store.js";
+import type { StoreSnapshot, StoreEntry } from "./snapshot.js";
 import type { ExperimentConfig } from "../lemfile/types.js";
 
 export type NodeState = "done" | "pending" | "failed";

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { inputError } from "../errors.js";
-import { nonJsonValues } from "../config/json-values.js";
+import { nonJsonValues } from "./json-values.js";
 import type { ExperimentEntry, Lemfile, SweepAxes, SweepOptions, SweepValue } from "./types.js";
 
 /** Identity with types: gives editors completion and checking for the whole lemfile. */

@@ -1,4 +1,4 @@
-import type { NonJsonValue } from "../config/json-values.js";
+import type { NonJsonValue } from "./json-values.js";
 
 /** What the worker that evaluates a lemfile sends back: one message, then it is terminated. */
 export type WorkerReply =

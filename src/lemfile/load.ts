@@ -11,7 +11,7 @@ import { ExitCalled, LoadInterrupted, runScript, ScriptTimeout } from "./run-scr
 // lemfile works from any folder, installed or not, with or without "type": "module".
 const EXT = import.meta.url.endsWith(".ts") ? "ts" : "js";
 const OWN_ENTRY = fileURLToPath(new URL(`../index.${EXT}`, import.meta.url));
-const JSON_CHECK = fileURLToPath(new URL(`../config/json-values.${EXT}`, import.meta.url));
+const JSON_CHECK = fileURLToPath(new URL(`./json-values.${EXT}`, import.meta.url));
 
 export const LOAD_TIMEOUT_ENV = "LEM_LOAD_TIMEOUT_SECONDS";
 const DEFAULT_LOAD_TIMEOUT_SECONDS = 30;

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { createRequire, SourceMap } from "node:module";
 import { dirname } from "node:path";
 import vm from "node:vm";
-import type { NonJsonValue } from "../config/json-values.js";
+import type { NonJsonValue } from "./json-values.js";
 import type { WorkerReply } from "./load-worker.js";
 
 /** The time limit passed: the caller reports it with the file and the fix. */

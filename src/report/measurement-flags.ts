@@ -1,4 +1,4 @@
-import type { Figure, MetricKey } from "./aggregate.js";
+import type { Figure, MetricKey } from "./metrics.js";
 import { describeStackDifferences, type StackDifference } from "./software-stack.js";
 
 // Flags lem raises from the cycles themselves, so they hold where energy is not measured: the

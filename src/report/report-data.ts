@@ -1,6 +1,6 @@
 import { aggregateGroup, baselinePowerOf, groupResults, METRIC_KEYS, METRICS, windowOf, type ConfigAggregate, type CycleValue, type GridIntensity, type MetricKey, type ResultGroup } from "./aggregate.js";
 import { flattenConfig, sweepDimensions, type Dimension, type DimensionValue } from "./dimensions.js";
-import type { ExperimentResult } from "../result.js";
+import type { ExperimentResult } from "../store/result.js";
 
 // What report.html, results.csv, cycles.csv/.parquet and summary.md show, computed once: per
 // hardware, one row per config with every figure and its cycles, the sweep dimensions and the

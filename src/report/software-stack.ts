@@ -1,4 +1,4 @@
-import type { ExperimentResult } from "../result.js";
+import type { ExperimentResult } from "../store/result.js";
 
 // The software a cycle ran on, beside its config and hardware. Neither hashes it (an image rebuild
 // must not re-run a sweep), so cycles of one config can come from different stacks: that is said

@@ -10,9 +10,9 @@ import type { LockInfo } from "./lock.js";
 import type { ResultStore } from "./store.js";
 import { validators } from "../config/schemas.js";
 import { formatSchemaErrors } from "../config/format-errors.js";
-import { canonicalJson } from "../graph/canonical-json.js";
-import { measurementHash, HASH_VERSION } from "../graph/hash.js";
-import type { ExperimentResult } from "../result.js";
+import { canonicalJson } from "../config/canonical-json.js";
+import { measurementHash, HASH_VERSION } from "../config/hash.js";
+import type { ExperimentResult } from "./result.js";
 
 export type ImportState = "imported" | "duplicate" | "conflict" | "refused";
 

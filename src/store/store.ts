@@ -9,35 +9,10 @@ import { StoreError, storeError } from "./store-error.js";
 import { validators } from "../config/schemas.js";
 import { formatSchemaErrors } from "../config/format-errors.js";
 import type { ExperimentConfig } from "../lemfile/types.js";
-import type { ExperimentResult } from "../result.js";
+import type { ExperimentResult } from "./result.js";
+import type { FailureRecord, StoreEntry, StoreSnapshot } from "../graph/snapshot.js";
 
-export interface FailureRecord {
-  type: string;
-  message: string;
-  at: string;
-  exchange_dir?: string;
-}
-
-/** What the store knows about one config hash; read once per command by snapshot(). */
-export interface StoreEntry {
-  hash: string;
-  names: string[];
-  groups: string[];
-  config?: ExperimentConfig;
-  /** Whether config.json was there and readable; a build rewrites it when not. */
-  configState: "ok" | "missing" | "unreadable";
-  updatedAt: string;
-  /** cycle → hardware fingerprints that have a valid result for it */
-  done: Map<number, string[]>;
-  /** cycle → hardware fingerprint → last failure there */
-  failed: Map<number, Map<string, FailureRecord>>;
-}
-
-export interface StoreSnapshot {
-  entries: Map<string, StoreEntry>;
-  /** Files that could not be used (corrupt, invalid, not regular files) and were moved aside or ignored. */
-  warnings: string[];
-}
+export type { FailureRecord, StoreEntry, StoreSnapshot } from "../graph/snapshot.js";
 
 const HASH_DIR = /^[0-9a-f]{16}$/;
 const RESULT_FILE = /^cycle-(\d+)\.json$/;

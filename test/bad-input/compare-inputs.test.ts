@@ -12,8 +12,8 @@ import { syntheticResults } from "../report-fixtures.js";
 import { buildReportData } from "../../src/report/report-data.js";
 import { renderMarkdown } from "../../src/report/markdown.js";
 import { groupResults } from "../../src/report/aggregate.js";
-import { compareGroups } from "../../src/report/compare.js";
-import { renderCompareMarkdown, renderCompareTable } from "../../src/report/compare-render.js";
+import { compareGroups } from "../../src/compare/compare.js";
+import { renderCompareMarkdown, renderCompareTable } from "../../src/compare/compare-render.js";
 import { printable } from "../../src/cli/output.js";
 
 const BODY = okExperiments(2, 2);

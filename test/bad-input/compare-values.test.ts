@@ -9,7 +9,7 @@ import { lem } from "../helpers/project.js";
 import { tempDir } from "../helpers/temp.js";
 import { config, fakeResult } from "../helpers/fixtures.js";
 import { ResultStore } from "../../src/store/store.js";
-import { measurementHash } from "../../src/graph/hash.js";
+import { measurementHash } from "../../src/config/hash.js";
 import { STACK } from "../faults/helpers.js";
 
 const exp = { name: "fast", config: config({ pytorch: { batch_size: 4 } }) };

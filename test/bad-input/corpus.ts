@@ -10,7 +10,7 @@ import { tempDir } from "../helpers/temp.js";
 import { fakeResult } from "../helpers/fixtures.js";
 import { expandLemfile } from "../../src/config/expand.js";
 import { buildNodes } from "../../src/graph/nodes.js";
-import { HASH_VERSION } from "../../src/graph/hash.js";
+import { HASH_VERSION } from "../../src/config/hash.js";
 import { ResultStore } from "../../src/store/store.js";
 import { detectHardware, hardwareFor } from "../../src/exec/hardware.js";
 

@@ -17,7 +17,7 @@ import { ResultStore } from "../../src/store/store.js";
 import type { LemError } from "../../src/errors.js";
 import { markdownText } from "../../src/report/markdown.js";
 import type { Runner, RunOutcome } from "../../src/exec/runner.js";
-import type { ExperimentResult } from "../../src/result.js";
+import type { ExperimentResult } from "../../src/store/result.js";
 
 const storedResults = (project: ReturnType<typeof fakeProject>): ExperimentResult[] =>
   project.resultFiles().map((f) => JSON.parse(readFileSync(join(project.dir, "results", f), "utf8")));

@@ -10,8 +10,8 @@ import { ResultStore } from "../../src/store/store.js";
 import { StoreError } from "../../src/store/store-error.js";
 import { sweep } from "../../src/index.js";
 import type { Runner, RunOutcome } from "../../src/exec/runner.js";
-import type { BuildEvent } from "../../src/events.js";
-import type { ExperimentResult } from "../../src/result.js";
+import type { BuildEvent } from "../../src/exec/events.js";
+import type { ExperimentResult } from "../../src/store/result.js";
 import { fakeResult } from "../helpers/fixtures.js";
 import { tempDir } from "../helpers/temp.js";
 

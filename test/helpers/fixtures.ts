@@ -1,4 +1,4 @@
-import type { ExperimentResult } from "../../src/result.js";
+import type { ExperimentResult } from "../../src/store/result.js";
 import type { PlannedNode } from "../../src/graph/plan.js";
 import { normalizeExperiment } from "../../src/config/expand.js";
 import type { ExperimentConfig } from "../../src/lemfile/types.js";

@@ -11,7 +11,7 @@ from .energy.session import EnergySession
 from .environment import collect_environment, hardware_fingerprint
 from .flops import flops_estimate
 from .prompts import build_prompts, read_jsonl_texts
-from .protocol import log
+from .log import log
 from .stats import latency_stats
 
 SCHEMA_VERSION = 1

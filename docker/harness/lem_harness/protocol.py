@@ -10,12 +10,9 @@ import traceback
 from typing import Optional
 
 from .errors import HarnessError, Interrupted
+from .log import log
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 143
-
-
-def log(message: str) -> None:
-    print(f"[lem-harness] {message}", file=sys.stderr, flush=True)
 
 
 def write_json_atomic(path: str, payload: dict) -> None:

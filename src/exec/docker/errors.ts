@@ -1,4 +1,4 @@
-import type { NodeError } from "../../events.js";
+import type { NodeError } from "../events.js";
 import { LemError } from "../../errors.js";
 
 export type DockerErrorKind = "image-missing" | "gpu-unavailable" | "oom" | "timeout" | "permission" | "daemon-down" | "container";

@@ -1,5 +1,5 @@
 import { LemError } from "../../errors.js";
-import type { NodeError } from "../../events.js";
+import type { NodeError } from "../events.js";
 
 export type ImageErrorKind = "image-missing" | "image-build" | "daemon-down" | "permission" | "interrupted";
 

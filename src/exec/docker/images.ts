@@ -3,7 +3,7 @@ import { lstatSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { $ } from "zx";
 import { ImageError } from "./image-error.js";
-import { canonicalJson } from "../../graph/canonical-json.js";
+import { canonicalJson } from "../../config/canonical-json.js";
 import { contextFiles } from "./build-context.js";
 import { PACKAGE_ROOT } from "../../paths.js";
 import { tail } from "./errors.js";

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { FIRST_POLL_MS, BACKOFF, MAX_UNANSWERED, isQueued, leaveQueue, sh, slurm, unanswered } from "./slurm-cli.js";
-import type { NodeError } from "../../events.js";
+import type { NodeError } from "../events.js";
 
 // Nodes with the same job options go to Slurm together as one job array: one sbatch for all of
 // them and one squeue per poll for the whole array, so a sweep of hundreds of nodes does not load

@@ -1,4 +1,4 @@
-import type { NodeError } from "../../events.js";
+import type { NodeError } from "../events.js";
 import type { JobState } from "./slurm-cli.js";
 
 /**

@@ -1,7 +1,7 @@
-import { METRICS } from "./aggregate.js";
-import { markdownText } from "./markdown.js";
+import { METRICS } from "../report/aggregate.js";
+import { markdownText } from "../report/markdown.js";
 import type { Comparison, ConfigComparison, MetricComparison } from "./compare.js";
-import { describeStackDifferences, type StackDifference } from "./software-stack.js";
+import { describeStackDifferences, type StackDifference } from "../report/software-stack.js";
 
 // The three views of one Comparison: a terminal table, Markdown for a PR comment, and JSON.
 

@@ -1,5 +1,5 @@
 import type { PlannedNode } from "../graph/plan.js";
-import type { ExperimentResult } from "../result.js";
+import type { ExperimentResult } from "../store/result.js";
 
 // What both build views show beyond a node's own row: how many nodes are done, failed, interrupted
 // or not started, the elapsed time, and an ETA from the store's durations and the cost model.

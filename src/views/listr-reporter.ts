@@ -1,5 +1,5 @@
 import { Listr, type ListrTask } from "listr2";
-import { nodeLabel, type BuildEvent } from "../events.js";
+import { nodeLabel, type BuildEvent } from "../exec/events.js";
 import { BuildProgress, headline, shortReason, type ViewOptions } from "./build-progress.js";
 import { composeFrame, SPINNER, type FrameRow, type RowState } from "./build-frame.js";
 import { LiveFrame } from "./live-frame.js";

@@ -1,4 +1,4 @@
-import type { ExperimentConfig } from "./lemfile/types.js";
+import type { ExperimentConfig } from "../lemfile/types.js";
 
 // Types for schemas/result.schema.json (the schema is the source of truth; a test checks that
 // the required keys listed here match it).

@@ -1,5 +1,5 @@
-import type { PlannedNode } from "./graph/plan.js";
-import type { ExperimentResult } from "./result.js";
+import type { PlannedNode } from "../graph/plan.js";
+import type { ExperimentResult } from "../store/result.js";
 
 /** A failed node's error: the category, what happened, the fix, and where to look. */
 export interface NodeError {

@@ -1,6 +1,6 @@
-import { aggregate, aggregateResults, type Aggregate } from "./aggregate.js";
-import { describeFlag } from "./measurement-flags.js";
-import type { ExperimentResult } from "../result.js";
+import { aggregate, aggregateResults, type Aggregate } from "../report/aggregate.js";
+import { describeFlag } from "../report/measurement-flags.js";
+import type { ExperimentResult } from "../store/result.js";
 
 export interface SummaryRow {
   name: string;

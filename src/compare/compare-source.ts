@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
-import { groupResults, type ResultGroup } from "./aggregate.js";
+import { groupResults, type ResultGroup } from "../report/aggregate.js";
 import { ResultStore } from "../store/store.js";
 import { inputError } from "../errors.js";
 

@@ -1,4 +1,4 @@
-import { nodeLabel, type BuildEvent } from "../events.js";
+import { nodeLabel, type BuildEvent } from "../exec/events.js";
 import { BuildProgress, headline, shortReason, type ViewOptions } from "./build-progress.js";
 
 /** One line per event: for CI logs, pipes and --json builds (then on stderr). */

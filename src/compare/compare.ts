@@ -1,6 +1,6 @@
-import { METRICS, cycleNumbers, type MetricKey, type ResultGroup } from "./aggregate.js";
+import { METRICS, cycleNumbers, type MetricKey, type ResultGroup } from "../report/aggregate.js";
 import { detectable, welch, type WelchResult } from "./stats.js";
-import { stackDifferences, type StackDifference } from "./software-stack.js";
+import { stackDifferences, type StackDifference } from "../report/software-stack.js";
 
 // `lem compare`: per config measured on the same hardware in both stores, whether each metric
 // changed, by Welch's t-test over cycles, and whether the change is a regression worth failing CI.

@@ -1,0 +1,109 @@
+import type { ExperimentResult } from "../store/result.js";
+
+// Every figure lem aggregates, with its unit and how a cycle's result gives it. Its own file so
+// the flags and the aggregation both read it without importing each other.
+
+/** Mean, sample standard deviation, 95% confidence half-width (Student t, n-1 dof) and CV of a series. */
+export interface Aggregate { n: number; mean: number; std: number | null; ci95: number | null; cv: number | null }
+
+export type Unit = "J" | "J/token" | "J/request" | "kWh/Mtok" | "gCO2e/request" | "gCO2e/Mtok" | "tokens/s" | "ms" | "W" | "bytes" | "s";
+
+/** Joules in a kWh. */
+export const J_PER_KWH = 3.6e6;
+
+/** One figure of one (config, hardware): its aggregate over cycles, its unit, and why it is null where it is. */
+export interface Figure {
+  unit: Unit;
+  /** Null when no cycle measured it; `reason` then says why. */
+  stats: Aggregate | null;
+  /** Why the figure is null, or missing in some cycles ("2 of 3 cycles: ..."); null when every cycle has it. */
+  reason: string | null;
+}
+
+/** A value a cycle measured, or null with the reason the result gives. */
+export interface CycleValue { value: number | null; reason: string | null }
+
+interface MetricSpec {
+  label: string;
+  unit: Unit;
+  /** Which direction is an improvement (for Pareto fronts and regression gates). */
+  better: "lower" | "higher";
+  of(r: ExperimentResult): CycleValue;
+}
+
+const value = (v: number | null | undefined, reason: string | null | undefined, fallback: string): CycleValue =>
+  typeof v === "number" && Number.isFinite(v) ? { value: v, reason: null } : { value: null, reason: reason ?? fallback };
+
+/** The cycle's total energy ÷ a count (÷ `per` J, e.g. a kWh); null with the energy's reason where it has none. */
+const perCount = (r: ExperimentResult, count: number, none: string, per = 1): CycleValue =>
+  r.energy.total_j === null || !Number.isFinite(r.energy.total_j) ? { value: null, reason: r.energy.reason ?? "energy not measured" }
+    : count > 0 ? { value: r.energy.total_j / per / count, reason: null } : { value: null, reason: none };
+
+const latency = (r: ExperimentResult, key: "ttft_ms" | "itl_ms", q: "p50" | "p99"): CycleValue => {
+  const s = r.latency[key];
+  return value(s[q], s.n === 0 ? `no ${key === "ttft_ms" ? "first-token" : "inter-token"} samples` : s.method, `${key} ${q} not recorded`);
+};
+
+/** Every aggregated figure, in report order. The key is the column name (CSV, JSON, compare's metric names). */
+export const METRICS = {
+  energy_per_token_j: {
+    label: "energy per output token", unit: "J/token", better: "lower",
+    of: (r) => value(r.energy.per_output_token_j, r.energy.reason, "energy not measured"),
+  },
+  energy_per_token_adjusted_j: {
+    label: "energy per output token, baseline-adjusted", unit: "J/token", better: "lower",
+    of: (r) => r.energy.adjusted_j === null
+      ? { value: null, reason: r.energy.total_j === null ? r.energy.reason ?? "energy not measured" : r.baseline.reason ?? "no baseline measured" }
+      : value(r.tokens.output > 0 ? r.energy.adjusted_j / r.tokens.output : null, null, "no output tokens"),
+  },
+  // Per request and per token, from the cycle's total energy and token counts (DESIGN: "Per request").
+  // The mean over requests of J per output token × that request's output tokens is total J ÷ requests.
+  energy_per_request_j: {
+    label: "energy per request", unit: "J/request", better: "lower",
+    of: (r) => perCount(r, r.tokens.prompts, "no requests"),
+  },
+  energy_per_input_token_j: {
+    label: "energy per input token", unit: "J/token", better: "lower",
+    of: (r) => perCount(r, r.tokens.input, "no input tokens"),
+  },
+  energy_per_total_token_j: {
+    label: "energy per token, input and output", unit: "J/token", better: "lower",
+    of: (r) => perCount(r, r.tokens.total, "no tokens"),
+  },
+  kwh_per_million_output_tokens: {
+    label: "kWh per million output tokens", unit: "kWh/Mtok", better: "lower",
+    of: (r) => perCount(r, r.tokens.output / 1e6, "no output tokens", J_PER_KWH),
+  },
+  energy_total_j: {
+    label: "total energy", unit: "J", better: "lower",
+    of: (r) => value(r.energy.total_j, r.energy.reason, "energy not measured"),
+  },
+  output_tokens_per_s: {
+    label: "output throughput", unit: "tokens/s", better: "higher",
+    of: (r) => value(r.throughput.output_tokens_per_s, null, "throughput not recorded"),
+  },
+  ttft_p50_ms: { label: "TTFT p50", unit: "ms", better: "lower", of: (r) => latency(r, "ttft_ms", "p50") },
+  ttft_p99_ms: { label: "TTFT p99", unit: "ms", better: "lower", of: (r) => latency(r, "ttft_ms", "p99") },
+  itl_p50_ms: { label: "ITL p50", unit: "ms", better: "lower", of: (r) => latency(r, "itl_ms", "p50") },
+  itl_p99_ms: { label: "ITL p99", unit: "ms", better: "lower", of: (r) => latency(r, "itl_ms", "p99") },
+  avg_power_w: {
+    label: "average power", unit: "W", better: "lower",
+    of: (r) => value(r.energy.avg_power_w, r.energy.reason, "power not measured"),
+  },
+  peak_power_w: {
+    label: "peak power", unit: "W", better: "lower",
+    of: (r) => value(r.energy.peak_power_w, r.energy.reason, "power not measured"),
+  },
+  peak_memory_bytes: {
+    label: "peak memory", unit: "bytes", better: "lower",
+    of: (r) => value(r.memory.peak_bytes, r.memory.method, "memory not measured"),
+  },
+} as const satisfies Record<string, MetricSpec>;
+
+export type MetricKey = keyof typeof METRICS;
+export const METRIC_KEYS = Object.keys(METRICS) as MetricKey[];
+
+/** A cycle's baseline (idle) power, in W, or why it has none. */
+export const baselinePowerOf = (r: ExperimentResult): CycleValue => value(r.baseline.power_w, r.baseline.reason, "no baseline measured");
+/** A cycle's measurement window, in s (measured with or without energy). */
+export const windowOf = (r: ExperimentResult): CycleValue => value(r.energy.window_s, null, "window not recorded");
