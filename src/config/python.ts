@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { HARNESS_DIR, lemCacheDir, REQUIREMENTS_FILE } from "../paths.js";
+import { findSetting } from "./settings.js";
 
 /** What one Python interpreter offers the local runner. */
 export interface PythonProbe {
@@ -106,12 +107,13 @@ export function forgetPythonProbes(): void {
  */
 export function resolvePython(user: { python?: string }, env: NodeJS.ProcessEnv = process.env): ResolvedPython {
   const venv = lemVenv(env);
-  const named: [string | undefined, ResolvedPython["source"]][] = [
-    [env.LEM_PYTHON, "env:LEM_PYTHON"], [user.python, ".lem-config.yaml"], [venvComplete(venv) ? venv.python : undefined, "venv"]];
-  for (const [python, source] of named) {
-    if (!python) continue;
-    const probe = probePython(python);
-    return { python, source, probe, tried: [probe] };
+  // lem's venv stands where a default would: below what the user names, above a guess.
+  const named = findSetting<string>({
+    env: { value: env.LEM_PYTHON, source: "env:LEM_PYTHON" }, user: { value: user.python, source: ".lem-config.yaml" },
+  }) ?? (venvComplete(venv) ? { value: venv.python, source: "venv" } : undefined);
+  if (named) {
+    const probe = probePython(named.value);
+    return { python: named.value, source: named.source as ResolvedPython["source"], probe, tried: [probe] };
   }
   const tried: PythonProbe[] = [];
   for (const python of PYTHON_CANDIDATES) {

@@ -6,6 +6,7 @@ import { validators, schemas } from "./schemas.js";
 import { formatSchemaErrors } from "./format-errors.js";
 import { inputError } from "../errors.js";
 import type { Backend, RunnerSpec } from "../lemfile/types.js";
+import type { Setting } from "./settings.js";
 
 export interface UserConfig {
   results_dir: string;
@@ -74,11 +75,28 @@ export function loadUserConfig(root: string): UserConfig {
       throw inputError(`${path}: not valid YAML${where}: ${(error as Error).message.split("\n")[0]}`, "fix the YAML syntax");
     }
   }
+  // What the file itself says, before the validator fills in defaults: a setting's source is the
+  // file only where the file gives it.
+  const given = structuredClone(data);
   if (!validators.userConfig(data)) {
     throw inputError(`${path}: invalid settings`, "fix the fields named above (see the README's .lem-config.yaml section)",
       formatSchemaErrors(validators.userConfig.errors ?? [], data, schemas.userConfig));
   }
+  GIVEN.set(data as UserConfig, given);
   return data as UserConfig;
+}
+
+const GIVEN = new WeakMap<UserConfig, unknown>();
+
+/**
+ * A .lem-config.yaml field as the two lowest settings layers: the file's value where the file gives
+ * it, and the schema's default otherwise. `path` is dotted ("docker.strategy").
+ */
+export function userLayers<T>(user: UserConfig, path: string): { user: Setting<T | undefined>; default: Setting<T> } {
+  const at = (root: unknown) => path.split(".").reduce<unknown>((v, k) => (v !== null && typeof v === "object" ? (v as Record<string, unknown>)[k] : undefined), root);
+  const value = at(user) as T;
+  const raw = GIVEN.has(user) ? at(GIVEN.get(user)) : value;
+  return { user: { value: raw === undefined ? undefined : value, source: `${USER_CONFIG_FILE}: ${path}` }, default: { value, source: "default" } };
 }
 
 /** The grid intensity for CO2e: --grid-intensity wins over .lem-config.yaml; neither gives none (never a guess). */
