@@ -123,6 +123,35 @@ test("per request and per token: J per request, per input, output and total toke
   assert.is(agg.co2e, null, "no CO2e without a grid intensity");
 });
 
+test("energy.phase_split: prefill and decode figures from the result's phases; without the split, null saying so", () => {
+  const withPhases = (cycle: number, prefill: number, total: number) => {
+    const r = measured("bbbbbbbbbbbbbbbb", cycle, total);
+    r.energy.phases = {
+      method: "prefill pass", scope: "gpu", reason: null,
+      prefill: { total_j: prefill, window_s: 1, input_tokens: 50, prompts: 4, per_input_token_j: prefill / 50, per_request_j: prefill / 4, flags: [] },
+      decode: { total_j: total - prefill, window_s: 9, output_tokens: 96, per_output_token_j: (total - prefill) / 96 },
+    };
+    return r;
+  };
+  const [split] = aggregateResults([withPhases(1, 20, 300), withPhases(2, 40, 500)]);
+  close(split.figures.prefill_energy_j.stats?.mean, 30);
+  close(split.figures.prefill_energy_per_input_token_j.stats?.mean, (20 / 50 + 40 / 50) / 2);
+  close(split.figures.decode_energy_j.stats?.mean, (280 + 460) / 2);
+  close(split.figures.decode_energy_per_output_token_j.stats?.mean, (280 / 96 + 460 / 96) / 2);
+  assert.is(split.figures.decode_energy_per_output_token_j.unit, "J/token");
+  for (const key of METRIC_KEYS.filter((k) => /prefill|decode/.test(k))) assert.is(METRICS[key].better, "lower");
+
+  const [plain] = aggregateResults([measured("cccccccccccccccc", 1, 300)]);
+  assert.is(plain.figures.prefill_energy_j.stats, null);
+  assert.is(plain.figures.decode_energy_per_output_token_j.reason, "energy.phase_split is not set");
+
+  const unmeasured = withPhases(1, 0, 0);
+  unmeasured.energy.phases!.reason = "no energy source";
+  unmeasured.energy.phases!.prefill.total_j = null;
+  const [none] = aggregateResults([unmeasured]);
+  assert.is(none.figures.prefill_energy_j.reason, "no energy source");
+});
+
 test("a grid intensity gives CO2e per request and per million output tokens, CI scaled with it", () => {
   const results = [measured("aaaaaaaaaaaaaaaa", 1, 300), measured("aaaaaaaaaaaaaaaa", 2, 500)];
   const [agg] = aggregateResults(results, undefined, { gco2ePerKwh: 250, source: "--grid-intensity" });

@@ -14,7 +14,12 @@ export interface DecoderConfig {
 }
 export interface WarmupConfig { enabled?: boolean; n_warmup?: number }
 export interface BaselineConfig { enabled?: boolean; duration_seconds?: number }
-export interface EnergyConfig { backend?: "auto" | "nvml" | "rapl" | "none"; sample_interval_ms?: number }
+export interface EnergyConfig {
+  backend?: "auto" | "nvml" | "rapl" | "none";
+  sample_interval_ms?: number;
+  /** Prefill and decode energy from an extra prefill-only pass over the same prompts (hashed; costs that pass). */
+  phase_split?: boolean;
+}
 export interface PytorchConfig {
   batch_size?: number;
   device?: "auto" | "cpu" | "cuda";

@@ -39,6 +39,12 @@ const perCount = (r: ExperimentResult, count: number, none: string, per = 1): Cy
   r.energy.total_j === null || !Number.isFinite(r.energy.total_j) ? { value: null, reason: r.energy.reason ?? "energy not measured" }
     : count > 0 ? { value: r.energy.total_j / per / count, reason: null } : { value: null, reason: none };
 
+type Phases = NonNullable<ExperimentResult["energy"]["phases"]>;
+/** A phase figure, or why there is none: the split was not asked for, or energy was not measured. */
+export const PHASE_SPLIT_OFF = "energy.phase_split is not set";
+const phase = (r: ExperimentResult, of: (p: Phases) => number | null): CycleValue =>
+  r.energy.phases ? value(of(r.energy.phases), r.energy.phases.reason, "no energy for this phase") : { value: null, reason: PHASE_SPLIT_OFF };
+
 const latency = (r: ExperimentResult, key: "ttft_ms" | "itl_ms", q: "p50" | "p99"): CycleValue => {
   const s = r.latency[key];
   return value(s[q], s.n === 0 ? `no ${key === "ttft_ms" ? "first-token" : "inter-token"} samples` : s.method, `${key} ${q} not recorded`);
@@ -56,7 +62,7 @@ export const METRICS = {
       ? { value: null, reason: r.energy.total_j === null ? r.energy.reason ?? "energy not measured" : r.baseline.reason ?? "no baseline measured" }
       : value(r.tokens.output > 0 ? r.energy.adjusted_j / r.tokens.output : null, null, "no output tokens"),
   },
-  // Per request and per token, from the cycle's total energy and token counts (DESIGN: "Per request").
+  // Per request and per token, from the cycle's total energy and token counts (README "Reports": the energy_per_* table).
   // The mean over requests of J per output token × that request's output tokens is total J ÷ requests.
   energy_per_request_j: {
     label: "energy per request", unit: "J/request", better: "lower",
@@ -77,6 +83,23 @@ export const METRICS = {
   energy_total_j: {
     label: "total energy", unit: "J", better: "lower",
     of: (r) => value(r.energy.total_j, r.energy.reason, "energy not measured"),
+  },
+  // energy.phase_split: prefill from a one-new-token pass over the same prompts, decode the rest.
+  prefill_energy_j: {
+    label: "prefill energy per pass", unit: "J", better: "lower",
+    of: (r) => phase(r, (p) => p.prefill.total_j),
+  },
+  prefill_energy_per_input_token_j: {
+    label: "prefill energy per input token", unit: "J/token", better: "lower",
+    of: (r) => phase(r, (p) => p.prefill.per_input_token_j),
+  },
+  decode_energy_j: {
+    label: "decode energy per pass", unit: "J", better: "lower",
+    of: (r) => phase(r, (p) => p.decode.total_j),
+  },
+  decode_energy_per_output_token_j: {
+    label: "decode energy per output token", unit: "J/token", better: "lower",
+    of: (r) => phase(r, (p) => p.decode.per_output_token_j),
   },
   output_tokens_per_s: {
     label: "output throughput", unit: "tokens/s", better: "higher",

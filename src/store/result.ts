@@ -52,6 +52,12 @@ export interface ExperimentResult {
     samples?: { attempted: number; missing: number };
     notes?: string[];
     timeline?: (number | null)[][];
+    /** energy.phase_split: prefill (a one-new-token pass over the same prompts) and decode (the rest). */
+    phases?: {
+      method: string; scope: string | null; reason: string | null;
+      prefill: { total_j: number | null; window_s: number; input_tokens: number; prompts: number; per_input_token_j: number | null; per_request_j: number | null; flags: string[] };
+      decode: { total_j: number | null; window_s: number; output_tokens: number; per_output_token_j: number | null };
+    };
   };
   baseline: {
     power_w: number | null; duration_s: number; reason: string | null;

@@ -54,6 +54,52 @@ def _baseline(session, config) -> dict:
     return session.measure_baseline(cfg["enabled"], cfg["duration_seconds"], placement, cooldown)
 
 
+PHASE_METHOD = ("prefill: a second pass over the same prompts with exactly one new token each "
+                "(max_new_tokens = min_new_tokens = 1); decode: the measured pass minus that prefill")
+
+
+def _phase_split(session, backend, measured, record, window_s, energy, baseline) -> dict:
+    """Prefill and decode, as optimum-benchmark splits them: a prefill-only pass over the same
+    prompts, and decode as the measured pass less that pass. Its own window after the measured one,
+    so the measured figures are untouched; its flags stay in its own block."""
+    log(f"prefill pass: {len(measured)} prompts, one new token each (energy.phase_split)")
+    flags_before = list(session.flags)
+    session.flags[:] = []
+    backend.synchronize()
+    session.start_window()
+    t0 = time.perf_counter()
+    prefill = backend.generate(measured, new_tokens=1)
+    backend.synchronize()
+    prefill_s = time.perf_counter() - t0
+    session.stop_window()
+    block = session.energy_block(prefill_s, prefill.output_tokens, baseline)
+    pass_flags = list(session.flags)
+    session.flags[:] = flags_before
+    decode_tokens = record.output_tokens - prefill.output_tokens
+    prefill_j = block["total_j"] if energy["total_j"] is not None else None
+    decode_j = energy["total_j"] - prefill_j if prefill_j is not None else None
+    reason = None
+    if energy["total_j"] is None:
+        reason = energy["reason"]
+    elif prefill_j is None:
+        reason = f"the prefill pass: {block['reason']}"
+    elif decode_j < 0:
+        pass_flags.append("negative_decode_energy")
+        reason = "the prefill pass used more energy than the whole measured pass (noise larger than decode)"
+
+    def per(j, n):
+        return j / n if j is not None and n > 0 else None
+
+    return {
+        "method": PHASE_METHOD, "scope": energy.get("scope"), "reason": reason,
+        "prefill": {"total_j": prefill_j, "window_s": prefill_s, "input_tokens": prefill.input_tokens,
+                    "prompts": prefill.prompts, "per_input_token_j": per(prefill_j, prefill.input_tokens),
+                    "per_request_j": per(prefill_j, prefill.prompts), "flags": _unique(pass_flags)},
+        "decode": {"total_j": decode_j, "window_s": max(window_s - prefill_s, 0.0), "output_tokens": decode_tokens,
+                   "per_output_token_j": per(decode_j, decode_tokens)},
+    }
+
+
 def _measure(envelope, received, config, backend, texts, started_at, visible=None) -> dict:
     log(f"loading {config['model']} ({config['backend']})")
     loaded = backend.load()
@@ -87,6 +133,8 @@ def _measure(envelope, received, config, backend, texts, started_at, visible=Non
 
     energy = session.energy_block(window_s, record.output_tokens, baseline)
     thermal = session.thermal_block()
+    if config["energy"].get("phase_split", False):
+        energy["phases"] = _phase_split(session, backend, measured, record, window_s, energy, baseline)
     gpu_name = (meter.names[0] if getattr(meter, "names", None) else loaded.gpu_name)
     hardware = hardware_fingerprint(loaded.device, gpu_name, len(loaded.cuda_devices))
     flags = list(session.flags)

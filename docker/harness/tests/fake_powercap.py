@@ -2,9 +2,12 @@
 missing zones, and zones that cannot be read even by root (tests run as root, so a denied file is made
 with something root cannot read: a folder or a broken link where energy_uj should be)."""
 
+import contextlib
 import os
 import shutil
 import tempfile
+import threading
+import time
 from typing import Dict, Optional
 
 DEFAULT_RANGE = 262_143_328_850  # a real package's max_energy_range_uj
@@ -67,3 +70,25 @@ class FakePowercap:
 
     def remove(self, folder: str) -> None:
         shutil.rmtree(os.path.join(self.root, folder))
+
+    @contextlib.contextmanager
+    def powered(self, watts: Dict[str, float], tick_s: float = 0.002):
+        """While open, a thread advances each zone's counter at a constant power, as a CPU drawing
+        `watts` would: a window of t seconds then reads close to watts × t."""
+        stop = threading.Event()
+
+        def run():
+            last = time.monotonic()
+            while not stop.wait(tick_s):
+                now = time.monotonic()
+                for folder, w in watts.items():
+                    self.advance(folder, int(w * (now - last) * 1e6))
+                last = now
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            stop.set()
+            thread.join()

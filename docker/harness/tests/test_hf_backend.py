@@ -65,6 +65,18 @@ class HuggingFaceBackendTest(unittest.TestCase):
         self.assertEqual(record.prompts, 2)
         self.assertEqual(record.input_tokens, sum(len(p) for p in prompts))
 
+    def test_a_prefill_pass_makes_one_token_per_prompt_the_first_of_the_full_pass(self):
+        backend, _, prompts = self.load(ignore_eos=False)
+        full, _ = self.chosen_tokens(backend, prompts)
+        chosen = []
+        sampler = backend.sampler
+        backend.sampler = lambda logits: chosen.append(sampler(logits)) or chosen[-1]
+        backend.sampler.start = sampler.start
+        record = backend.generate(prompts, new_tokens=1)
+        self.assertEqual((record.prompts, record.output_tokens, len(record.itl_ms)), (2, 2, 0))
+        self.assertEqual(record.input_tokens, sum(len(p) for p in prompts))
+        self.assertEqual([row[0] for row in full], torch.stack(chosen, dim=1)[:, 0].tolist())
+
     def test_eager_and_sdpa_attention_pick_the_same_greedy_tokens(self):
         tokens = {}
         for attn in ("eager", "sdpa"):

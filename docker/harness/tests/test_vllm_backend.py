@@ -95,6 +95,10 @@ class VllmBackendTest(unittest.TestCase):
         self.assertEqual((record.prompts, record.input_tokens, record.output_tokens), (3, 48, 12))
         self.assertEqual((len(record.ttft_ms), len(record.itl_ms), len(record.e2e_ms)), (3, 9, 3))
         self.assertIn("LLMEngine.step()", record.ttft_method)
+        # The phase split's prefill pass: exactly one new token per prompt, the same prompts.
+        prefill = backend.generate(prompts, new_tokens=1)
+        self.assertEqual((prefill.prompts, prefill.input_tokens, prefill.output_tokens), (3, 48, 3))
+        self.assertEqual(backend.sampling.kwargs["max_tokens"], 4, "the measured pass's sampling is left as it was")
         backend.close()
 
     def test_greedy_decoding_maps_to_temperature_zero_without_top_k(self):

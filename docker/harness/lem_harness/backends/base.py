@@ -44,7 +44,9 @@ class Backend:
     def encode(self, text: str) -> List[int]:
         raise NotImplementedError
 
-    def generate(self, prompts: List[List[int]]) -> GenerationRecord:
+    def generate(self, prompts: List[List[int]], new_tokens: Optional[int] = None) -> GenerationRecord:
+        """One pass. new_tokens: exactly that many per prompt (min = max), e.g. 1 for a prefill-only
+        pass; None: the config's max_output_tokens, stopping at EOS unless ignore_eos."""
         raise NotImplementedError
 
     def synchronize(self) -> None:

@@ -127,18 +127,18 @@ class PytorchBackend(Backend):
     def peak_memory(self) -> dict:
         return cuda_peak_allocated([0]) if self.device == "cuda" else cpu_peak_rss()
 
-    def generate(self, prompts: List[List[int]]) -> GenerationRecord:
+    def generate(self, prompts: List[List[int]], new_tokens: Optional[int] = None) -> GenerationRecord:
         note = CUDA_SYNC_NOTE if self.device == "cuda" else ""
         record = GenerationRecord(ttft_method=TTFT_METHOD + note, itl_method=ITL_METHOD + note, e2e_method=E2E_METHOD + note)
         size = self.section["batch_size"]
         with torch.inference_mode():
             for start in range(0, len(prompts), size):
-                self._generate_batch(prompts[start:start + size], record)
+                self._generate_batch(prompts[start:start + size], record, new_tokens)
         return record
 
-    def _generate_batch(self, batch: List[List[int]], record: GenerationRecord) -> None:
-        max_new = self.config["max_output_tokens"]
-        stop_at_eos = not self.config["decoder"]["ignore_eos"] and bool(self.adapter.eos_ids)
+    def _generate_batch(self, batch: List[List[int]], record: GenerationRecord, new_tokens: Optional[int] = None) -> None:
+        max_new = self.config["max_output_tokens"] if new_tokens is None else new_tokens
+        stop_at_eos = new_tokens is None and not self.config["decoder"]["ignore_eos"] and bool(self.adapter.eos_ids)
         ids, key_mask, positions = left_pad(batch, self.device)
         self.sampler.start(ids, key_mask)
         self.synchronize()

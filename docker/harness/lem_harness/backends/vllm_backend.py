@@ -66,6 +66,7 @@ class VllmBackend(Backend):
             # The preset allows 128k positions; size the KV cache for this experiment unless told otherwise.
             kwargs.setdefault("max_model_len", cfg["max_input_tokens"] + cfg["max_output_tokens"])
         self.llm = LLM(**kwargs)
+        self._sampling_params = SamplingParams
         self.sampling = SamplingParams(**self._sampling_kwargs())
         if preset is not None:
             vocab, n_params, n_method = preset.vocab_size, preset.n_params, "exact count of the preset's shapes"
@@ -132,17 +133,20 @@ class VllmBackend(Backend):
         engine = getattr(self.llm, "llm_engine", None)
         return all(hasattr(engine, name) for name in ("add_request", "step", "has_unfinished_requests"))
 
-    def generate(self, prompts: List[List[int]]) -> GenerationRecord:
-        return self._generate_stepwise(prompts) if self._stepwise() else self._generate_batch(prompts)
+    def generate(self, prompts: List[List[int]], new_tokens: Optional[int] = None) -> GenerationRecord:
+        sampling = self.sampling
+        if new_tokens is not None:
+            sampling = self._sampling_params(**{**self._sampling_kwargs(), "max_tokens": new_tokens, "min_tokens": new_tokens})
+        return self._generate_stepwise(prompts, sampling) if self._stepwise() else self._generate_batch(prompts, sampling)
 
-    def _generate_stepwise(self, prompts: List[List[int]]) -> GenerationRecord:
+    def _generate_stepwise(self, prompts: List[List[int]], sampling) -> GenerationRecord:
         engine = self.llm.llm_engine
         record = GenerationRecord(ttft_method=TTFT_STEP, itl_method=ITL_STEP, e2e_method=E2E_STEP)
         ids = [f"lem-{self._next_id + i}" for i in range(len(prompts))]
         self._next_id += len(prompts)
         started = time.perf_counter()
         for request_id, prompt in zip(ids, prompts):
-            engine.add_request(request_id, {"prompt_token_ids": prompt}, self.sampling)
+            engine.add_request(request_id, {"prompt_token_ids": prompt}, sampling)
         counts = dict.fromkeys(ids, 0)
         last_seen = {}
         while engine.has_unfinished_requests():
@@ -169,10 +173,10 @@ class VllmBackend(Backend):
                     record.prompts += 1
         return record
 
-    def _generate_batch(self, prompts: List[List[int]]) -> GenerationRecord:
+    def _generate_batch(self, prompts: List[List[int]], sampling) -> GenerationRecord:
         """Fallback for a vLLM without a steppable engine: per-request times only from RequestOutput.metrics."""
         started = time.perf_counter()
-        outputs = self.llm.generate([{"prompt_token_ids": p} for p in prompts], self.sampling, use_tqdm=False)
+        outputs = self.llm.generate([{"prompt_token_ids": p} for p in prompts], sampling, use_tqdm=False)
         call_ms = (time.perf_counter() - started) * 1000.0
         record = GenerationRecord(itl_method="not measured: this vLLM exposes no per-token times to LLM.generate")
         for out in outputs:
