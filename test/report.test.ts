@@ -299,4 +299,42 @@ test("lem report: --grid-intensity wins over grid_intensity in .lem-config.yaml;
   assert.not.match(readFileSync(none.csv, "utf8"), /co2e|grid_intensity/i);
 });
 
+test("the report says what energy counts (scope, and every source read) and shows prefill and decode where split", () => {
+  const gpu = syntheticResults({ configs: 2, cycles: 2, hardware: "gpu:NVIDIA H100 x1" });
+  for (const r of gpu) {
+    const j = r.energy.total_j!;
+    r.energy.scope = "gpu";
+    r.energy.combined_scope = "gpu+cpu+dram";
+    r.energy.combined_j = j * 1.5;
+    if (r.hash === gpu[0].hash) {
+      r.energy.phases = {
+        method: "prefill pass", scope: "gpu", reason: null,
+        prefill: { total_j: j / 10, window_s: 1, input_tokens: r.tokens.input, prompts: r.tokens.prompts, per_input_token_j: j / 10 / r.tokens.input, per_request_j: j / 10 / r.tokens.prompts, flags: [] },
+        decode: { total_j: j * 0.9, window_s: 9, output_tokens: r.tokens.output - r.tokens.prompts, per_output_token_j: (j * 0.9) / (r.tokens.output - r.tokens.prompts) },
+      };
+    }
+  }
+  const data = buildReportData(gpu);
+  const md = renderMarkdown(data);
+  const header = md.split("\n").find((l) => l.startsWith("| experiment"))!;
+  assert.match(header, /energy scope/);
+  assert.match(header, /prefill J\/input token/);
+  assert.match(header, /decode J\/output token/);
+  assert.match(md, /\| gpu; all read: gpu\+cpu\+dram \|/);
+  const csv = renderCsv(data).split("\n");
+  const cols = csv[0].split(",");
+  const row = csv[1].split(",");
+  assert.is(row[cols.indexOf("energy_scope")], "gpu");
+  assert.is(row[cols.indexOf("energy_combined_scope")], "gpu+cpu+dram");
+  assert.ok(Number(row[cols.indexOf("energy_combined_j mean [J]")]) > Number(row[cols.indexOf("energy_total_j mean [J]")]));
+  assert.ok(cols.includes("prefill_energy_per_input_token_j mean [J/token]"), "phase figures are CSV columns");
+
+  // No split anywhere: no phase columns; no energy: no scope column either.
+  const plain = renderMarkdown(buildReportData(syntheticResults({ configs: 1, cycles: 2, hardware: "gpu:NVIDIA H100 x1" })));
+  assert.not.match(plain, /prefill J/);
+  assert.match(plain, /\| gpu \|/, "an old result without energy.scope counted the GPU it ran on");
+  const none = renderMarkdown(buildReportData(syntheticResults({ configs: 1, cycles: 2, hardware: "cpu:Test CPU", unmeasured: true })));
+  assert.not.match(none, /energy scope/);
+});
+
 test.run();

@@ -6,7 +6,7 @@ import type { GridIntensity } from "../config/user-config.js";
 export type { GridIntensity };
 import { describeFlag, measurementFlags, SUPERSEDED_HARNESS_FLAG, type MeasurementFlag } from "./measurement-flags.js";
 import { stackDifferences } from "./software-stack.js";
-import { METRICS, METRIC_KEYS, J_PER_KWH, baselinePowerOf, windowOf, type Aggregate, type CycleValue, type Figure, type MetricKey, type Unit } from "./metrics.js";
+import { METRICS, METRIC_KEYS, J_PER_KWH, baselinePowerOf, windowOf, energyScopeOf, combinedScopeOf, type Aggregate, type CycleValue, type Figure, type MetricKey, type Unit } from "./metrics.js";
 
 export * from "./metrics.js";
 
@@ -87,6 +87,10 @@ export interface ConfigAggregate {
   baselinePowerW: Figure;
   /** Energy status per cycle, deduplicated ("measured", "estimated", "unavailable"). */
   energyStatus: ExperimentResult["energy"]["status"][];
+  /** What the headline energy counts over the cycles that have it ("gpu", "cpu"), deduplicated. */
+  energyScope: string[];
+  /** Every source read beside it, as summed in energy_combined_j ("gpu+cpu+dram"), deduplicated. */
+  combinedScope: string[];
   /** Every quality flag seen, with the number of cycles that raised it. */
   qualityFlags: { flag: string; cycles: number }[];
   /** Length of the measurement window over the cycles (measured with or without energy), in s. */
@@ -117,12 +121,16 @@ export function aggregateGroup(group: ResultGroup, grid: GridIntensity | null = 
     figures,
     baselinePowerW: figureOf("W", group.results.map(baselinePowerOf)),
     energyStatus: [...new Set(group.results.map((r) => r.energy.status))],
+    energyScope: distinct(group.results.map(energyScopeOf)),
+    combinedScope: distinct(group.results.map(combinedScopeOf)),
     qualityFlags: [...flags].sort(([a], [b]) => a.localeCompare(b)).map(([flag, cycles]) => ({ flag, cycles })),
     windowS: figureOf("s", group.results.map(windowOf)),
     measurementFlags: measurementFlags(group.results.map((r) => r.energy.window_s), figures, LABELS, stackDifferences(group.results)),
     co2e: grid ? co2eFigures(figures, grid) : null,
   };
 }
+
+const distinct = (values: (string | null)[]): string[] => [...new Set(values.filter((v): v is string => v !== null))];
 
 /** Every flag of a config as text: lem's own first, then the harness's with their cycle counts. */
 export function flagTexts(c: ConfigAggregate): string[] {

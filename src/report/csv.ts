@@ -18,7 +18,7 @@ export function renderCsv(data: ReportData): string {
   const dimKeys = dimensionKeys(data);
   const stats = ["mean", "std", "ci95", "cv", "n", "reason"] as const;
   const header = ["hardware", "hash", "name", "names", "cycles", ...dimKeys.map((k) => `config.${k}`),
-    ...METRIC_KEYS.flatMap((k) => stats.map((s) => columnHeader(k, s))), "baseline_power_w mean [W]", "energy_status", "quality_flags",
+    ...METRIC_KEYS.flatMap((k) => stats.map((s) => columnHeader(k, s))), "baseline_power_w mean [W]", "energy_status", "energy_scope", "energy_combined_scope", "quality_flags",
     "window_s mean [s]", "measurement_flags",
     // CO2e only where the user gave a grid intensity: never a guessed one, never an empty column that looks measured.
     ...(data.grid ? [...CO2E_KEYS.flatMap((k) => stats.map((s) => (s === "cv" || s === "n" || s === "reason" ? `${k} ${s}` : `${k} ${s} [${CO2E_METRICS[k].unit}]`))),
@@ -31,7 +31,7 @@ export function renderCsv(data: ReportData): string {
       const co2e = data.grid ? [...CO2E_KEYS.flatMap((k) => statCells(c.co2e?.[k])), data.grid.gco2ePerKwh, data.grid.source] : [];
       const flags = c.qualityFlags.map((f) => `${f.flag}:${f.cycles}`).join(";");
       lines.push([s.hardware, c.hash, c.names[0], c.names.join(";"), c.cycles, ...dims, ...figures,
-        c.baselinePowerW.stats?.mean, c.energyStatus.join(";"), flags,
+        c.baselinePowerW.stats?.mean, c.energyStatus.join(";"), c.energyScope.join(";"), c.combinedScope.join(";"), flags,
         c.windowS.stats?.mean, c.measurementFlags.map(describeFlag).join(";"), ...co2e].map(cell).join(","));
     });
   }

@@ -40,6 +40,8 @@ export function cycleTable(data: ReportData): TableColumn[] {
     col("baseline_power_w reason", "string", (r) => r.cycle.baselinePowerW.reason),
     col("window_s [s]", "number", (r) => r.cycle.windowS.value),
     col("energy_status", "string", (r) => r.cycle.energyStatus),
+    col("energy_scope", "string", (r) => r.cycle.energyScope),
+    col("energy_combined_scope", "string", (r) => r.cycle.combinedScope),
     // None is null rather than "": CSV writes both empty, so pandas reads the same frame from either file.
     col("quality_flags", "string", (r) => r.cycle.qualityFlags.join(";") || null),
     // CO2e only where the user gave a grid intensity, as in results.csv.

@@ -28,16 +28,19 @@ const mib = (c: ConfigAggregate) => (c.figures.peak_memory_bytes.stats ? (c.figu
  * A table column: its header, alignment and cell; energy columns are left out where no config has
  * energy, CO2e columns also where no grid intensity was given.
  */
-interface Column { head: string; align: string; energy?: true; co2e?: true; cell(c: ConfigAggregate): string }
+interface Column { head: string; align: string; energy?: true; co2e?: true; phases?: true; cell(c: ConfigAggregate): string }
 const COLUMNS: Column[] = [
   { head: "experiment", align: "---", cell: (c) => md(c.names[0]) },
   { head: "hash", align: "---", cell: (c) => `\`${c.hash}\`` },
   { head: "cycles", align: "--:", cell: (c) => String(c.cycles) },
+  { head: "energy scope", align: "---", energy: true, cell: (c) => md([c.energyScope.join(", "), ...c.combinedScope.filter((s) => !c.energyScope.includes(s)).map((s) => `all read: ${s}`)].filter(Boolean).join("; ")) },
   { head: "J/token", align: "--:", energy: true, cell: (c) => fig(c.figures.energy_per_token_j, 4) },
   { head: "J/token (baseline-adj.)", align: "--:", energy: true, cell: (c) => fig(c.figures.energy_per_token_adjusted_j, 4) },
   { head: "J/request", align: "--:", energy: true, cell: (c) => figSig(c.figures.energy_per_request_j) },
   { head: "J/input token", align: "--:", energy: true, cell: (c) => figSig(c.figures.energy_per_input_token_j) },
   { head: "J/token (in+out)", align: "--:", energy: true, cell: (c) => figSig(c.figures.energy_per_total_token_j) },
+  { head: "prefill J/input token", align: "--:", energy: true, phases: true, cell: (c) => figSig(c.figures.prefill_energy_per_input_token_j) },
+  { head: "decode J/output token", align: "--:", energy: true, phases: true, cell: (c) => figSig(c.figures.decode_energy_per_output_token_j) },
   { head: "kWh/M output tokens", align: "--:", energy: true, cell: (c) => figSig(c.figures.kwh_per_million_output_tokens) },
   { head: "gCO2e/request", align: "--:", energy: true, co2e: true, cell: co2e("co2e_per_request_g") },
   { head: "gCO2e/M output tokens", align: "--:", energy: true, co2e: true, cell: co2e("co2e_per_million_output_tokens_g") },
@@ -59,7 +62,8 @@ export function renderMarkdown(data: ReportData, limit = STEP_SUMMARY_LIMIT - 40
   if (data.grid) out.push(`CO2e at a grid intensity of ${data.grid.gco2ePerKwh} gCO2e/kWh, from ${md(data.grid.source)}.`, "");
   let size = out.join("\n").length;
   for (const s of data.sections) {
-    const columns = COLUMNS.filter((col) => (!col.energy || s.measured.has("energy_per_token_j")) && (!col.co2e || data.grid !== null));
+    const columns = COLUMNS.filter((col) => (!col.energy || s.measured.has("energy_per_token_j")) && (!col.co2e || data.grid !== null)
+      && (!col.phases || s.measured.has("prefill_energy_j")));
     const head = [`### ${md(s.hardware)}`, "", `| ${columns.map((col) => col.head).join(" | ")} |`, `|${columns.map((col) => col.align).join("|")}|`];
     out.push(...head);
     size += head.join("\n").length;

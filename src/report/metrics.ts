@@ -80,6 +80,11 @@ export const METRICS = {
     label: "kWh per million output tokens", unit: "kWh/Mtok", better: "lower",
     of: (r) => perCount(r, r.tokens.output / 1e6, "no output tokens", J_PER_KWH),
   },
+  energy_combined_j: {
+    label: "energy, every source read (energy_combined_scope)", unit: "J", better: "lower",
+    of: (r) => r.energy.total_j === null ? { value: null, reason: r.energy.reason ?? "energy not measured" }
+      : value(r.energy.combined_j, null, "not recorded: a result from before energy.sources"),
+  },
   energy_total_j: {
     label: "total energy", unit: "J", better: "lower",
     of: (r) => value(r.energy.total_j, r.energy.reason, "energy not measured"),
@@ -130,3 +135,12 @@ export const METRIC_KEYS = Object.keys(METRICS) as MetricKey[];
 export const baselinePowerOf = (r: ExperimentResult): CycleValue => value(r.baseline.power_w, r.baseline.reason, "no baseline measured");
 /** A cycle's measurement window, in s (measured with or without energy). */
 export const windowOf = (r: ExperimentResult): CycleValue => value(r.energy.window_s, null, "window not recorded");
+
+/**
+ * What a cycle's headline energy counts ("gpu", "cpu"), null where it has none. Results stored
+ * before energy.scope existed counted the devices the run computed on: GPUs on a GPU fingerprint.
+ */
+export const energyScopeOf = (r: ExperimentResult): string | null =>
+  r.energy.total_j === null ? null : r.energy.scope ?? (r.hardware.startsWith("gpu:") ? "gpu" : "cpu");
+/** Every source a cycle read over its window, summed in energy_combined_j ("gpu+cpu+dram"); null where not recorded. */
+export const combinedScopeOf = (r: ExperimentResult): string | null => (r.energy.total_j === null ? null : r.energy.combined_scope ?? null);

@@ -1,4 +1,4 @@
-import { aggregateGroup, baselinePowerOf, groupResults, METRIC_KEYS, METRICS, windowOf, type ConfigAggregate, type CycleValue, type GridIntensity, type MetricKey, type ResultGroup } from "./aggregate.js";
+import { aggregateGroup, baselinePowerOf, combinedScopeOf, energyScopeOf, groupResults, METRIC_KEYS, METRICS, windowOf, type ConfigAggregate, type CycleValue, type GridIntensity, type MetricKey, type ResultGroup } from "./aggregate.js";
 import { flattenConfig, sweepDimensions, type Dimension, type DimensionValue } from "./dimensions.js";
 import type { ExperimentResult } from "../store/result.js";
 
@@ -33,6 +33,8 @@ export interface CycleRecord {
   baselinePowerW: CycleValue;
   windowS: CycleValue;
   energyStatus: ExperimentResult["energy"]["status"];
+  energyScope: string | null;
+  combinedScope: string | null;
   qualityFlags: string[];
 }
 
@@ -146,7 +148,7 @@ export function buildReportData(results: readonly ExperimentResult[], options: {
     });
     const cycles = list.map((g) => g.results.map((r, j): CycleRecord => ({
       cycle: g.cycles[j], values: Object.fromEntries(METRIC_KEYS.map((k) => [k, g.values[k][j]])) as Record<MetricKey, CycleValue>,
-      baselinePowerW: baselinePowerOf(r), windowS: windowOf(r), energyStatus: r.energy.status, qualityFlags: r.quality_flags,
+      baselinePowerW: baselinePowerOf(r), windowS: windowOf(r), energyStatus: r.energy.status, energyScope: energyScopeOf(r), combinedScope: combinedScopeOf(r), qualityFlags: r.quality_flags,
     })));
     return {
       hardware, configs, cycles, dimensions: dims, dimensionValues, timelines,
