@@ -34,6 +34,9 @@ test("modelSeconds: start-up + baseline + 2·params FLOPs per token over every p
   // A batch of 4 shares the work: compute ÷ √4.
   const batched = modelSeconds(config({ model: "synthetic:8b", n: 10, pytorch: { batch_size: 4 } }));
   assert.ok(Math.abs(batched - (38 + (modelSeconds(c) - 38) / 2)) < 1e-9);
+  // energy.phase_split: the 10 measured prompts again, 256 input tokens and one new token each.
+  const split = modelSeconds(config({ model: "synthetic:8b", n: 10, energy: { phase_split: true } }));
+  assert.ok(Math.abs(split - modelSeconds(c) - (2 * 8_030_261_248 * 10 * 257) / 2e10) < 1e-9);
 });
 
 test("costModel: a measured config keeps its own time; the rest are modelled × Σmeasured/Σmodelled", () => {

@@ -1,5 +1,7 @@
 import type { ExperimentConfig } from "../lemfile/types.js";
 import { isSynthetic, SYNTHETIC_PREFIX } from "../config/models.js";
+import { BACKEND_DEFAULTS, EXPERIMENT_DEFAULTS } from "../config/defaults.js";
+import { gpusPerRun } from "../config/gpus.js";
 
 /**
  * Parameter counts of the synthetic:<preset> models, as docker/harness/lem_harness/models/presets.py
@@ -30,17 +32,27 @@ export function modelParams(model: string): number {
 
 /**
  * Expected seconds of one cycle of a config before anything is measured: a fixed start-up, the
- * idle baseline, and 2·params FLOPs per token over every prompt (warmup included), batches
- * sharing the work (sub-linearly: a batch is not free). Prompts × tokens × model size, as a rate.
+ * idle baseline, and 2·params FLOPs per token over every prompt (warmup included, and the prefill
+ * pass of energy.phase_split), batches sharing the work (sub-linearly: a batch is not free).
+ * Prompts × tokens × model size, as a rate.
  */
 export function modelSeconds(config: ExperimentConfig): number {
-  const prompts = (config.n ?? 100) + (config.warmup?.enabled === false ? 0 : config.warmup?.n_warmup ?? 3);
-  const tokens = (config.max_input_tokens ?? 256) + (config.max_output_tokens ?? 128);
-  const batch = config.backend === "vllm" ? Math.min(config.vllm?.engine?.max_num_seqs ?? 256, prompts) : config.pytorch?.batch_size ?? 1;
-  const tp = config.backend === "vllm" ? config.vllm?.engine?.tensor_parallel_size ?? 1 : 1;
-  const baseline = config.baseline?.enabled === false ? 0 : config.baseline?.duration_seconds ?? 30;
-  const compute = (2 * modelParams(config.model) * prompts * tokens) / ASSUMED_FLOPS / Math.sqrt(Math.max(1, batch)) / tp;
-  return FIXED_SECONDS + baseline + compute;
+  // The configs planned have the schema's defaults applied (normalizeExperiment); where a field is
+  // absent anyway, the schema's own default stands in, never a number restated here.
+  const d = EXPERIMENT_DEFAULTS;
+  const engine = BACKEND_DEFAULTS.vllm.engine;
+  const warmup = (config.warmup?.enabled ?? d.warmup.enabled) ? config.warmup?.n_warmup ?? d.warmup.n_warmup : 0;
+  const prompts = (config.n ?? d.n) + warmup;
+  const tokens = (config.max_input_tokens ?? d.max_input_tokens) + (config.max_output_tokens ?? d.max_output_tokens);
+  const batch = config.backend === "vllm"
+    ? Math.min(config.vllm?.engine?.max_num_seqs ?? engine.max_num_seqs, prompts)
+    : config.pytorch?.batch_size ?? BACKEND_DEFAULTS.pytorch.batch_size;
+  const tp = gpusPerRun(config);
+  const baseline = (config.baseline?.enabled ?? d.baseline.enabled) ? config.baseline?.duration_seconds ?? d.baseline.duration_seconds : 0;
+  const rate = (2 * modelParams(config.model)) / ASSUMED_FLOPS / Math.sqrt(Math.max(1, batch)) / tp;
+  // energy.phase_split adds a prefill-only pass: the measured prompts again, one new token each.
+  const prefillPass = config.energy?.phase_split ? (config.n ?? d.n) * ((config.max_input_tokens ?? d.max_input_tokens) + 1) : 0;
+  return FIXED_SECONDS + baseline + rate * (prompts * tokens + prefillPass);
 }
 
 /** A stored wall time of one config on the hardware it will run on. */
