@@ -2,11 +2,12 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, writeFileSync, readFileSync, mkdirSync } from "node:fs";
-import { join, dirname } from "node:path";
+import { join, dirname, basename } from "node:path";
 import { hostname } from "node:os";
 import { ResultStore } from "../src/store/store.js";
 import { tryLock } from "../src/store/lock.js";
 import { writeFileAtomic } from "../src/store/atomic.js";
+import * as layout from "../src/store/layout.js";
 import { measurementHash } from "../src/config/hash.js";
 import { config, fakeResult } from "./helpers/fixtures.js";
 import { tempDir } from "./helpers/temp.js";
@@ -75,5 +76,35 @@ test("a stale lock (dead pid) is broken", () => {
   assert.ok(tryLock(join(dir, "n.lock")).acquired);
 });
 
+
+test("the store's files are where the layout says, and the layout recognises each of them", () => {
+  const root = tempDir();
+  const store = new ResultStore(root);
+  store.saveConfig(node.hash, node.names, [], node.config, 1);
+  const saved = store.saveResult(fakeResult(node));
+  store.saveFailure(node.hash, 2, node.hardware, { type: "HarnessError", message: "x", at: "" });
+  const lock = store.lock(node.hash, 3);
+  assert.is(saved, layout.resultPath(root, node.hash, node.hardware, 1));
+  assert.ok(existsSync(layout.configPath(root, node.hash)));
+  assert.ok(existsSync(layout.failurePath(root, node.hash, node.hardware, 2)));
+  assert.ok(existsSync(layout.lockPath(root, node.hash, 3)));
+  if (lock.acquired) lock.release();
+  assert.ok(layout.isHashDirName(node.hash));
+  assert.not.ok(layout.isHashDirName(node.hash.toUpperCase()));
+  assert.is(layout.parseResultFile(layout.resultFileName(7)), 7);
+  assert.is(layout.parseResultFile(layout.failureFileName(7)), undefined);
+  assert.is(layout.parseFailureFile(layout.failureFileName(7)), 7);
+  assert.is(layout.parseFailureFile(layout.resultFileName(7)), undefined);
+  const temp = layout.tempPath(join(root, "cycle-1.json"));
+  assert.is(dirname(temp), root);
+  for (const name of [layout.CONFIG_FILE, layout.failureFileName(2), layout.lockFileName(3), basename(layout.writeCheckPath(root)),
+    basename(temp), layout.asidePath("cycle-1.json")]) {
+    assert.ok(layout.isBookkeepingName(name), name);
+  }
+  assert.not.ok(layout.isBookkeepingName(layout.resultFileName(1)));
+  assert.not.ok(layout.isBookkeepingName("notes.txt"));
+  assert.is(store.hashFolders().join(), node.hash);
+  assert.equal(new ResultStore(join(root, "none")).hashFolders(), []);
+});
 
 test.run();

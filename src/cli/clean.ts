@@ -1,6 +1,5 @@
-import { readdirSync } from "node:fs";
 import { parse } from "./args.js";
-import { loadProject } from "./project.js";
+import { loadProject } from "../project/project.js";
 import { out, printable } from "./output.js";
 import { makeSelector } from "../graph/select.js";
 import { inputError } from "../errors.js";
@@ -45,10 +44,7 @@ export async function cleanCommand(argv: string[]): Promise<number> {
   const current = new Set(project.expanded.experiments.map((e) => e.hash));
   const select = makeSelector(positionals);
   const selected = new Set(project.nodes.filter(select).map((n) => n.hash));
-  let stored: string[] = [];
-  try {
-    stored = readdirSync(project.store.root, { withFileTypes: true }).filter((d) => d.isDirectory() && /^[0-9a-f]{16}$/.test(d.name)).map((d) => d.name);
-  } catch { /* no store yet */ }
+  const stored = project.store.hashFolders();
   const doomed = stored.filter((hash) => values.all || (positionals.length ? selected.has(hash) : !current.has(hash)));
   // Names as the store recorded them, read without touching it (a dry run changes nothing).
   const entries = new ResultStore(project.store.root, { readOnly: true }).snapshot().entries;

@@ -1,3 +1,4 @@
+import { EXPERIMENT_DEFAULTS } from "./defaults.js";
 import { validators, schemas } from "./schemas.js";
 import { schemaProblems, formatSchemaErrors, type SchemaProblem } from "./format-errors.js";
 import { nonJsonValues } from "../lemfile/json-values.js";
@@ -166,7 +167,7 @@ function evaluate(entry: ExperimentEntry, index: number, defaults: Json, digest?
     return evaluated;
   }
   // A dataset file is an input like any other: its contents are part of the hash.
-  const dataset = result.config.dataset ?? "synthetic";
+  const dataset = result.config.dataset ?? EXPERIMENT_DEFAULTS.dataset;
   if (dataset !== "synthetic" && digest) {
     const sha = digest(dataset);
     if (!sha) {

@@ -1,6 +1,7 @@
 import { closeSync, fsyncSync, openSync, renameSync, writeSync, unlinkSync } from "node:fs";
-import { dirname, basename, join } from "node:path";
+import { dirname } from "node:path";
 import { storeError } from "./store-error.js";
+import { tempPath } from "./layout.js";
 
 /** writeSync's shape; tests inject one that writes short to prove every byte is checked. */
 export type WriteFn = (fd: number, buffer: Uint8Array, offset: number, length: number) => number;
@@ -25,7 +26,7 @@ export function writeAll(fd: number, data: string | Uint8Array, write: WriteFn =
  */
 export function writeFileAtomic(path: string, data: string, write: WriteFn = writeSync): void {
   const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  const tmp = tempPath(path);
   let fd: number | undefined;
   try {
     fd = openSync(tmp, "wx", 0o644);

@@ -2,7 +2,7 @@ import { mkdirSync, readdirSync, rmSync, type Dirent } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { writeFileAtomic } from "./atomic.js";
-import { hardwareId } from "./hardware-id.js";
+import { hardwareId, isHashDirName, parseResultFile, isBookkeepingName, configPath, hashDir, hardwareDir, resultPath, failurePath } from "./layout.js";
 import { readRegularFile, readJsonFile, parseJson, NotRegularFile, NotJson } from "./read-regular.js";
 import { checkStoredConfig, type StoredConfig } from "./stored-config.js";
 import { storeError } from "./store-error.js";
@@ -49,11 +49,6 @@ interface Checked { source: string; text: string; canonical: string; hash: strin
 
 interface CheckedEntry { hash: string; configText: StoredConfig; results: Checked[] }
 
-const HASH_DIR = /^[0-9a-f]{16}$/;
-const RESULT_FILE = /^cycle-(\d+)\.json$/;
-/** Files a store holds that are not results to merge: failures, locks, temp files, quarantined files. */
-const NOT_MERGED = /^(cycle-\d+\.(failed\.json|lock)|\..*|.*\.corrupt-.*|config\.json)$/;
-
 const firstLine = (error: unknown) => (error instanceof Error ? error.message : String(error)).split("\n")[0];
 /** Why a file could not be read, never quoting what it holds (nor what a link points at: links are not followed). */
 const unreadable = (error: unknown) =>
@@ -70,10 +65,10 @@ function list(dir: string): Dirent[] {
  * config.json of an entry: readable, a valid experiment config, and hashing to the folder's name
  * (with this lem's hash_version); else why not.
  */
-function checkConfig(dir: string, hash: string): StoredConfig | string {
+function checkConfig(root: string, hash: string): StoredConfig | string {
   let data: unknown;
   try {
-    data = readJsonFile(join(dir, "config.json"));
+    data = readJsonFile(configPath(root, hash));
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "ENOENT" ? "no config.json: the folder's hash cannot be checked" : `config.json unreadable (${unreadable(error)})`;
   }
@@ -111,44 +106,44 @@ function checkResult(path: string, hash: string, hwDir: string, cycle: number): 
 function checkFolder(root: string, files: ImportItem[], ignored: string[]): CheckedEntry[] {
   const entries: CheckedEntry[] = [];
   for (const child of list(root).sort((a, b) => a.name.localeCompare(b.name))) {
-    const dir = join(root, child.name);
-    if (HASH_DIR.test(child.name) && child.isSymbolicLink()) {
+    const dir = hashDir(root, child.name);
+    if (isHashDirName(child.name) && child.isSymbolicLink()) {
       files.push({ source: dir, state: "refused", reason: LINK });
       continue;
     }
-    if (!HASH_DIR.test(child.name) || !child.isDirectory()) {
+    if (!isHashDirName(child.name) || !child.isDirectory()) {
       if (!child.name.startsWith(".")) ignored.push(`${dir}: not a result folder (a config hash)`);
       continue;
     }
     const hash = child.name;
-    const config = checkConfig(dir, hash);
+    const config = checkConfig(root, hash);
     const results: Checked[] = [];
     const refusals: ImportItem[] = [];
     for (const hw of list(dir).sort((a, b) => a.name.localeCompare(b.name))) {
       const hwPath = join(dir, hw.name);
-      if (hw.isSymbolicLink() && !NOT_MERGED.test(hw.name)) {
+      if (hw.isSymbolicLink() && !isBookkeepingName(hw.name)) {
         refusals.push({ source: hwPath, state: "refused", hash, reason: LINK });
         continue;
       }
       if (!hw.isDirectory()) {
-        if (!NOT_MERGED.test(hw.name)) ignored.push(`${hwPath}: not part of a result folder`);
+        if (!isBookkeepingName(hw.name)) ignored.push(`${hwPath}: not part of a result folder`);
         continue;
       }
       for (const file of list(hwPath).sort((a, b) => a.name.localeCompare(b.name))) {
         const path = join(hwPath, file.name);
-        const m = RESULT_FILE.exec(file.name);
-        if (!m) {
-          if (!NOT_MERGED.test(file.name)) ignored.push(`${path}: not a result file`);
+        const cycle = parseResultFile(file.name);
+        if (cycle === undefined) {
+          if (!isBookkeepingName(file.name)) ignored.push(`${path}: not a result file`);
           continue;
         }
-        const checked = checkResult(path, hash, hw.name, Number(m[1]));
-        if (typeof checked === "string") refusals.push({ source: path, state: "refused", hash, cycle: Number(m[1]), reason: checked });
+        const checked = checkResult(path, hash, hw.name, cycle);
+        if (typeof checked === "string") refusals.push({ source: path, state: "refused", hash, cycle, reason: checked });
         else results.push(checked);
       }
     }
     if (typeof config === "string") {
       // Nothing of an entry whose config cannot be trusted is written.
-      files.push({ source: join(dir, "config.json"), state: "refused", hash, reason: config });
+      files.push({ source: configPath(root, hash), state: "refused", hash, reason: config });
       for (const r of results) files.push({ source: r.source, state: "refused", hash, cycle: r.cycle, hardware: r.hardware, reason: "its folder's config.json was refused" });
       files.push(...refusals);
       continue;
@@ -180,9 +175,8 @@ function mkdir(dir: string, root: string) {
 
 /** Adds the entry's names and sweeps to this store's config.json (or writes it), atomically. */
 function mergeConfig(store: ResultStore, entry: CheckedEntry): void {
-  const dir = join(store.root, entry.hash);
-  mkdir(dir, store.root);
-  const path = join(dir, "config.json");
+  mkdir(hashDir(store.root, entry.hash), store.root);
+  const path = configPath(store.root, entry.hash);
   let previous: StoredConfig | undefined;
   try {
     const checked = checkStoredConfig(readJsonFile(path));
@@ -215,8 +209,8 @@ export async function importStores(store: ResultStore, dirs: readonly string[], 
   for (const entry of entries) {
     if (!options.dryRun && entry.results.length > 0) mergeConfig(store, entry);
     for (const result of entry.results) {
-      const hwDir = join(store.root, result.hash, hardwareId(result.hardware));
-      const target = join(hwDir, `cycle-${result.cycle}.json`);
+      const hwDir = hardwareDir(store.root, result.hash, result.hardware);
+      const target = resultPath(store.root, result.hash, result.hardware, result.cycle);
       const item: ImportItem = { source: result.source, state: "imported", target, hash: result.hash, cycle: result.cycle, hardware: result.hardware };
       const earlier = planned.get(target);
       if (options.dryRun) {
@@ -231,7 +225,7 @@ export async function importStores(store: ResultStore, dirs: readonly string[], 
         if (seen.state === "absent") {
           mkdir(hwDir, store.root);
           writeFileAtomic(target, result.text.endsWith("\n") ? result.text : result.text + "\n");
-          rmSync(join(hwDir, `cycle-${result.cycle}.failed.json`), { force: true });
+          rmSync(failurePath(store.root, result.hash, result.hardware, result.cycle), { force: true });
           planned.set(target, result);
           files.push(item);
         } else {

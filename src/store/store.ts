@@ -2,7 +2,7 @@ import { mkdirSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, openS
 import { join } from "node:path";
 import { writeFileAtomic } from "./atomic.js";
 import { tryLock, type LockResult } from "./lock.js";
-import { hardwareId } from "./hardware-id.js";
+import { isHashDirName, parseResultFile, parseFailureFile, configPath, hashDir, hardwareDir, resultPath, failurePath, lockPath, asidePath, writeCheckPath } from "./layout.js";
 import { readJsonFile, NotRegularFile } from "./read-regular.js";
 import { checkStoredConfig, type StoredConfig } from "./stored-config.js";
 import { StoreError, storeError } from "./store-error.js";
@@ -14,16 +14,9 @@ import type { FailureRecord, StoreEntry, StoreSnapshot } from "../graph/snapshot
 
 export type { FailureRecord, StoreEntry, StoreSnapshot } from "../graph/snapshot.js";
 
-const HASH_DIR = /^[0-9a-f]{16}$/;
-const RESULT_FILE = /^cycle-(\d+)\.json$/;
-const FAILURE_FILE = /^cycle-(\d+)\.failed\.json$/;
-
 /**
- * results/<hash>/config.json                   the canonical config and every name it had
- * results/<hash>/<hardware-id>/cycle-<n>.json   one measured cycle (schemas/result.schema.json)
- * results/<hash>/<hardware-id>/cycle-<n>.failed.json   the last failure of that cycle there
- * results/<hash>/cycle-<n>.lock                 held while a build measures that cycle
- * Every write is atomic, so a file that exists is complete.
+ * A results folder, laid out as ./layout.ts describes (one folder per config hash, one per
+ * hardware in it, a file per cycle). Every write is atomic, so a file that exists is complete.
  */
 export interface StoreOptions {
   /**
@@ -40,7 +33,7 @@ export class ResultStore {
     const entries = new Map<string, StoreEntry>();
     const warnings: string[] = [];
     for (const child of this.listRoot()) {
-      if (!HASH_DIR.test(child.name)) continue;
+      if (!isHashDirName(child.name)) continue;
       if (!this.isDir(this.root, child, warnings)) {
         if (child.isSymbolicLink() && this.options.readOnly) continue; // named by isDir
         warnings.push(`${join(this.root, child.name)}: a file named like a result folder; ignored (move it out of ${this.root})`);
@@ -67,14 +60,14 @@ export class ResultStore {
   }
 
   private readEntry(hash: string, warnings: string[]): StoreEntry | undefined {
-    const dir = join(this.root, hash);
+    const dir = hashDir(this.root, hash);
     const entry: StoreEntry = { hash, names: [], groups: [], configState: "missing", updatedAt: "", done: new Map(), failed: new Map() };
-    const configPath = join(dir, "config.json");
+    const configFile = configPath(this.root, hash);
     const before = warnings.length;
-    const raw = this.readJson<unknown>(configPath, warnings);
+    const raw = this.readJson<unknown>(configFile, warnings);
     const config = raw === undefined ? undefined : checkStoredConfig(raw);
     if (typeof config === "string") {
-      warnings.push(`${configPath}: ${config}; ignored${this.options.readOnly ? "" : " (the next build rewrites it)"}`);
+      warnings.push(`${configFile}: ${config}; ignored${this.options.readOnly ? "" : " (the next build rewrites it)"}`);
     } else if (config) {
       entry.names = config.names ?? [];
       entry.groups = config.groups ?? [];
@@ -88,17 +81,17 @@ export class ResultStore {
       if (!this.isDir(dir, child, warnings)) continue;
       const hwDir = join(dir, child.name);
       for (const file of this.list(hwDir, warnings)) {
-        const done = RESULT_FILE.exec(file.name);
-        const failed = FAILURE_FILE.exec(file.name);
-        if (done) {
-          const result = this.readResult(join(hwDir, file.name), hash, Number(done[1]), warnings);
-          if (result) push(entry.done, Number(done[1]), result.hardware);
-        } else if (failed) {
+        const done = parseResultFile(file.name);
+        const failed = parseFailureFile(file.name);
+        if (done !== undefined) {
+          const result = this.readResult(join(hwDir, file.name), hash, done, warnings);
+          if (result) push(entry.done, done, result.hardware);
+        } else if (failed !== undefined) {
           const record = this.readJson<FailureRecord & { hardware: string }>(join(hwDir, file.name), warnings);
           if (record) {
-            const byHw = entry.failed.get(Number(failed[1])) ?? new Map<string, FailureRecord>();
+            const byHw = entry.failed.get(failed) ?? new Map<string, FailureRecord>();
             byHw.set(record.hardware, record);
-            entry.failed.set(Number(failed[1]), byHw);
+            entry.failed.set(failed, byHw);
           }
         }
       }
@@ -146,7 +139,7 @@ export class ResultStore {
   /** Moves a bad file aside; on a read-only store it stays where it is and is still ignored. */
   private quarantine(path: string): string {
     if (this.options.readOnly) return "ignored (left as it is)";
-    const aside = `${path}.corrupt-${new Date().toISOString().replace(/[:.]/g, "")}`;
+    const aside = asidePath(path);
     try {
       renameSync(path, aside);
       return `moved to ${aside}`;
@@ -177,7 +170,7 @@ export class ResultStore {
         "move that file away, or set results_dir (lemfile or .lem-config.yaml) to a folder", 2, "ENOTDIR");
     }
     this.mkdir(this.root);
-    const probe = join(this.root, `.lem-write-check.${process.pid}`);
+    const probe = writeCheckPath(this.root);
     try {
       closeSync(openSync(probe, "w"));
       unlinkSync(probe);
@@ -189,12 +182,12 @@ export class ResultStore {
 
   /** Makes the folders a node's files go in, before it runs: a file in the way is an error now, not after measuring. */
   prepareNode(hash: string, hardware: string, cycle: number): void {
-    const dir = join(this.root, hash, hardwareId(hardware));
+    const dir = hardwareDir(this.root, hash, hardware);
     this.mkdir(dir);
     // A folder where the result (or its failure record) goes would fail the rename after measuring.
-    for (const file of [`cycle-${cycle}.json`, `cycle-${cycle}.failed.json`]) {
-      if (statKind(join(dir, file)) === "dir") {
-        throw new StoreError(`${join(dir, file)}: a folder is in the way where lem keeps a result file`,
+    for (const file of [resultPath(this.root, hash, hardware, cycle), failurePath(this.root, hash, hardware, cycle)]) {
+      if (statKind(file) === "dir") {
+        throw new StoreError(`${file}: a folder is in the way where lem keeps a result file`,
           `move that folder out of ${dir}: lem writes the cycle's result there`, 2, "EISDIR");
       }
     }
@@ -206,7 +199,7 @@ export class ResultStore {
    * it after this one planned.
    */
   hasResult(hash: string, cycle: number, hardware: string, sinceMs?: number): boolean {
-    const path = join(this.root, hash, hardwareId(hardware), `cycle-${cycle}.json`);
+    const path = resultPath(this.root, hash, hardware, cycle);
     if (sinceMs !== undefined) {
       try { if (statSync(path).mtimeMs < sinceMs) return false; } catch { return false; }
     }
@@ -217,9 +210,8 @@ export class ResultStore {
 
   /** Records the config and names; rewritten when names change so `changed:` can be explained later. */
   saveConfig(hash: string, names: string[], groups: string[], config: ExperimentConfig, hashVersion: number): void {
-    const dir = join(this.root, hash);
-    this.mkdir(dir);
-    const path = join(dir, "config.json");
+    this.mkdir(hashDir(this.root, hash));
+    const path = configPath(this.root, hash);
     let previous: StoredConfig | undefined;
     try {
       const checked = checkStoredConfig(readJsonFile(path));
@@ -234,36 +226,34 @@ export class ResultStore {
   }
 
   lock(hash: string, cycle: number): LockResult {
-    this.mkdir(join(this.root, hash));
-    return tryLock(join(this.root, hash, `cycle-${cycle}.lock`));
+    this.mkdir(hashDir(this.root, hash));
+    return tryLock(lockPath(this.root, hash, cycle));
   }
 
   saveResult(result: ExperimentResult): string {
-    const dir = join(this.root, result.hash, hardwareId(result.hardware));
-    this.mkdir(dir);
-    const path = join(dir, `cycle-${result.cycle}.json`);
+    this.mkdir(hardwareDir(this.root, result.hash, result.hardware));
+    const path = resultPath(this.root, result.hash, result.hardware, result.cycle);
     writeFileAtomic(path, JSON.stringify(result, null, 2) + "\n");
-    rmSync(join(dir, `cycle-${result.cycle}.failed.json`), { force: true });
+    rmSync(failurePath(this.root, result.hash, result.hardware, result.cycle), { force: true });
     return path;
   }
 
   saveFailure(hash: string, cycle: number, hardware: string, failure: FailureRecord): void {
-    const dir = join(this.root, hash, hardwareId(hardware));
-    this.mkdir(dir);
-    writeFileAtomic(join(dir, `cycle-${cycle}.failed.json`), JSON.stringify({ ...failure, hardware }, null, 2) + "\n");
+    this.mkdir(hardwareDir(this.root, hash, hardware));
+    writeFileAtomic(failurePath(this.root, hash, hardware, cycle), JSON.stringify({ ...failure, hardware }, null, 2) + "\n");
   }
 
   /** Every valid result stored for a hash, all hardware, sorted by cycle. */
   results(hash: string): ExperimentResult[] {
-    const dir = join(this.root, hash);
+    const dir = hashDir(this.root, hash);
     if (statKind(dir) !== "dir") return [];
     const out: ExperimentResult[] = [];
     const warnings: string[] = [];
     for (const child of this.list(dir, warnings)) {
       if (!this.isDir(dir, child, warnings)) continue;
       for (const file of this.list(join(dir, child.name), warnings)) {
-        const m = RESULT_FILE.exec(file.name);
-        const result = m && this.readResult(join(dir, child.name, file.name), hash, Number(m[1]), warnings);
+        const cycle = parseResultFile(file.name);
+        const result = cycle !== undefined && this.readResult(join(dir, child.name, file.name), hash, cycle, warnings);
         if (result) out.push(result);
       }
     }
@@ -279,9 +269,18 @@ export class ResultStore {
     return false;
   }
 
+  /** The names of the root's config folders (real folders, not links to one); none when the root cannot be listed. */
+  hashFolders(): string[] {
+    try {
+      return readdirSync(this.root, { withFileTypes: true }).filter((d) => d.isDirectory() && isHashDirName(d.name)).map((d) => d.name);
+    } catch {
+      return []; // no store yet
+    }
+  }
+
   /** Removes a hash's folder; returns whether it existed. */
   remove(hash: string): boolean {
-    const dir = join(this.root, hash);
+    const dir = hashDir(this.root, hash);
     if (statKind(dir) !== "dir") return false;
     try {
       rmSync(dir, { recursive: true, force: true });
