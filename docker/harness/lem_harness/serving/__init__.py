@@ -1,0 +1,11 @@
+"""Serving measurements (issue 20): the energy of an inference server under an open-loop request load.
+
+    arrivals      when each request is sent (vLLM's `get_request` law: gamma gaps rescaled to N/rate)
+    sse           parse OpenAI-style /v1/completions event streams (transformers serve, vLLM)
+    metrics       per-request TTFT / ITL / TPOT / E2EL and the run's aggregates (throughput, goodput, ...)
+    steady_state  ML.ENERGY's steady-state window and its J/token
+    client        an open-loop asyncio client (httpx) that records every request's timestamps
+    server        start and stop a `transformers serve --continuous-batching` process
+
+Not wired into experiment.py yet: these are the parts a serving experiment is built from.
+"""
