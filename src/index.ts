@@ -2,6 +2,6 @@
 export { defineLemfile, sweep } from "./lemfile/define.js";
 export type {
   Backend, BaselineConfig, DecoderConfig, EnergyConfig, ExecutionConfig, ExperimentConfig,
-  ExperimentEntry, Lemfile, Precision, PytorchConfig, RunnerSpec, SweepAxes, SweepOptions, SweepPath, VllmConfig,
-  WarmupConfig,
+  ExperimentEntry, Lemfile, Precision, PytorchConfig, RunnerSpec, Scenario, ServingConfig, SweepAxes, SweepOptions, SweepPath,
+  VllmConfig, WarmupConfig,
 } from "./lemfile/types.js";

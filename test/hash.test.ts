@@ -81,6 +81,7 @@ function measurementFields(): [string, unknown][] {
 }
 
 function otherValue(schema: Record<string, unknown>): unknown {
+  if (Array.isArray(schema.anyOf)) return otherValue(schema.anyOf[0] as Record<string, unknown>);
   if (Array.isArray(schema.enum)) return schema.enum.find((v) => v !== schema.default);
   const type = Array.isArray(schema.type) ? schema.type[0] : schema.type;
   if (type === "boolean") return !schema.default;
@@ -97,9 +98,10 @@ function otherValue(schema: Record<string, unknown>): unknown {
 test("every measurement field changes the hash", () => {
   const fields = measurementFields();
   assert.ok(fields.length >= 30, `expected the schema's leaves, got ${fields.length}`);
-  for (const [path, value] of fields.filter(([p]) => p !== "dataset_sha256")) { // set by lem: see below
+  for (const [path, value] of fields.filter(([p]) => p !== "dataset_sha256" && p !== "scenario")) { // set by lem; scenario: below
     const backend = path.startsWith("vllm.") || path === "backend" ? "vllm" : "pytorch";
     const base: Record<string, unknown> = { model: "synthetic:tiny", backend };
+    if (path.startsWith("serving.")) Object.assign(base, { scenario: "serving", serving: { request_rate: 2 } });
     const changed = structuredClone(base);
     const keys = path.split(".");
     let cursor = changed;
@@ -110,6 +112,13 @@ test("every measurement field changes the hash", () => {
     const [after] = hashOf({ experiments: [changed] });
     assert.is.not(after, before, `changing ${path} to ${JSON.stringify(value)} must change the hash`);
   }
+});
+
+test("scenario serving changes the hash; written out at their off value, scenario and phase_split keep an offline config's hash", () => {
+  const [offline] = hashOf({ experiments: [{ model: "synthetic:tiny" }] });
+  assert.is.not(hashOf({ experiments: [{ model: "synthetic:tiny", scenario: "serving", serving: { request_rate: 2 } }] })[0], offline);
+  assert.equal(hashOf({ experiments: [{ model: "synthetic:tiny", scenario: "offline" }] }), [offline]);
+  assert.equal(hashOf({ experiments: [{ model: "synthetic:tiny", energy: { phase_split: false } }] }), [offline]);
 });
 
 test("a dataset file's contents change the hash; a missing file is an error naming the experiment and field", () => {

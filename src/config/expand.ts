@@ -62,6 +62,10 @@ export function normalizeExperiment(merged: Json): { config: ExperimentConfig } 
     const problems = schemaProblems(validators.experiment.errors ?? [], config, schemas.experiment);
     return { errors: problems.map((p) => p.line), problems };
   }
+  // Options added after results were stored are hashed only when they change the measurement:
+  // written out at their "off" value they are the config without them, and keep its hash.
+  if (config.scenario === "offline") delete config.scenario;
+  if (isObject(config.energy) && config.energy.phase_split === false) delete config.energy.phase_split;
   return { config: config as unknown as ExperimentConfig };
 }
 

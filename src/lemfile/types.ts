@@ -39,6 +39,20 @@ export interface VllmConfig {
 }
 
 /** The measurement config of one experiment: everything in it is hashed. */
+/** scenario "serving": a server under open-loop load (schemas/experiment.schema.json says what each field does). */
+export interface ServingConfig {
+  /** Requests per second, or "inf": every request at once. */
+  request_rate: number | "inf";
+  /** Gamma shape of the gaps between requests: 1 is Poisson. */
+  burstiness?: number;
+  max_concurrency?: number | null;
+  num_requests?: number;
+  warmup_requests?: number;
+  /** transformers serve --continuous-batching (backend pytorch); the KV cache is always capped. */
+  engine?: { num_blocks?: number; block_size?: number; max_batch_tokens?: number | null };
+}
+export type Scenario = "offline" | "serving";
+
 export interface ExperimentConfig {
   model: string;
   backend: Backend;
@@ -56,13 +70,16 @@ export interface ExperimentConfig {
   energy?: EnergyConfig;
   pytorch?: PytorchConfig;
   vllm?: VllmConfig;
+  /** Absent: offline. */
+  scenario?: Scenario;
+  serving?: ServingConfig;
 }
 
 /** Runtime-checked mirror of ExperimentConfig's keys (the compiler keeps it exhaustive). */
 export const EXPERIMENT_KEYS = {
   model: true, backend: true, n: true, dataset: true, dataset_sha256: true, precision: true, random_seed: true,
   max_input_tokens: true, max_output_tokens: true, decoder: true, warmup: true, baseline: true,
-  energy: true, pytorch: true, vllm: true,
+  energy: true, pytorch: true, vllm: true, scenario: true, serving: true,
 } as const satisfies Record<keyof ExperimentConfig, true>;
 
 /** One entry of `experiments`: a partial config (defaults fill the rest) with an optional name. */

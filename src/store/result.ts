@@ -1,4 +1,5 @@
 import type { ExperimentConfig } from "../lemfile/types.js";
+import type { RunnerType } from "../config/runner-kinds.js";
 
 // Types for schemas/result.schema.json (the schema is the source of truth; a test checks that
 // the required keys listed here match it).
@@ -14,7 +15,7 @@ export interface ExperimentResult {
   names?: string[];
   config: ExperimentConfig;
   effective_config: Record<string, unknown> & {
-    runner_type?: "local" | "docker" | "persistent" | "slurm";
+    runner_type?: RunnerType;
     runner_image?: string | null;
     runner_source?: string;
     image_digest?: string | null;
@@ -46,7 +47,7 @@ export interface ExperimentResult {
     /** The sum of the measured sources, and which they are (e.g. "gpu+cpu+dram"). */
     combined_scope?: string;
     combined_j?: number;
-    devices?: { index: number; name?: string; uuid?: string; mig_uuids?: string[]; total_j: number | null }[];
+    devices?: { index: number; name?: string; uuid?: string; mig_uuids?: string[]; mig_profile?: string; total_j: number | null }[];
     power_reading?: "instantaneous" | "averaged_1s" | "counter_delta";
     cross_check?: { integrated_j: number | null; relative_difference: number | null; tolerance: number | null; reason: string | null };
     samples?: { attempted: number; missing: number };
@@ -66,8 +67,46 @@ export interface ExperimentResult {
   memory: { peak_bytes: number | null; device: "cpu" | "cuda"; method: string };
   flops: { total: number | null; per_output_token: number | null; n_params: number | null; method: string; estimated: true };
   thermal: { temp_before_c: number | null; temp_after_c: number | null; throttle_reasons: string[]; reason?: string | null };
-  environment: Record<string, unknown> & { python: string; torch: string | null; platform: string; in_container: boolean; container_id?: string | null };
+  environment: Record<string, unknown> & { python: string; torch: string | null; platform: string; in_container: boolean; container_id?: string | null; gpu_settings?: GpuSettings[] | null };
   quality_flags: string[];
+  /** scenario serving only: the load, its per-request figures and the steady-state window. */
+  serving?: ServingResult;
+}
+
+/** One measured request, for SLOs applied at report time: [ttft_ms, tpot_ms, e2e_ms, output_tokens, ok]. */
+export type RequestRow = [number | null, number | null, number | null, number | null, boolean];
+
+export interface ServingResult {
+  server: { kind: "transformers" | "vllm"; startup_s: number; batch: number | null; batch_source: string; metrics: string | null; batch_utilisation?: number | null; warmup_note?: string | null };
+  request_rate: number | "inf";
+  burstiness: number;
+  max_concurrency: number | null;
+  num_requests: number;
+  completed: number;
+  failed: number;
+  errors?: { message: string; count: number }[];
+  duration_s: number;
+  request_throughput: number | null;
+  output_throughput: number | null;
+  ttft_ms: LatencyStats;
+  tpot_ms: LatencyStats;
+  itl_ms: LatencyStats;
+  e2e_ms: LatencyStats;
+  arrival_error_ms: LatencyStats;
+  peak_concurrency: number;
+  steady_state: { start_s: number | null; end_s: number | null; duration_s: number | null; tokens: number | null; energy_j: number | null; energy_per_token_j: number | null; reason: string | null };
+  energy_per_request_j: { mean: number | null; p90: number | null; reason: string | null };
+  goodput: { requests_per_s: number | null; slo: Record<string, number> | null; reason: string | null };
+  requests: RequestRow[];
+}
+
+/** Power limit and application clocks a GPU ran under (environment.gpu_settings); null where NVML could not read one. */
+export interface GpuSettings {
+  uuid: string;
+  power_limit_w: number | null;
+  default_power_limit_w: number | null;
+  applications_clocks_mhz: { sm: number | null; memory: number | null } | null;
+  default_applications_clocks_mhz: { sm: number | null; memory: number | null } | null;
 }
 
 export const RESULT_REQUIRED_KEYS = [

@@ -28,6 +28,13 @@ DEFAULTS = {
 # Objects with no default of their own (each backend's section): their fields' defaults, filled
 # only where the object is present (lem creates the config's backend's section before hashing).
 SECTION_DEFAULTS = {
+    "serving": {
+        "burstiness": 1,
+        "max_concurrency": None,
+        "num_requests": 100,
+        "warmup_requests": 8,
+        "engine": {"num_blocks": 256, "block_size": 32, "max_batch_tokens": None},
+    },
     "pytorch": {
         "batch_size": 1,
         "device": "auto",
