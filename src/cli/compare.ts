@@ -1,9 +1,10 @@
 import { parse, positiveInt } from "./args.js";
 import { out, err, printable } from "./output.js";
 import { inputError } from "../errors.js";
-import { COMPARE_METRICS, DEFAULT_OPTIONS, METRIC_ALIASES, compareGroups, gateExit, type CompareMetric, type CompareOptions } from "../compare/compare.js";
+import { GATEABLE_METRICS, DEFAULT_OPTIONS, METRIC_ALIASES, compareGroups, gateExit, type CompareMetric, type CompareOptions } from "../compare/compare.js";
 import { compareJson, renderCompareMarkdown, renderCompareTable } from "../compare/compare-render.js";
 import { loadStore } from "../compare/compare-source.js";
+import { parseSlo } from "../report/slo.js";
 
 const NAMES = Object.keys(METRIC_ALIASES).join(", ");
 
@@ -18,17 +19,19 @@ export const COMPARE_HELP = `lem compare BASE CURRENT — did CURRENT regress ag
   --min-cycles N           cycles needed on each side (default 2); fewer: "not enough cycles"
   --allow-unmeasured       a gated metric that is not measured (no energy sensor, too few cycles,
                            no config in common) does not fail the gate
+  --slo ttft_ms=T,...      serving SLOs in ms (ttft_ms, tpot_ms, e2e_ms): each cycle's goodput, for --gate goodput
   --markdown               print Markdown (for a PR comment or $GITHUB_STEP_SUMMARY)
   --json                   print JSON
 
-  Metrics: ${NAMES} (J/output token, output tokens/s, TTFT p50, ITL p50).
+  Metrics: ${NAMES} (J/output token, output tokens/s, TTFT p50, ITL p50; serving, compared when
+  gated: J/request, goodput). The default gate is the first four.
   Exit codes: 0 every gated metric was checked and none regressed significantly beyond its minimum
   effect; 1 one did; 2 bad arguments; 3 a gated metric was not measured on one side, a config had
   too few cycles, or no config was in both stores: the gate checked nothing there (--allow-unmeasured: 0).
 `;
 
 function metricName(name: string, flag: string): CompareMetric {
-  const m = METRIC_ALIASES[name] ?? (COMPARE_METRICS as readonly string[]).find((k) => k === name);
+  const m = METRIC_ALIASES[name] ?? (GATEABLE_METRICS as readonly string[]).find((k) => k === name);
   if (!m) throw inputError(`${flag}: unknown metric "${name}"`, `one of ${NAMES}`);
   return m as CompareMetric;
 }
@@ -46,7 +49,7 @@ export function compareOptions(values: { "min-effect"?: string[]; gate?: string;
   const perMetric: [CompareMetric, number][] = [];
   for (const spec of values["min-effect"] ?? []) {
     const eq = spec.indexOf("=");
-    if (eq < 0) for (const m of COMPARE_METRICS) minEffect[m] = fraction(spec, "--min-effect");
+    if (eq < 0) for (const m of GATEABLE_METRICS) minEffect[m] = fraction(spec, "--min-effect");
     else perMetric.push([metricName(spec.slice(0, eq).trim(), "--min-effect"), fraction(spec.slice(eq + 1), "--min-effect")]);
   }
   for (const [m, x] of perMetric) minEffect[m] = x; // a metric's own value wins over a bare one, in any order
@@ -65,7 +68,7 @@ export function compareOptions(values: { "min-effect"?: string[]; gate?: string;
 export async function compareCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
     "min-effect": { type: "string", multiple: true }, gate: { type: "string" }, alpha: { type: "string" },
-    "min-cycles": { type: "string" }, "allow-unmeasured": { type: "boolean" }, markdown: { type: "boolean" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
+    "min-cycles": { type: "string" }, "allow-unmeasured": { type: "boolean" }, slo: { type: "string" }, markdown: { type: "boolean" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
   }, "compare");
   if (values.help) { out(COMPARE_HELP); return 0; }
   if (positionals.length !== 2) {
@@ -74,8 +77,10 @@ export async function compareCommand(argv: string[]): Promise<number> {
   if (values.json && values.markdown) throw inputError("lem compare: --json and --markdown are exclusive", "pick one");
   const options = compareOptions(values);
   const [baseArg, currentArg] = positionals;
-  const base = loadStore(baseArg, currentArg);
-  const current = loadStore(currentArg, baseArg);
+  const slo = values.slo === undefined ? null : parseSlo(values.slo);
+  if (options.gate.includes("goodput_rps") && !slo) throw inputError("--gate goodput needs the SLOs that define it", "add --slo ttft_ms=…,tpot_ms=… (milliseconds)");
+  const base = loadStore(baseArg, currentArg, slo);
+  const current = loadStore(currentArg, baseArg, slo);
   for (const w of [...base.warnings, ...current.warnings]) err(`warning: ${printable(w)}`);
   const comparison = compareGroups(base.groups, current.groups, options);
   for (const w of comparison.warnings) err(`warning: ${printable(w)}`);

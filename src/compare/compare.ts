@@ -5,12 +5,16 @@ import { stackDifferences, type StackDifference } from "../report/software-stack
 // `lem compare`: per config measured on the same hardware in both stores, whether each metric
 // changed, by Welch's t-test over cycles, and whether the change is a regression worth failing CI.
 
-/** The metrics compare looks at, in table order. */
+/** The metrics compare looks at, in table order, and gates by default. */
 export const COMPARE_METRICS = ["energy_per_token_j", "output_tokens_per_s", "ttft_p50_ms", "itl_p50_ms"] as const satisfies readonly MetricKey[];
-export type CompareMetric = (typeof COMPARE_METRICS)[number];
+/** Serving figures, compared where --gate names them (goodput needs --slo): an offline gate never waits on them. */
+export const SERVING_COMPARE_METRICS = ["energy_per_request_j", "goodput_rps"] as const satisfies readonly MetricKey[];
+export const GATEABLE_METRICS = [...COMPARE_METRICS, ...SERVING_COMPARE_METRICS] as const;
+export type CompareMetric = (typeof GATEABLE_METRICS)[number];
 /** Short names for flags (--min-effect energy=3%, --gate energy,throughput). */
 export const METRIC_ALIASES: Record<string, CompareMetric> = {
   energy: "energy_per_token_j", throughput: "output_tokens_per_s", ttft: "ttft_p50_ms", itl: "itl_p50_ms",
+  request: "energy_per_request_j", goodput: "goodput_rps",
 };
 
 export interface CompareOptions {
@@ -28,7 +32,7 @@ export interface CompareOptions {
 
 export const DEFAULT_OPTIONS: CompareOptions = {
   alpha: 0.05,
-  minEffect: Object.fromEntries(COMPARE_METRICS.map((m) => [m, 0.05])) as Record<CompareMetric, number>,
+  minEffect: Object.fromEntries(GATEABLE_METRICS.map((m) => [m, 0.05])) as Record<CompareMetric, number>,
   gate: [...COMPARE_METRICS],
   minCycles: 2,
   allowUnmeasured: false,
@@ -165,7 +169,8 @@ export function compareGroups(base: readonly ResultGroup[], current: readonly Re
     const b = baseBy.get(key(cur));
     if (!b) continue;
     const enough = b.cycles.length >= options.minCycles && cur.cycles.length >= options.minCycles;
-    const metrics = enough ? COMPARE_METRICS.map((m) => compareMetric(m, b, cur, options)) : [];
+    const compared = [...COMPARE_METRICS, ...SERVING_COMPARE_METRICS.filter((m) => options.gate.includes(m))];
+    const metrics = enough ? compared.map((m) => compareMetric(m, b, cur, options)) : [];
     configs.push({
       hash: cur.hash, name: cur.names[0], hardware: cur.hardware, baseCycles: b.cycles.length, currentCycles: cur.cycles.length,
       status: enough ? "compared" : "not enough cycles", metrics,

@@ -6,6 +6,7 @@ import type { GridIntensity } from "../config/user-config.js";
 export type { GridIntensity };
 import { describeFlag, measurementFlags, SUPERSEDED_HARNESS_FLAG, type MeasurementFlag } from "./measurement-flags.js";
 import { stackDifferences } from "./software-stack.js";
+import { goodputOf, sloAttainment, SLO_ATTAINMENT, type Slo } from "./slo.js";
 import { METRICS, METRIC_KEYS, J_PER_KWH, baselinePowerOf, windowOf, energyScopeOf, combinedScopeOf, type Aggregate, type CycleValue, type Figure, type MetricKey, type Unit } from "./metrics.js";
 
 export * from "./metrics.js";
@@ -49,7 +50,7 @@ export interface ResultGroup {
  * Groups results by (config hash, hardware), cycles sorted, groups sorted by hardware then name.
  * `namesOf` supplies names where the results lack them (the store's config.json has them).
  */
-export function groupResults(results: readonly ExperimentResult[], namesOf: (hash: string) => string[] | undefined = () => undefined): ResultGroup[] {
+export function groupResults(results: readonly ExperimentResult[], namesOf: (hash: string) => string[] | undefined = () => undefined, slo: Slo | null = null): ResultGroup[] {
   const byKey = new Map<string, ExperimentResult[]>();
   for (const r of results) {
     const key = `${r.hardware}\u0000${r.hash}`;
@@ -63,7 +64,7 @@ export function groupResults(results: readonly ExperimentResult[], namesOf: (has
     return {
       hash: first.hash, hardware: first.hardware, names: names.length ? names : [first.hash], config: first.config,
       cycles: sorted.map((r) => r.cycle),
-      values: Object.fromEntries(METRIC_KEYS.map((k) => [k, sorted.map((r) => METRICS[k].of(r))])) as Record<MetricKey, CycleValue[]>,
+      values: Object.fromEntries(METRIC_KEYS.map((k) => [k, sorted.map((r) => (k === "goodput_rps" && slo ? goodputOf(r, slo) : METRICS[k].of(r)))])) as Record<MetricKey, CycleValue[]>,
       results: sorted,
     };
   });
@@ -99,6 +100,8 @@ export interface ConfigAggregate {
   measurementFlags: MeasurementFlag[];
   /** CO2e figures where the user gave a grid intensity; null otherwise. */
   co2e: Record<Co2eKey, Figure> | null;
+  /** Where SLOs were given: the share of this config's requests meeting every one, and whether that reaches SLO_ATTAINMENT. */
+  slo: { attainment: number | null; meets: boolean } | null;
 }
 
 /** A figure over cycles: null values keep their reason, and a partial figure says how many cycles lack it. */
@@ -112,7 +115,7 @@ export function figureOf(unit: Unit, values: readonly CycleValue[]): Figure {
 
 const LABELS = Object.fromEntries(METRIC_KEYS.map((k) => [k, METRICS[k].label])) as Record<MetricKey, string>;
 
-export function aggregateGroup(group: ResultGroup, grid: GridIntensity | null = null): ConfigAggregate {
+export function aggregateGroup(group: ResultGroup, grid: GridIntensity | null = null, slo: Slo | null = null): ConfigAggregate {
   const flags = new Map<string, number>();
   for (const r of group.results) for (const f of new Set(r.quality_flags)) flags.set(f, (flags.get(f) ?? 0) + 1);
   const figures = Object.fromEntries(METRIC_KEYS.map((k) => [k, figureOf(METRICS[k].unit, group.values[k])])) as Record<MetricKey, Figure>;
@@ -127,8 +130,11 @@ export function aggregateGroup(group: ResultGroup, grid: GridIntensity | null = 
     windowS: figureOf("s", group.results.map(windowOf)),
     measurementFlags: measurementFlags(group.results.map((r) => r.energy.window_s), figures, LABELS, stackDifferences(group.results)),
     co2e: grid ? co2eFigures(figures, grid) : null,
+    slo: slo ? attained(sloAttainment(group.results, slo)) : null,
   };
 }
+
+const attained = (attainment: number | null) => ({ attainment, meets: attainment !== null && attainment >= SLO_ATTAINMENT });
 
 const distinct = (values: (string | null)[]): string[] => [...new Set(values.filter((v): v is string => v !== null))];
 
@@ -165,6 +171,6 @@ export function co2eFigures(figures: Record<MetricKey, Figure>, grid: GridIntens
 }
 
 /** groupResults then aggregateGroup: one ConfigAggregate per (config hash, hardware). */
-export function aggregateResults(results: readonly ExperimentResult[], namesOf?: (hash: string) => string[] | undefined, grid: GridIntensity | null = null): ConfigAggregate[] {
-  return groupResults(results, namesOf).map((g) => aggregateGroup(g, grid));
+export function aggregateResults(results: readonly ExperimentResult[], namesOf?: (hash: string) => string[] | undefined, grid: GridIntensity | null = null, slo: Slo | null = null): ConfigAggregate[] {
+  return groupResults(results, namesOf, slo).map((g) => aggregateGroup(g, grid, slo));
 }

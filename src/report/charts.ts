@@ -22,7 +22,7 @@ export interface DisplayMetric {
 }
 
 /** Figures offered as the y of the sweep-dimension charts, in this order. */
-const DIMENSION_Y: readonly MetricKey[] = ["energy_per_token_j", "output_tokens_per_s", "ttft_p50_ms", "itl_p50_ms", "peak_memory_bytes", "avg_power_w"];
+const DIMENSION_Y: readonly MetricKey[] = ["energy_per_token_j", "energy_per_request_j", "output_tokens_per_s", "ttft_p50_ms", "tpot_p90_ms", "itl_p50_ms", "goodput_rps", "peak_memory_bytes", "avg_power_w"];
 
 /** Bytes shown as GiB once any config reaches 1 GiB, else MiB: never raw bytes on an axis. */
 function memoryUnit(section: HardwareSection): { unit: "GiB" | "MiB"; scale: number } {

@@ -1,4 +1,4 @@
-import type { ExperimentResult } from "../store/result.js";
+import type { ExperimentResult, ServingResult } from "../store/result.js";
 
 // Every figure lem aggregates, with its unit and how a cycle's result gives it. Its own file so
 // the flags and the aggregation both read it without importing each other.
@@ -6,7 +6,7 @@ import type { ExperimentResult } from "../store/result.js";
 /** Mean, sample standard deviation, 95% confidence half-width (Student t, n-1 dof) and CV of a series. */
 export interface Aggregate { n: number; mean: number; std: number | null; ci95: number | null; cv: number | null }
 
-export type Unit = "J" | "J/token" | "J/request" | "kWh/Mtok" | "gCO2e/request" | "gCO2e/Mtok" | "tokens/s" | "ms" | "W" | "bytes" | "s";
+export type Unit = "J" | "J/token" | "J/request" | "kWh/Mtok" | "gCO2e/request" | "gCO2e/Mtok" | "tokens/s" | "requests/s" | "ms" | "W" | "bytes" | "s";
 
 /** Joules in a kWh. */
 export const J_PER_KWH = 3.6e6;
@@ -45,6 +45,12 @@ export const PHASE_SPLIT_OFF = "energy.phase_split is not set";
 const phase = (r: ExperimentResult, of: (p: Phases) => number | null): CycleValue =>
   r.energy.phases ? value(of(r.energy.phases), r.energy.phases.reason, "no energy for this phase") : { value: null, reason: PHASE_SPLIT_OFF };
 
+/** A serving figure, or why an offline result has none. */
+export const OFFLINE_ONLY = "offline run: no server under load";
+export const NO_SLO = "no SLO given (--slo ttft_ms=…,tpot_ms=…)";
+const serving = (r: ExperimentResult, of: (s: ServingResult) => CycleValue): CycleValue =>
+  r.serving ? of(r.serving) : { value: null, reason: OFFLINE_ONLY };
+
 const latency = (r: ExperimentResult, key: "ttft_ms" | "itl_ms", q: "p50" | "p99"): CycleValue => {
   const s = r.latency[key];
   return value(s[q], s.n === 0 ? `no ${key === "ttft_ms" ? "first-token" : "inter-token"} samples` : s.method, `${key} ${q} not recorded`);
@@ -52,9 +58,12 @@ const latency = (r: ExperimentResult, key: "ttft_ms" | "itl_ms", q: "p50" | "p99
 
 /** Every aggregated figure, in report order. The key is the column name (CSV, JSON, compare's metric names). */
 export const METRICS = {
+  // Serving: over ML.ENERGY's steady-state window, as the field publishes it (the whole load is energy_total_j).
   energy_per_token_j: {
     label: "energy per output token", unit: "J/token", better: "lower",
-    of: (r) => value(r.energy.per_output_token_j, r.energy.reason, "energy not measured"),
+    of: (r) => r.serving
+      ? value(r.serving.steady_state.energy_per_token_j, r.serving.steady_state.reason ?? r.energy.reason, "energy not measured")
+      : value(r.energy.per_output_token_j, r.energy.reason, "energy not measured"),
   },
   energy_per_token_adjusted_j: {
     label: "energy per output token, baseline-adjusted", unit: "J/token", better: "lower",
@@ -66,7 +75,13 @@ export const METRICS = {
   // The mean over requests of J per output token × that request's output tokens is total J ÷ requests.
   energy_per_request_j: {
     label: "energy per request", unit: "J/request", better: "lower",
-    of: (r) => perCount(r, r.tokens.prompts, "no requests"),
+    of: (r) => r.serving
+      ? value(r.serving.energy_per_request_j.mean, r.serving.energy_per_request_j.reason ?? r.energy.reason, "energy not measured")
+      : perCount(r, r.tokens.prompts, "no requests"),
+  },
+  energy_per_request_p90_j: {
+    label: "energy per request, p90", unit: "J/request", better: "lower",
+    of: (r) => serving(r, (s) => value(s.energy_per_request_j.p90, s.energy_per_request_j.reason ?? r.energy.reason, "energy not measured")),
   },
   energy_per_input_token_j: {
     label: "energy per input token", unit: "J/token", better: "lower",
@@ -110,10 +125,21 @@ export const METRICS = {
     label: "output throughput", unit: "tokens/s", better: "higher",
     of: (r) => value(r.throughput.output_tokens_per_s, null, "throughput not recorded"),
   },
+  request_throughput: {
+    label: "request throughput", unit: "requests/s", better: "higher",
+    of: (r) => serving(r, (s) => value(s.request_throughput, null, "no request completed")),
+  },
+  goodput_rps: {
+    label: "goodput (requests meeting every SLO per second)", unit: "requests/s", better: "higher",
+    // Filled in where an SLO is given (report/slo.ts): SLOs are not part of a result.
+    of: (r) => serving(r, () => ({ value: null, reason: NO_SLO })),
+  },
   ttft_p50_ms: { label: "TTFT p50", unit: "ms", better: "lower", of: (r) => latency(r, "ttft_ms", "p50") },
   ttft_p99_ms: { label: "TTFT p99", unit: "ms", better: "lower", of: (r) => latency(r, "ttft_ms", "p99") },
   itl_p50_ms: { label: "ITL p50", unit: "ms", better: "lower", of: (r) => latency(r, "itl_ms", "p50") },
   itl_p99_ms: { label: "ITL p99", unit: "ms", better: "lower", of: (r) => latency(r, "itl_ms", "p99") },
+  tpot_p50_ms: { label: "TPOT p50", unit: "ms", better: "lower", of: (r) => serving(r, (s) => value(s.tpot_ms.p50, s.tpot_ms.method ?? null, "no request with two or more output tokens")) },
+  tpot_p90_ms: { label: "TPOT p90", unit: "ms", better: "lower", of: (r) => serving(r, (s) => value(s.tpot_ms.p90, s.tpot_ms.method ?? null, "no request with two or more output tokens")) },
   avg_power_w: {
     label: "average power", unit: "W", better: "lower",
     of: (r) => value(r.energy.avg_power_w, r.energy.reason, "power not measured"),

@@ -1,6 +1,7 @@
 import { aggregateGroup, baselinePowerOf, combinedScopeOf, energyScopeOf, groupResults, METRIC_KEYS, METRICS, windowOf, type ConfigAggregate, type CycleValue, type GridIntensity, type MetricKey, type ResultGroup } from "./aggregate.js";
 import { flattenConfig, sweepDimensions, type Dimension, type DimensionValue } from "./dimensions.js";
 import type { ExperimentResult } from "../store/result.js";
+import type { Slo } from "./slo.js";
 
 // What report.html, results.csv, cycles.csv/.parquet and summary.md show, computed once: per
 // hardware, one row per config with every figure and its cycles, the sweep dimensions and the
@@ -63,6 +64,8 @@ export interface ReportData {
   downsampled: boolean;
   /** The grid intensity the user gave for CO2e, with its source; null: no CO2e anywhere in the report. */
   grid: GridIntensity | null;
+  /** The SLOs the user gave (--slo) for goodput and the ranking; null: none. */
+  slo: Slo | null;
 }
 
 const fieldOf = (key: string) => `dim_${key.replace(/[^A-Za-z0-9_]/g, "_")}`;
@@ -88,6 +91,8 @@ export const SCATTERS = [
   { id: "energy-tps", x: "output_tokens_per_s", y: "energy_per_token_j" },
   { id: "tps-ttft", x: "ttft_p50_ms", y: "output_tokens_per_s" },
   { id: "tps-itl", x: "itl_p50_ms", y: "output_tokens_per_s" },
+  // Serving: the energy a token costs against the latency a user sees (ML.ENERGY's trade-off).
+  { id: "energy-tpot", x: "tpot_p90_ms", y: "energy_per_token_j" },
 ] as const satisfies readonly { id: string; x: MetricKey; y: MetricKey }[];
 export type ScatterId = (typeof SCATTERS)[number]["id"];
 
@@ -124,15 +129,15 @@ function missingEnergy(hardware: string, configs: readonly ConfigAggregate[]): M
   return [...byReason].map(([reason, n]) => ({ hardware, reason, configs: n, of: configs.length }));
 }
 
-export function buildReportData(results: readonly ExperimentResult[], options: { namesOf?: (hash: string) => string[] | undefined; now?: Date; grid?: GridIntensity | null } = {}): ReportData {
-  const groups = groupResults(results, options.namesOf);
+export function buildReportData(results: readonly ExperimentResult[], options: { namesOf?: (hash: string) => string[] | undefined; now?: Date; grid?: GridIntensity | null; slo?: Slo | null } = {}): ReportData {
+  const groups = groupResults(results, options.namesOf, options.slo ?? null);
   const byHardware = new Map<string, ResultGroup[]>();
   for (const g of groups) byHardware.set(g.hardware, [...(byHardware.get(g.hardware) ?? []), g]);
   const withTimeline = groups.reduce((n, g) => n + g.results.filter((r) => r.energy.timeline?.length).length, 0);
   const perTimeline = Math.max(TIMELINE_MIN, Math.min(TIMELINE_MAX, Math.floor(TIMELINE_POINT_BUDGET / Math.max(1, withTimeline))));
   let downsampled = false;
   const sections = [...byHardware].map(([hardware, list]): HardwareSection => {
-    const configs = list.map((g) => aggregateGroup(g, options.grid ?? null));
+    const configs = list.map((g) => aggregateGroup(g, options.grid ?? null, options.slo ?? null));
     const dims = sweepDimensions(configs.map((c) => c.config)).map((d) => ({ ...d, field: fieldOf(d.key) }));
     const dimensionValues = configs.map((c) => {
       const flat = flattenConfig(c.config);
@@ -158,7 +163,7 @@ export function buildReportData(results: readonly ExperimentResult[], options: {
       energyMissing: missingEnergy(hardware, configs),
     };
   });
-  return { generatedAt: (options.now ?? new Date()).toISOString(), sections, timelinePointsMax: perTimeline, downsampled, grid: options.grid ?? null };
+  return { generatedAt: (options.now ?? new Date()).toISOString(), sections, timelinePointsMax: perTimeline, downsampled, grid: options.grid ?? null, slo: options.slo ?? null };
 }
 
 /** Why energy is missing across the report, each distinct reason once with where it applies. */
