@@ -8,9 +8,10 @@ of at least --min-window seconds (n is raised and the run repeated when a window
   2. a Hugging Face LlamaForCausalLM of the same shape with random weights, saved to a temporary folder by
      lem_harness.models.hf_folder (as CI's HF tests do), then loaded by the harness like any local model.
 
-Prints J/token, tokens/s, the window, the baseline, the devices measured (UUIDs) and counter vs
-integrated energy; --out DIR also keeps each full result document. Exit 0 when every model's energy was
-measured, 1 when one was not, 2 when there is no CUDA GPU or a model cannot be built.
+Prints J/token, tokens/s, the window, the baseline, the devices measured (UUIDs), the GPU's power limit
+and clocks, and counter vs integrated energy; --out DIR also keeps each full result document. Exit 0
+when every model's energy was measured and no result carries a validity flag (VALIDITY_FLAGS), 1 when
+one does (each is printed), 2 when there is no CUDA GPU or a model cannot be built.
 """
 
 import argparse
@@ -20,11 +21,42 @@ import os
 import shutil
 import sys
 import tempfile
+from typing import List, Sequence, Tuple
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "docker", "harness"))
 # As lem's images and local runs set it, so a CUDA index and an NVML index name the same card.
 os.environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
+
+
+# Flags that say a figure is wrong or unverified, not merely qualified (a short window, throttling, 1 s
+# power averages and MIG's whole-GPU energy qualify figures and are printed, but pass): any of these
+# fails the check. The one list; the harness raises each (tests/test_nvml.py checks that it still does).
+VALIDITY_FLAGS = (
+    "energy_unavailable",  # no energy figure at all
+    "energy_cross_check_mismatch",  # the counter and the integrated power timeline disagree beyond tolerance
+    "zero_energy_reading",  # an energy counter did not advance over the window
+    "zero_baseline_reading",  # idle power read as 0 W or less
+    "negative_adjusted_energy",  # the baseline exceeds the window's energy
+    "power_timeline_incomplete",  # power readings failed during the window
+    "hardware_mismatch",  # measured on other hardware than planned
+    "device_order_unverified",  # the GPU metered may not be the one CUDA ran on
+)
+
+
+def validity_flags(result: dict) -> List[str]:
+    """The result's validity flags, in VALIDITY_FLAGS order; energy not measured counts as energy_unavailable."""
+    flags = set(result.get("quality_flags", []))
+    if (result.get("energy") or {}).get("status") != "measured":
+        flags.add("energy_unavailable")
+    return [f for f in VALIDITY_FLAGS if f in flags]
+
+
+def verdict(results: Sequence[Tuple[str, dict]]) -> Tuple[int, List[str]]:
+    """(exit status, one line per result with validity flags): 0 when none has any, else 1."""
+    lines = [f"gpu-check: {label}: validity flags {', '.join(flags)}"
+             for label, flags in ((label, validity_flags(r)) for label, r in results) if flags]
+    return (1 if lines else 0), lines
 
 
 def build_hf_llama(folder: str) -> str:
@@ -72,8 +104,16 @@ def report(label: str, result: dict) -> str:
     lines = [f"== {label}: {result['hardware']} ({result['effective_config'].get('dtype')}, "
              f"{result['effective_config'].get('model_source')}) =="]
     for d in e.get("devices", []):
-        mig = f", MIG {', '.join(d['mig_uuids'])}" if d.get("mig_uuids") else ""
+        mig = ""
+        if d.get("mig_profile") or d.get("mig_uuids"):
+            mig = f", MIG {d.get('mig_profile') or '?'} " + ", ".join(d.get("mig_uuids") or ["(first instance)"])
         lines.append(f"device: cuda:{d['index']} = {d.get('uuid')} ({d.get('name')}{mig})")
+    for g in result["environment"].get("gpu_settings") or []:
+        clocks = g.get("applications_clocks_mhz") or {}
+        default = g.get("default_applications_clocks_mhz") or {}
+        lines.append(f"settings: {g.get('uuid')}: power limit {fmt(g.get('power_limit_w'), '.0f', ' W')} "
+                     f"(default {fmt(g.get('default_power_limit_w'), '.0f', ' W')}); application clocks SM "
+                     f"{clocks.get('sm')}/memory {clocks.get('memory')} MHz (default {default.get('sm')}/{default.get('memory')})")
     lines.append(f"window: {e['window_s']:.2f} s; output tokens {result['tokens']['output']}; "
                  f"tokens/s {result['throughput']['output_tokens_per_s']:.1f}")
     lines.append(f"energy: {e['status']} by {e['method']}: total {fmt(e['total_j'], '.1f', ' J')}, "
@@ -92,6 +132,8 @@ def report(label: str, result: dict) -> str:
     lines.append(f"thermal: {result['thermal']['temp_before_c']} → {result['thermal']['temp_after_c']} °C, "
                  f"throttle reasons {result['thermal']['throttle_reasons']}")
     lines.append(f"flags: {', '.join(result['quality_flags']) or 'none'}")
+    invalid = validity_flags(result)
+    lines.append(f"validity: {'FAILED: ' + ', '.join(invalid) if invalid else 'ok'} (fails on any of {', '.join(VALIDITY_FLAGS)})")
     for note in e.get("notes", []):
         lines.append(f"note: {note}")
     if e.get("reason"):
@@ -131,7 +173,7 @@ def main() -> int:
     tmp = tempfile.mkdtemp(prefix="lem-gpu-check-")
     if args.only in (None, "hf"):
         runs.append(("hf-llama-1b-random", lambda: build_hf_llama(os.path.join(tmp, "hf-llama"))))
-    measured = True
+    results = []
     try:
         for label, model in runs:
             try:
@@ -141,14 +183,17 @@ def main() -> int:
                 return 2
             result = measure(label, path, args)
             print(report(label, result), flush=True)
-            measured = measured and result["energy"]["status"] == "measured"
+            results.append((label, result))
             if args.out:
                 os.makedirs(args.out, exist_ok=True)
                 with open(os.path.join(args.out, f"{label.replace(':', '-')}.json"), "w") as f:
                     json.dump(result, f, indent=1)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return 0 if measured else 1
+    status, lines = verdict(results)
+    for line in lines:
+        print(line, file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":

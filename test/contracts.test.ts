@@ -3,11 +3,11 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expandLemfile } from "../src/config/expand.js";
 import { canonicalJson } from "../src/config/canonical-json.js";
-import { cpuFingerprint, detectHardware, gpuFingerprint, hardwareFor } from "../src/exec/hardware.js";
+import { cpuFingerprint, detectHardware, gpuFingerprint, hardwareFor, parseGpuList, runGpu } from "../src/exec/hardware.js";
 import { raplSummary, raplZones, type RaplZone } from "../src/exec/energy-source.js";
 import { HARNESS_DIR } from "../src/paths.js";
 import { config } from "./helpers/fixtures.js";
@@ -67,6 +67,59 @@ print(json.dumps({"cpu": [hardware_fingerprint("cpu", None, 0, f) for f in facts
   assert.is(expect(config()), py.gpu[0], "pytorch uses one GPU");
   assert.is(expect(config({ backend: "vllm", vllm: { engine: { tensor_parallel_size: 2 } } })), gpuFingerprint("NVIDIA H100 80GB HBM3", 2));
   assert.is(expect(config({ pytorch: { device: "cpu" } })), "cpu:x", "device cpu is measured on the CPU");
+});
+
+// `nvidia-smi -L` on an A100 split into MIG slices (GPU 0), beside a whole one (GPU 1).
+const MIG_HOST = [
+  "GPU 0: NVIDIA A100-SXM4-40GB (UUID: GPU-5c89852c-d268-c3f3-1b07-005d5ae1dc3f)",
+  "  MIG 3g.20gb     Device  0: (UUID: MIG-8c4c5a27-e508-5556-b2ea-7e549465741e)",
+  "  MIG 1g.10gb     Device  1: (UUID: MIG-1d89abd8-d10a-5361-bd06-77a807048472)",
+  "  MIG 1g.10gb     Device  2: (UUID: MIG-c6b63f1b-a006-5803-b4f4-cc1b2867b34b)",
+  "GPU 1: NVIDIA A100-SXM4-40GB (UUID: GPU-658c3ec8-b842-8f3d-96b8-e919d699d17f)",
+  "",
+].join("\n");
+
+test("a MIG slice is planned as the harness fingerprints it: the slice's profile, not the whole GPU", () => {
+  const gpus = parseGpuList(MIG_HOST);
+  assert.equal(gpus.map((g) => [g.name, g.migs.map((m) => m.profile)]), [["NVIDIA A100-SXM4-40GB", ["3g.20gb", "1g.10gb", "1g.10gb"]], ["NVIDIA A100-SXM4-40GB", []]]);
+  assert.is(gpus[0].migs[1].uuid, "MIG-1d89abd8-d10a-5361-bd06-77a807048472");
+  // CUDA runs on the first slice of a MIG-enabled first GPU, or on the slice CUDA_VISIBLE_DEVICES names (a prefix will do)
+  assert.equal(runGpu(gpus), { name: "NVIDIA A100-SXM4-40GB MIG 3g.20gb", count: 1 });
+  assert.equal(runGpu(gpus, "MIG-1d89abd8-d10a-5361-bd06-77a807048472"), { name: "NVIDIA A100-SXM4-40GB MIG 1g.10gb", count: 2 });
+  assert.equal(runGpu(gpus, "MIG-c6b63f1b,MIG-8c4c5a27"), { name: "NVIDIA A100-SXM4-40GB MIG 1g.10gb", count: 2 });
+  // without MIG: the first GPU's name and every GPU, as before
+  const whole = parseGpuList("GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-aaaa)\nGPU 1: NVIDIA H100 80GB HBM3 (UUID: GPU-bbbb)\n");
+  assert.equal(runGpu(whole), { name: "NVIDIA H100 80GB HBM3", count: 2 });
+  assert.is(runGpu(parseGpuList("No devices were found\n")), undefined);
+  // The harness names the slice from NVML (the whole GPU's name and the slice's profile) or from CUDA's
+  // device name ("<GPU> MIG <profile>"): both are the string lem plans with.
+  const host = { cpu: "cpu:x", gpuName: runGpu(gpus, "MIG-1d89abd8")!.name };
+  const py = harness<string[]>(`from lem_harness.environment import hardware_fingerprint
+from lem_harness.energy.devices import mig_profile_of
+cuda = "NVIDIA A100-SXM4-40GB MIG 1g.10gb"
+print(json.dumps([hardware_fingerprint("cuda", "NVIDIA A100-SXM4-40GB", 1, mig_profile="1g.10gb"),
+                  hardware_fingerprint("cuda", cuda, 1), hardware_fingerprint("cuda", cuda, 1, mig_profile=mig_profile_of(cuda))]))`, null);
+  assert.equal(py, Array(3).fill(hardwareFor(host)(config())));
+  assert.is(py[0], "gpu:NVIDIA A100-SXM4-40GB MIG 1g.10gb x1");
+});
+
+test("detectHardware reads nvidia-smi -L: a MIG host's fingerprint names the slice CUDA_VISIBLE_DEVICES picks", () => {
+  const bin = tempDir("fake-smi-");
+  writeFileSync(join(bin, "nvidia-smi"), `#!/bin/sh\n[ "$1" = "-L" ] || exit 9\ncat <<'EOF'\n${MIG_HOST}EOF\n`);
+  chmodSync(join(bin, "nvidia-smi"), 0o755);
+  const saved = { PATH: process.env.PATH, CUDA_VISIBLE_DEVICES: process.env.CUDA_VISIBLE_DEVICES };
+  try {
+    process.env.PATH = `${bin}:${saved.PATH}`;
+    process.env.CUDA_VISIBLE_DEVICES = "MIG-c6b63f1b-a006-5803-b4f4-cc1b2867b34b";
+    const hw = detectHardware();
+    assert.equal([hw.gpuName, hw.gpu], ["NVIDIA A100-SXM4-40GB MIG 1g.10gb", "gpu:NVIDIA A100-SXM4-40GB MIG 1g.10gb x2"]);
+    delete process.env.CUDA_VISIBLE_DEVICES;
+    assert.is(detectHardware().gpuName, "NVIDIA A100-SXM4-40GB MIG 3g.20gb");
+  } finally {
+    process.env.PATH = saved.PATH;
+    if (saved.CUDA_VISIBLE_DEVICES === undefined) delete process.env.CUDA_VISIBLE_DEVICES;
+    else process.env.CUDA_VISIBLE_DEVICES = saved.CUDA_VISIBLE_DEVICES;
+  }
 });
 
 test("lem doctor and the harness see the same RAPL zones in one powercap tree: scopes, subzones, unreadable ones", () => {

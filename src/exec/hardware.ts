@@ -3,10 +3,11 @@ import { cpus } from "node:os";
 import { spawnSync } from "node:child_process";
 import type { ExperimentConfig } from "../lemfile/types.js";
 import { inputError } from "../errors.js";
+import { asksForCpu, gpusPerRun } from "../config/gpus.js";
 
 export interface HostHardware {
   cpu: string;
-  /** `gpu:<name> x<count>` of every GPU nvidia-smi sees, else undefined (for display). */
+  /** `gpu:<name> x<count>` of every GPU nvidia-smi sees (on MIG: every slice like the one a run uses), else undefined (for display). */
   gpu?: string;
   gpuName?: string;
 }
@@ -30,6 +31,43 @@ export function cpuFingerprint(cpuinfo: string | undefined, fallback?: string): 
 /** `gpu:<name> x<count>`, as the harness's hardware_fingerprint writes it. */
 export const gpuFingerprint = (name: string, count: number) => `gpu:${collapse(name) || "unknown"} x${count}`;
 
+/** A GPU as `nvidia-smi -L` lists it, with the MIG instances listed under it. */
+export interface ListedGpu {
+  name: string;
+  uuid: string;
+  migs: { profile: string; uuid: string }[];
+}
+
+/**
+ * `nvidia-smi -L`: "GPU 0: NVIDIA A100-SXM4-40GB (UUID: GPU-…)" lines, each followed by its MIG
+ * instances, "  MIG 1g.10gb     Device  0: (UUID: MIG-…)".
+ */
+export function parseGpuList(output: string): ListedGpu[] {
+  const gpus: ListedGpu[] = [];
+  for (const line of output.split("\n")) {
+    const gpu = /^GPU \d+:\s*(.+?)\s*\(UUID:\s*([^)]+?)\s*\)\s*$/.exec(line);
+    const mig = gpu ? null : /^\s+MIG\s+(\S+)\s+Device\s+\d+:\s*\(UUID:\s*([^)]+?)\s*\)\s*$/.exec(line);
+    if (gpu) gpus.push({ name: collapse(gpu[1]), uuid: gpu[2], migs: [] });
+    else if (mig && gpus.length) gpus[gpus.length - 1].migs.push({ profile: mig[1], uuid: mig[2] });
+  }
+  return gpus;
+}
+
+/**
+ * The GPU a run here computes on, named as the harness fingerprints it: the first GPU's name; a MIG
+ * slice as `<GPU name> MIG <profile>`, where CUDA_VISIBLE_DEVICES names the slice (`MIG-…`) or the
+ * first GPU has MIG instances (CUDA then runs on its first). `count`: GPUs, or slices of that name.
+ */
+export function runGpu(gpus: readonly ListedGpu[], visible?: string): { name: string; count: number } | undefined {
+  const slices = gpus.flatMap((g) => g.migs.map((m) => ({ ...m, name: `${g.name} MIG ${m.profile}` })));
+  const wanted = visible?.split(",")[0]?.trim();
+  const named = wanted?.startsWith("MIG-") ? slices.find((m) => m.uuid.startsWith(wanted)) : undefined;
+  const first = gpus[0]?.migs[0] ? `${gpus[0].name} MIG ${gpus[0].migs[0].profile}` : undefined;
+  const slice = named?.name ?? first;
+  if (slice) return { name: slice, count: slices.filter((m) => m.name === slice).length };
+  return gpus.length ? { name: gpus[0].name, count: gpus.length } : undefined;
+}
+
 /** The same fingerprints the harness writes into `hardware` (see docker/harness). */
 export function detectHardware(): HostHardware {
   let cpuinfo: string | undefined;
@@ -37,9 +75,9 @@ export function detectHardware(): HostHardware {
     cpuinfo = readFileSync("/proc/cpuinfo", "utf8");
   } catch { /* not Linux: os.cpus() is all there is */ }
   const cpu = cpuFingerprint(cpuinfo, cpus()[0]?.model);
-  const smi = spawnSync("nvidia-smi", ["--query-gpu=name", "--format=csv,noheader"], { encoding: "utf8", timeout: 10_000 });
-  const names = smi.status === 0 ? smi.stdout.split("\n").map(collapse).filter(Boolean) : [];
-  return names.length ? { cpu, gpu: gpuFingerprint(names[0], names.length), gpuName: names[0] } : { cpu };
+  const smi = spawnSync("nvidia-smi", ["-L"], { encoding: "utf8", timeout: 10_000 });
+  const gpu = smi.status === 0 ? runGpu(parseGpuList(smi.stdout), process.env.CUDA_VISIBLE_DEVICES) : undefined;
+  return gpu ? { cpu, gpu: gpuFingerprint(gpu.name, gpu.count), gpuName: gpu.name } : { cpu };
 }
 
 /**
@@ -48,9 +86,8 @@ export function detectHardware(): HostHardware {
  */
 export function hardwareFor(host: HostHardware): (config: ExperimentConfig) => string {
   return (config) => {
-    if (!host.gpuName || config.pytorch?.device === "cpu") return host.cpu;
-    const count = config.backend === "vllm" ? config.vllm?.engine?.tensor_parallel_size ?? 1 : 1;
-    return gpuFingerprint(host.gpuName, count);
+    if (!host.gpuName || asksForCpu(config)) return host.cpu;
+    return gpuFingerprint(host.gpuName, gpusPerRun(config));
   };
 }
 

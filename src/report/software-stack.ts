@@ -1,8 +1,10 @@
-import type { ExperimentResult } from "../store/result.js";
+import type { ExperimentResult, GpuSettings } from "../store/result.js";
 
 // The software a cycle ran on, beside its config and hardware. Neither hashes it (an image rebuild
 // must not re-run a sweep), so cycles of one config can come from different stacks: that is said
 // wherever they are averaged or compared (report flag, lem status, lem compare), never hidden.
+// The GPU's power limit and application clocks (nvidia-smi -pl / -ac) are parts of the stack too:
+// the hardware fingerprint names the GPU, not how it was set.
 
 /** One part of the stack, as a result records it; null where it is not recorded (older results). */
 interface StackField {
@@ -10,9 +12,23 @@ interface StackField {
   of(r: ExperimentResult): string | null;
 }
 
-export type StackKey = "runner" | "image" | "torch" | "transformers" | "vllm";
+export type StackKey = "runner" | "image" | "torch" | "transformers" | "vllm" | "power_limit" | "gpu_clocks";
 
 const text = (v: unknown): string | null => (typeof v === "string" && v !== "" ? v : null);
+
+/** One text for the GPUs a cycle used ("300 W", "300 W, 250 W"); null where none was read (older results, CPU runs). */
+function perGpu(r: ExperimentResult, of: (g: GpuSettings) => string | null): string | null {
+  const settings = Array.isArray(r.environment.gpu_settings) ? r.environment.gpu_settings : [];
+  const values = settings.map(of);
+  return values.some((v) => v !== null) ? values.map((v) => v ?? "unknown").join(", ") : null;
+}
+
+const num = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+const powerLimit = (g: GpuSettings) => (num(g.power_limit_w) ? `${g.power_limit_w} W` : null);
+const clocks = (g: GpuSettings) => {
+  const c = g.applications_clocks_mhz;
+  return c && (num(c.sm) || num(c.memory)) ? `SM ${c.sm ?? "?"} / memory ${c.memory ?? "?"} MHz` : null;
+};
 
 /** vLLM's version matters only to vLLM runs; the others may merely have it installed. */
 const STACK_FIELDS: readonly StackField[] = [
@@ -21,6 +37,8 @@ const STACK_FIELDS: readonly StackField[] = [
   { key: "torch", of: (r) => text(r.environment.torch) },
   { key: "transformers", of: (r) => text(r.environment.transformers) },
   { key: "vllm", of: (r) => (r.config.backend === "vllm" ? text(r.environment.vllm) : null) },
+  { key: "power_limit", of: (r) => perGpu(r, powerLimit) },
+  { key: "gpu_clocks", of: (r) => perGpu(r, clocks) },
 ];
 
 /** One part on which the cycles differ: each value with the cycles that ran on it. */

@@ -35,11 +35,22 @@ def cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str:
     return re.sub(r"\s+", " ", platform.processor() or "").strip() or "unknown"
 
 
-def hardware_fingerprint(device: str, gpu_name: Optional[str], gpu_count: int, cpuinfo: str = "/proc/cpuinfo") -> str:
-    """`gpu:<name> x<count>` or `cpu:<model>`, whitespace runs collapsed: what src/exec/hardware.ts computes."""
+def slice_name(gpu_name: Optional[str], mig_profile: Optional[str]) -> str:
+    """The GPU's name, whitespace runs collapsed; for a MIG slice `<GPU name> MIG <profile>`, as CUDA
+    names the slice, whether gpu_name is the whole GPU's or already the slice's."""
+    name = re.sub(r"\s+", " ", gpu_name or "").strip() or "unknown"
+    if mig_profile:
+        whole = re.sub(r"(^|\s+)MIG(\s.*)?$", "", name) or "unknown"
+        name = f"{whole} MIG {mig_profile}"
+    return name
+
+
+def hardware_fingerprint(device: str, gpu_name: Optional[str], gpu_count: int, cpuinfo: str = "/proc/cpuinfo",
+                         mig_profile: Optional[str] = None) -> str:
+    """`gpu:<name> x<count>` or `cpu:<model>`, whitespace runs collapsed: what src/exec/hardware.ts computes.
+    A MIG slice is keyed to the slice, not the whole GPU: `gpu:NVIDIA A100-SXM4-40GB MIG 1g.10gb x1`."""
     if device == "cuda":
-        name = re.sub(r"\s+", " ", gpu_name or "").strip() or "unknown"
-        return f"gpu:{name} x{gpu_count}"
+        return f"gpu:{slice_name(gpu_name, mig_profile)} x{gpu_count}"
     return f"cpu:{cpu_model(cpuinfo)}"
 
 
@@ -91,7 +102,8 @@ def _torch_info() -> tuple:
     return torch.__version__, torch.version.cuda
 
 
-def collect_environment(torch_cuda_names: Optional[List[str]] = None) -> dict:
+def collect_environment(torch_cuda_names: Optional[List[str]] = None, gpu_settings: Optional[List[dict]] = None) -> dict:
+    """gpu_settings: power limit and application clocks of the GPUs the run used (energy/gpu_settings.py)."""
     torch_version, cuda = _torch_info()
     gpus, driver = _nvml_gpus()
     if not gpus and torch_cuda_names:  # CUDA works but NVML is absent: names only
@@ -102,7 +114,7 @@ def collect_environment(torch_cuda_names: Optional[List[str]] = None) -> dict:
         affinity = len(os.sched_getaffinity(0))
     except AttributeError:
         affinity = None
-    return {
+    env = {
         "python": platform.python_version(),
         "torch": torch_version,
         "transformers": _package_version("transformers"),
@@ -116,3 +128,6 @@ def collect_environment(torch_cuda_names: Optional[List[str]] = None) -> dict:
         "in_container": in_container(),
         "container_id": None,
     }
+    if gpu_settings is not None:
+        env["gpu_settings"] = gpu_settings
+    return env

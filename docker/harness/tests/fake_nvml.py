@@ -3,9 +3,12 @@
 code (argument types, byref, buffers, nvmlFieldValue_t layout, return codes) runs as against the driver.
 
 Each GPU is scripted: energy counter readings, averaged and instantaneous power, temperature, SM clock,
-performance state, throttle mask, MIG mode and instances, and error codes for chosen calls."""
+performance state, throttle mask, power limit and application clocks, MIG mode and instances (each named
+by its profile, as NVML names them), and error codes for chosen calls. Load drives a GPU's counter and
+power readings from one power curve in virtual time, so a long window runs in no time."""
 
 import ctypes
+import math
 import threading
 import time
 from collections import Counter
@@ -58,6 +61,7 @@ def _next(script: Script, state: dict, key: str):
 
 class Mig:
     def __init__(self, uuid: str, name: str = "NVIDIA H100 80GB HBM3 MIG 1g.10gb"):
+        """name: as nvmlDeviceGetName gives a MIG device's, `<GPU name> MIG <profile>`."""
         self.uuid, self.name = uuid, name
 
 
@@ -66,20 +70,73 @@ class Gpu:
                  power_mw: Script = 300_000, instant_mw: Optional[Script] = None,
                  instant_type: int = VALUE_TYPE_UNSIGNED_INT, temperature_c: int = 45, sm_clock_mhz: Script = 1980,
                  pstate: Script = 0, throttle_mask: int = 0, mig_mode: Optional[bool] = None,
-                 migs: Sequence[Mig] = (), errors: Optional[Dict[str, Union[int, List[int]]]] = None):
+                 migs: Sequence[Mig] = (), errors: Optional[Dict[str, Union[int, List[int]]]] = None,
+                 power_limit_mw: Optional[int] = 700_000, default_power_limit_mw: Optional[int] = 700_000,
+                 app_clocks_mhz: Optional[tuple] = (1980, 2619), default_app_clocks_mhz: Optional[tuple] = (1980, 2619)):
         """energy_mj None: no counter (NOT_SUPPORTED); instant_mw None: no instantaneous field;
-        mig_mode None: MIG not supported; errors: {function: code (always) or [codes of the next calls]}."""
+        mig_mode None: MIG not supported; errors: {function: code (always) or [codes of the next calls]};
+        power limits and application clocks ((SM, memory) MHz) None: NOT_SUPPORTED."""
         self.uuid, self.name = uuid, name
         self.energy_mj, self.power_mw, self.instant_mw, self.instant_type = energy_mj, power_mw, instant_mw, instant_type
         self.temperature_c, self.sm_clock_mhz, self.pstate, self.throttle_mask = temperature_c, sm_clock_mhz, pstate, throttle_mask
         self.mig_mode, self.migs = mig_mode, list(migs)
         self.errors = dict(errors or {})
+        self.power_limit_mw, self.default_power_limit_mw = power_limit_mw, default_power_limit_mw
+        self.app_clocks_mhz, self.default_app_clocks_mhz = app_clocks_mhz, default_app_clocks_mhz
 
 
 def ramp(watts: float) -> Callable[[], int]:
     """An energy counter (mJ) that advances at `watts` in real time, as a GPU's does under load."""
     t0 = time.monotonic()
     return lambda: int(1_000_000 + (time.monotonic() - t0) * watts * 1000)
+
+
+class Load:
+    """A GPU's power over virtual time: steps [(from_s, watts)] plus a sine ripple (token-rate spikes
+    the sampler cannot follow), with exact integrals, so the counter, the instantaneous field and the
+    1 s average all tell one story. The test advances the clock; the session samples it as `clock`."""
+
+    def __init__(self, steps: Sequence[tuple], ripple_w: float = 0.0, ripple_hz: float = 7.3, counter_scale: float = 1.0,
+                 idle_w: Optional[float] = None):
+        """idle_w: the power before t = 0 (default the first step's), what a 1 s average trails from."""
+        self.steps = sorted(steps)
+        self.ripple_w, self.ripple_hz, self.counter_scale = ripple_w, ripple_hz, counter_scale
+        self.idle_w = self.steps[0][1] if idle_w is None else idle_w
+        self.t = 0.0
+
+    def now(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+    def watts_at(self, t: float) -> float:
+        if t < 0:
+            return self.idle_w
+        level = [w for start, w in self.steps if start <= t]
+        return (level[-1] if level else self.idle_w) + self.ripple_w * math.sin(2 * math.pi * self.ripple_hz * t)
+
+    def energy_j(self, t: float) -> float:
+        """Joules from t = 0 to t (negative before 0: the idle power)."""
+        if t <= 0:
+            return self.idle_w * t
+        bounds = [start for start, _ in self.steps if 0 < start < t] + [t]
+        joules, prev = 0.0, 0.0
+        for edge in bounds:
+            joules += (self.watts_at(prev) - self.ripple_w * math.sin(2 * math.pi * self.ripple_hz * prev)) * (edge - prev)
+            prev = edge
+        w = 2 * math.pi * self.ripple_hz
+        return joules + (self.ripple_w / w * (1 - math.cos(w * t)) if self.ripple_w else 0.0)
+
+    def counter_mj(self) -> int:
+        return int(round(1_000_000 + self.energy_j(self.t) * 1000 * self.counter_scale))
+
+    def instant_mw(self) -> int:
+        return int(round(self.watts_at(self.t) * 1000))
+
+    def averaged_mw(self) -> int:
+        """nvmlDeviceGetPowerUsage on Ampere and newer: the mean over the last second."""
+        return int(round((self.energy_j(self.t) - self.energy_j(self.t - 1.0)) * 1000))
 
 
 class FakeNvml:
@@ -295,6 +352,30 @@ class _Lib:
                 return NOT_FOUND
             out[0] = f.handle_of(gpu, gpu.migs[index])
             return SUCCESS
+
+        def limit(attr):
+            def read(gpu, mig, out):
+                value = getattr(gpu, attr)
+                if value is None or mig is not None:
+                    return NOT_SUPPORTED
+                out[0] = value
+                return SUCCESS
+            return read
+
+        device_call("nvmlDeviceGetEnforcedPowerLimit", POINTER(c_uint))(limit("power_limit_mw"))
+        device_call("nvmlDeviceGetPowerManagementDefaultLimit", POINTER(c_uint))(limit("default_power_limit_mw"))
+
+        def app_clock(attr):
+            def read(gpu, mig, kind, out):
+                clocks = getattr(gpu, attr)
+                if clocks is None or mig is not None or kind not in (1, 2):  # NVML_CLOCK_SM, NVML_CLOCK_MEM
+                    return NOT_SUPPORTED
+                out[0] = clocks[kind - 1]
+                return SUCCESS
+            return read
+
+        device_call("nvmlDeviceGetApplicationsClock", c_int, POINTER(c_uint))(app_clock("app_clocks_mhz"))
+        device_call("nvmlDeviceGetDefaultApplicationsClock", c_int, POINTER(c_uint))(app_clock("default_app_clocks_mhz"))
 
         @device_call("nvmlDeviceGetMemoryInfo", c_void_p)
         def memory(gpu, mig, address):

@@ -11,17 +11,20 @@ import unittest
 from unittest import mock
 
 import helpers  # noqa: F401
-from fake_nvml import GPU_IS_LOST, TIMEOUT, VALUE_TYPE_SIGNED_INT, FakeNvml, Gpu, Mig, ramp
+from fake_nvml import GPU_IS_LOST, SUCCESS, TIMEOUT, VALUE_TYPE_SIGNED_INT, FakeNvml, Gpu, Load, Mig, ramp
 from lem_harness import experiment
 from lem_harness.backends.base import Backend, GenerationRecord, LoadedModel
 from lem_harness.config import with_defaults
 from lem_harness.energy import select_meter
+from lem_harness.energy.sampler import PowerSampler
 from lem_harness.energy.session import EnergySession
 
 H100 = "GPU-aaaa1111-2222-3333-4444-555555555555"
 A10 = "GPU-bbbb1111-2222-3333-4444-555555555555"
 MIG_1 = "MIG-cccc1111-2222-3333-4444-555555555555"
 MIG_2 = "MIG-dddd1111-2222-3333-4444-555555555555"
+A100 = "GPU-eeee1111-2222-3333-4444-555555555555"
+A100_NAME = "NVIDIA A100-SXM4-40GB"
 NO_SLEEP = {"placement": "before_warmup", "cooldown_s": 0}
 
 
@@ -100,7 +103,8 @@ class MigTest(unittest.TestCase):
         _, meter, reason = meter_for(self, [self.mig_gpu()], visible=MIG_1)
         self.assertEqual(reason, "")
         self.assertIn("mig_whole_gpu_energy", meter.flags)
-        self.assertEqual(meter.devices(), [{"index": 0, "name": "NVIDIA H100 80GB HBM3", "uuid": H100, "mig_uuids": [MIG_1]}])
+        self.assertEqual(meter.devices(), [{"index": 0, "name": "NVIDIA H100 80GB HBM3", "uuid": H100, "mig_uuids": [MIG_1],
+                                            "mig_profile": "1g.10gb"}])
         session, _, energy, _ = measure(self, meter, seconds=0.2)
         self.assertIn("mig_whole_gpu_energy", session.flags)
         self.assertTrue(any("whole GPU" in n for n in energy["notes"]))
@@ -118,6 +122,95 @@ class MigTest(unittest.TestCase):
     def test_a_mig_enabled_gpu_named_by_index_is_flagged(self):
         _, meter, _ = meter_for(self, [self.mig_gpu()], visible="0")
         self.assertIn("mig_whole_gpu_energy", meter.flags)
+
+
+    def test_the_slice_used_is_named_by_its_profile(self):
+        gpu = Gpu(A100, name=A100_NAME, mig_mode=True,
+                  migs=[Mig(MIG_1, f"{A100_NAME} MIG 1g.10gb"), Mig(MIG_2, f"{A100_NAME} MIG 3g.20gb")])
+        _, meter, _ = meter_for(self, [gpu], visible=MIG_2)
+        self.assertEqual((meter.mig, meter.mig_profile), (True, "3g.20gb"))
+        self.assertEqual(meter.devices()[0]["mig_profile"], "3g.20gb")
+
+    def test_a_gpu_without_mig_has_no_profile(self):
+        _, meter, _ = meter_for(self, [Gpu(H100)])
+        self.assertEqual((meter.mig, meter.mig_profile), (False, None))
+        self.assertNotIn("mig_profile", meter.devices()[0])
+
+
+def virtual_window(test, load, seconds, instantaneous=True, interval_ms=100, errors=None):
+    """A window of `seconds` in the load's virtual time: the fake GPU's counter and power readings follow
+    the load, and the sampler reads its clock and takes a reading each interval as its thread would."""
+    readings = {"instant_mw": load.instant_mw} if instantaneous else {"power_mw": load.averaged_mw}
+    _, meter, _ = meter_for(test, [Gpu(H100, energy_mj=load.counter_mj, errors=errors, **readings)])
+    session = EnergySession(meter, "", interval_ms, "cuda", clock=load.now)
+    baseline = session.measure_baseline(False, 0)
+    interval, steps = interval_ms / 1000.0, round(seconds * 1000 / interval_ms)
+    with mock.patch.object(PowerSampler, "_run", lambda self: None):  # no thread: the test ticks
+        session.start_window()
+        for step in range(steps):
+            load.advance(interval)
+            if step < steps - 1:
+                session.sampler._take()
+        session.stop_window()  # the counter's last reading and the sampler's last point, at the end
+    return session, session.energy_block(seconds, 100, baseline)
+
+
+def inference_load(**kwargs) -> Load:
+    """Idle at 60 W before the window; ramp to 420 W, a lower plateau, back down at the end; a ±60 W
+    ripple at 7.3 Hz, faster than the 10 Hz sampling can follow."""
+    return Load([(0, 120), (0.3, 420), (6.0, 380), (11.7, 150)], ripple_w=60, idle_w=60, **kwargs)
+
+
+class CrossCheckGoalTest(unittest.TestCase):
+    """Counter against the integrated timeline: 2% on windows of 10 s or more with instantaneous power,
+    else a wider tolerance and the reason in the result."""
+
+    def test_instantaneous_power_over_a_12_s_window_agrees_within_2_percent(self):
+        session, energy = virtual_window(self, inference_load(), 12)
+        check = energy["cross_check"]
+        self.assertEqual(check["tolerance"], 0.02)
+        self.assertIsNone(check["reason"])
+        self.assertLess(abs(check["relative_difference"]), 0.02)
+        self.assertAlmostEqual(energy["total_j"], inference_load().energy_j(12), delta=0.01)
+        self.assertEqual(len(energy["timeline"]), 121)
+        self.assertNotIn("energy_cross_check_mismatch", session.flags)
+
+    def test_a_counter_4_percent_off_is_flagged_where_the_old_5_percent_tolerance_passed_it(self):
+        session, energy = virtual_window(self, inference_load(counter_scale=1.04), 12)
+        check = energy["cross_check"]
+        self.assertAlmostEqual(check["relative_difference"], 0.035, delta=0.01)
+        self.assertLess(abs(check["relative_difference"]), 0.05 + 2 * 0.1 / 12)
+        self.assertIn("energy_cross_check_mismatch", session.flags)
+
+    def test_one_second_averages_cannot_reach_2_percent_and_the_result_says_why(self):
+        session, energy = virtual_window(self, inference_load(), 12, instantaneous=False)
+        check = energy["cross_check"]
+        self.assertAlmostEqual(check["tolerance"], 0.05 + 1.0 / 12, places=9)
+        self.assertIn("not held to 2%", check["reason"])
+        self.assertIn("1 s averages", check["reason"])
+        # The average trails the ramp from idle at the window's start: the timeline falls short.
+        self.assertGreater(check["relative_difference"], 0.01)
+        self.assertNotIn("energy_cross_check_mismatch", session.flags)
+
+    def test_a_window_under_10_s_is_held_to_the_wider_tolerance_saying_so(self):
+        _, energy = virtual_window(self, inference_load(), 6)
+        check = energy["cross_check"]
+        self.assertAlmostEqual(check["tolerance"], 0.05 + 0.2 / 6, places=9)
+        self.assertIn("the window is 6.00 s, under 10 s", check["reason"])
+        self.assertNotIn("1 s averages", check["reason"])
+
+    def test_sparse_readings_are_held_to_the_wider_tolerance_saying_so(self):
+        _, energy = virtual_window(self, inference_load(), 12, interval_ms=500)
+        self.assertIn("25 power readings over the window, fewer than 50", energy["cross_check"]["reason"])
+        self.assertAlmostEqual(energy["cross_check"]["tolerance"], 0.05 + 1.0 / 12, places=9)
+
+    def test_missing_readings_are_held_to_the_wider_tolerance_saying_so(self):
+        # The probe's reading succeeds; the window's first two fail (a lost GPU is not retried).
+        session, energy = virtual_window(self, inference_load(), 12,
+                                         errors={"nvmlDeviceGetFieldValues": [SUCCESS, GPU_IS_LOST, GPU_IS_LOST]})
+        self.assertEqual(energy["samples"]["missing"], 2)
+        self.assertIn("2 of 121 power readings are missing", energy["cross_check"]["reason"])
+        self.assertIn("power_timeline_incomplete", session.flags)
 
 
 class PowerReadingTest(unittest.TestCase):
@@ -268,16 +361,32 @@ class BaselineTest(unittest.TestCase):
         self.assertEqual((baseline["placement"], baseline["cooldown_s"]), ("after_warmup", 7))
 
 
+class GpuSettingsFlagTest(unittest.TestCase):
+    def flags(self, limit, default_limit, clocks, default_clocks):
+        from lem_harness.energy.gpu_settings import settings_flags
+
+        return settings_flags([{"uuid": H100, "power_limit_w": limit, "default_power_limit_w": default_limit,
+                                "applications_clocks_mhz": clocks, "default_applications_clocks_mhz": default_clocks}])
+
+    def test_only_a_setting_read_and_different_from_its_default_is_flagged(self):
+        default = {"sm": 1980, "memory": 2619}
+        self.assertEqual(self.flags(700.0, 700.0, default, default), [])
+        self.assertEqual(self.flags(450.0, 700.0, default, default), ["power_limit_not_default"])
+        self.assertEqual(self.flags(None, 700.0, {"sm": 1410, "memory": 2619}, default), ["application_clocks_not_default"])
+        self.assertEqual(self.flags(700.0, None, {"sm": 1980, "memory": None}, default), [], "an unread clock is no difference")
+        self.assertEqual(self.flags(700.0, 700.0, None, default), [])
+
+
 class FakeCudaBackend(Backend):
     """A backend that says it ran on CUDA ordinal 0 and records what the experiment asked of it, when."""
 
-    def __init__(self, events, uuid=None):
-        self.events, self.uuid = events, uuid
+    def __init__(self, events, uuid=None, gpu_name="NVIDIA H100 80GB HBM3"):
+        self.events, self.uuid, self.gpu_name = events, uuid, gpu_name
 
     def load(self):
         return LoadedModel(n_params=1000, n_params_method="fake", vocab_size=50, device="cuda", cuda_devices=[0],
                            effective={"backend": "pytorch", "device": "cuda"},
-                           cuda_uuids=[self.uuid] if self.uuid else None, gpu_name="NVIDIA H100 80GB HBM3")
+                           cuda_uuids=[self.uuid] if self.uuid else None, gpu_name=self.gpu_name)
 
     def encode(self, text):
         return [1, 2, 3]
@@ -296,15 +405,15 @@ class FakeCudaBackend(Backend):
 class ExperimentTest(unittest.TestCase):
     """The experiment around the real GPU path: device identity, baseline placement, a valid result."""
 
-    def run_experiment(self, baseline, visible=None, uuid=None):
-        FakeNvml([Gpu(H100, energy_mj=ramp(300), instant_mw=300_000, sm_clock_mhz=345, pstate=2)]).install(self)
+    def run_experiment(self, baseline, visible=None, uuid=None, gpus=None, gpu_name="NVIDIA H100 80GB HBM3", energy="auto"):
+        FakeNvml(gpus or [Gpu(H100, energy_mj=ramp(300), instant_mw=300_000, sm_clock_mhz=345, pstate=2)]).install(self)
         events = []
         config = with_defaults(helpers.tiny_config(n=2, warmup={"enabled": True, "n_warmup": 1}, baseline=baseline,
-                                                   energy={"backend": "auto", "sample_interval_ms": 50}))
+                                                   energy={"backend": energy, "sample_interval_ms": 50}))
         envelope = {"hash": helpers.HASH, "cycle": 1, "names": ["gpu-path"], "config": config}
         with mock.patch.object(experiment, "log", lambda message: events.append(message.split(":")[0])), \
                 mock.patch.dict(os.environ, {"CUDA_DEVICE_ORDER": "PCI_BUS_ID"}):
-            result = experiment._measure(envelope, config, config, FakeCudaBackend(events, uuid), None,
+            result = experiment._measure(envelope, config, config, FakeCudaBackend(events, uuid, gpu_name), None,
                                          experiment.utc_now(), visible)
         return result, events
 
@@ -335,16 +444,106 @@ class ExperimentTest(unittest.TestCase):
         if checked is not None:  # node and ajv are here in lem's checkout and CI
             self.assertEqual(checked, (True, None))
 
-    def test_bench_gpu_check_prints_what_the_issue_asks_of_a_real_run(self):
+    def test_a_gpu_without_mig_is_fingerprinted_by_its_name_and_its_settings_recorded(self):
+        result, _ = self.run_experiment({"duration_seconds": 0.1})
+        self.assertEqual(result["hardware"], "gpu:NVIDIA H100 80GB HBM3 x1")
+        self.assertEqual(result["environment"]["gpu_settings"], [{
+            "uuid": H100, "power_limit_w": 700.0, "default_power_limit_w": 700.0,
+            "applications_clocks_mhz": {"sm": 1980, "memory": 2619},
+            "default_applications_clocks_mhz": {"sm": 1980, "memory": 2619}}])
+        self.assertFalse({"power_limit_not_default", "application_clocks_not_default"} & set(result["quality_flags"]))
+
+    def a100_with_slices(self, mig_names=("MIG 1g.10gb", "MIG 3g.20gb")):
+        return Gpu(A100, name=A100_NAME, energy_mj=ramp(250), instant_mw=250_000, mig_mode=True,
+                   migs=[Mig(MIG_1, f"{A100_NAME} {mig_names[0]}".strip()), Mig(MIG_2, f"{A100_NAME} {mig_names[1]}".strip())])
+
+    def test_a_mig_slice_is_fingerprinted_as_the_slice_not_the_whole_gpu(self):
+        result, _ = self.run_experiment({"duration_seconds": 0.1}, visible=MIG_2, gpus=[self.a100_with_slices()],
+                                        gpu_name=f"{A100_NAME} MIG 3g.20gb")
+        self.assertEqual(result["hardware"], f"gpu:{A100_NAME} MIG 3g.20gb x1")
+        self.assertEqual(result["energy"]["devices"][0]["uuid"], A100, "energy is still the whole GPU's")
+        self.assertEqual(result["energy"]["devices"][0]["mig_profile"], "3g.20gb")
+        self.assertIn("mig_whole_gpu_energy", result["quality_flags"])
+        self.assertEqual(result["environment"]["gpu_settings"][0]["uuid"], A100, "settings are the whole GPU's")
+        self.assertEqual(helpers.result_schema_errors(result), [])
+
+    def test_a_mig_enabled_gpu_named_by_index_is_fingerprinted_as_its_first_slice_which_cuda_uses(self):
+        result, _ = self.run_experiment({"duration_seconds": 0.1}, visible="0", gpus=[self.a100_with_slices()],
+                                        gpu_name=f"{A100_NAME} MIG 1g.10gb")
+        self.assertEqual(result["hardware"], f"gpu:{A100_NAME} MIG 1g.10gb x1")
+
+    def test_a_slice_nvml_names_without_its_profile_takes_the_frameworks(self):
+        result, _ = self.run_experiment({"duration_seconds": 0.1}, visible=MIG_1, gpus=[self.a100_with_slices(("", ""))],
+                                        gpu_name=f"{A100_NAME} MIG 1g.10gb")
+        self.assertEqual(result["hardware"], f"gpu:{A100_NAME} MIG 1g.10gb x1")
+
+    def test_without_an_energy_meter_the_slice_is_still_the_fingerprint_and_settings_are_read(self):
+        result, _ = self.run_experiment({"enabled": False, "duration_seconds": 0}, visible=MIG_2, energy="none",
+                                        gpus=[self.a100_with_slices()], gpu_name=f"{A100_NAME} MIG 3g.20gb")
+        self.assertEqual(result["hardware"], f"gpu:{A100_NAME} MIG 3g.20gb x1")
+        self.assertEqual(result["environment"]["gpu_settings"][0]["power_limit_w"], 700.0)
+
+    def test_a_changed_power_limit_or_application_clocks_is_recorded_and_flagged(self):
+        gpu = Gpu(H100, energy_mj=ramp(300), instant_mw=300_000, power_limit_mw=450_000, app_clocks_mhz=(1410, 2619))
+        result, _ = self.run_experiment({"duration_seconds": 0.1}, gpus=[gpu])
+        settings = result["environment"]["gpu_settings"][0]
+        self.assertEqual((settings["power_limit_w"], settings["default_power_limit_w"]), (450.0, 700.0))
+        self.assertEqual(settings["applications_clocks_mhz"], {"sm": 1410, "memory": 2619})
+        self.assertIn("power_limit_not_default", result["quality_flags"])
+        self.assertIn("application_clocks_not_default", result["quality_flags"])
+        self.assertEqual(helpers.result_schema_errors(result), [])
+
+    def test_settings_nvml_cannot_read_are_null_and_raise_no_flag(self):
+        gpu = Gpu(H100, energy_mj=ramp(300), instant_mw=300_000, power_limit_mw=None, default_power_limit_mw=None,
+                  app_clocks_mhz=None, default_app_clocks_mhz=None)
+        result, _ = self.run_experiment({"duration_seconds": 0.1}, gpus=[gpu])
+        self.assertEqual(result["environment"]["gpu_settings"], [{
+            "uuid": H100, "power_limit_w": None, "default_power_limit_w": None,
+            "applications_clocks_mhz": None, "default_applications_clocks_mhz": None}])
+        self.assertFalse({"power_limit_not_default", "application_clocks_not_default"} & set(result["quality_flags"]))
+        self.assertEqual(helpers.result_schema_errors(result), [])
+
+    def gpu_check(self):
         spec = importlib.util.spec_from_file_location("gpu_check", os.path.join(helpers.REPO_ROOT, "bench", "gpu_check.py"))
         gpu_check = importlib.util.module_from_spec(spec)
         with mock.patch.dict(os.environ):  # it sets CUDA_DEVICE_ORDER for its own process
             spec.loader.exec_module(gpu_check)
+        return gpu_check
+
+    def test_bench_gpu_check_prints_what_the_issue_asks_of_a_real_run(self):
+        gpu_check = self.gpu_check()
         result, _ = self.run_experiment({"duration_seconds": 0.1})
         text = gpu_check.report("synthetic:tiny", result)
         for wanted in (f"= {H100} (NVIDIA H100 80GB HBM3)", "J/token", "tokens/s", "window:", "baseline:", "P2",
-                       "counter vs integrated:", "relative difference", "power: instantaneous"):
+                       "counter vs integrated:", "relative difference", "power: instantaneous",
+                       f"settings: {H100}: power limit 700 W (default 700 W); application clocks SM 1980/memory 2619 MHz",
+                       "validity: "):
             self.assertIn(wanted, text)
+
+    def test_bench_gpu_check_fails_on_a_validity_flag_and_names_it(self):
+        gpu_check = self.gpu_check()
+        result, _ = self.run_experiment({"duration_seconds": 0.1})
+        result["quality_flags"] = [f for f in result["quality_flags"] if f not in gpu_check.VALIDITY_FLAGS]
+        clean = dict(result, quality_flags=result["quality_flags"] + ["energy_window_under_10s", "mig_whole_gpu_energy"])
+        self.assertEqual(gpu_check.verdict([("a", clean), ("b", clean)]), (0, []), "qualifying flags pass")
+        self.assertIn("validity: ok", gpu_check.report("a", clean))
+        for flag in gpu_check.VALIDITY_FLAGS:
+            flagged = dict(result, quality_flags=result["quality_flags"] + [flag])
+            self.assertEqual(gpu_check.verdict([("a", clean), ("b", flagged)]), (1, [f"gpu-check: b: validity flags {flag}"]))
+            self.assertIn(f"validity: FAILED: {flag}", gpu_check.report("b", flagged))
+        unmeasured = dict(result, energy=dict(result["energy"], status="unavailable"))
+        self.assertEqual(gpu_check.verdict([("c", unmeasured)])[0], 1)
+        self.assertEqual(gpu_check.validity_flags(unmeasured), ["energy_unavailable"])
+
+    def test_every_validity_flag_is_one_the_harness_raises(self):
+        source = ""
+        for folder, _, files in os.walk(os.path.join(helpers.HARNESS_DIR, "lem_harness")):
+            for name in files:
+                if name.endswith(".py"):
+                    with open(os.path.join(folder, name)) as f:
+                        source += f.read()
+        for flag in self.gpu_check().VALIDITY_FLAGS:
+            self.assertIn(f'"{flag}"', source, flag)
 
 
 if __name__ == "__main__":

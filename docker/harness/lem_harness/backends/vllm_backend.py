@@ -7,7 +7,7 @@ import os
 import shutil
 import tempfile
 import time
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from ..errors import BackendUnavailable
 from ..models.param_count import safetensors_param_count
@@ -125,6 +125,23 @@ class VllmBackend(Backend):
         import torch  # without NVML; the engine has started, so touching CUDA here is harmless
 
         return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+
+    def warmup_count(self, n_warmup: int, n_measured: int) -> Tuple[int, Optional[str]]:
+        """(warmup prompts, why raised or None). vLLM captures a CUDA graph (and compiles) per batch size
+        on first use: the warmup runs the window's batch, min(n, max_num_seqs) prompts at once, and after
+        it the window's last, partial batch (n mod max_num_seqs, where n exceeds it), so the window
+        meets no batch size for the first time."""
+        max_seqs = self.engine_cfg["max_num_seqs"]
+        batch = min(n_measured, max_seqs)
+        tail = n_measured % max_seqs if n_measured > max_seqs else 0
+        needed = batch + tail
+        if n_warmup <= 0 or n_warmup >= needed:
+            return n_warmup, None
+        shapes = f"a batch of {batch} (min(n {n_measured}, max_num_seqs {max_seqs}))"
+        if tail:
+            shapes += f" and a last batch of {tail}"
+        return needed, (f"warmup.n_warmup {n_warmup} raised to {needed}: the window runs {shapes}, and vLLM "
+                        "captures CUDA graphs per batch size, so the warmup runs them first")
 
     def encode(self, text: str) -> List[int]:
         return self.tokenizer(text, add_special_tokens=True)["input_ids"]

@@ -5,6 +5,7 @@ is trusted as an NVML index only in PCI bus order (lem's images and local runs s
 GPU is the same model. UUIDs, and the prefixes of them CUDA accepts, are matched exactly."""
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence
 
@@ -20,6 +21,19 @@ class ResolvedDevice:
     gpu_uuid: str  # the whole GPU whose counters are read (the parent of a MIG instance)
     gpu_handle: object
     mig: bool = False
+    # The MIG profile CUDA runs on ("1g.10gb"): of the instance, or of the first instance of a
+    # MIG-enabled GPU named as a whole (CUDA enumerates that one); None where MIG is off or unknown.
+    mig_profile: Optional[str] = None
+
+
+_MIG_PROFILE = re.compile(r"\bMIG\s+(\d[0-9A-Za-z.+_-]*)")
+
+
+def mig_profile_of(name: Optional[str]) -> Optional[str]:
+    """The profile ("1g.10gb") in a MIG instance's name as NVML and CUDA give it ("NVIDIA A100-SXM4-40GB
+    MIG 1g.10gb") or as nvidia-smi -L lists it ("MIG 1g.10gb"); None where the name has none."""
+    m = _MIG_PROFILE.search(name or "")
+    return m.group(1) if m else None
 
 
 @dataclass
@@ -68,11 +82,19 @@ def _by_uuid(nvml: Nvml, entry: str):
     raise NvmlError(f"UUID prefix {entry!r} is ambiguous: {', '.join(u for u, _ in matches)}")
 
 
+def _first_instance_profile(nvml: Nvml, h) -> Optional[str]:
+    children = optional(nvml.mig_children, h) or []
+    return mig_profile_of(optional(nvml.name, children[0])) if children else None
+
+
 def _describe(nvml: Nvml, ordinal: int, entry: str, uuid: str, h) -> ResolvedDevice:
     if optional(nvml.is_mig_handle, h):
         parent = nvml.mig_parent(h)
-        return ResolvedDevice(ordinal, entry, uuid, h, nvml.uuid(parent), parent, mig=True)
-    return ResolvedDevice(ordinal, entry, uuid, h, uuid, h, mig=bool(optional(nvml.mig_mode, h)))
+        return ResolvedDevice(ordinal, entry, uuid, h, nvml.uuid(parent), parent, mig=True,
+                              mig_profile=mig_profile_of(optional(nvml.name, h)))
+    mig = bool(optional(nvml.mig_mode, h))
+    return ResolvedDevice(ordinal, entry, uuid, h, uuid, h, mig=mig,
+                          mig_profile=_first_instance_profile(nvml, h) if mig else None)
 
 
 def resolve_devices(nvml: Nvml, cuda_devices: Sequence[int], uuids: Optional[Sequence[str]] = None,

@@ -25,6 +25,7 @@ TRANSIENT_ERRORS = {NVML_ERROR_TIMEOUT, NVML_ERROR_IRQ_ISSUE, NVML_ERROR_IN_USE,
 
 NVML_TEMPERATURE_GPU = 0
 NVML_CLOCK_SM = 1
+NVML_CLOCK_MEM = 2
 NVML_PSTATE_UNKNOWN = 32
 NVML_DEVICE_MIG_ENABLE = 1
 NVML_FI_DEV_POWER_INSTANT = 186  # milliwatts, not averaged (Zeus reads it for the same reason)
@@ -234,6 +235,23 @@ class Nvml:
     def power_limit_mw(self, h) -> int:
         value = ctypes.c_uint()
         self._call("nvmlDeviceGetEnforcedPowerLimit", h, ctypes.byref(value))
+        return value.value
+
+    def default_power_limit_mw(self, h) -> int:
+        value = ctypes.c_uint()
+        self._call("nvmlDeviceGetPowerManagementDefaultLimit", h, ctypes.byref(value))
+        return value.value
+
+    def applications_clock_mhz(self, h, clock: int) -> int:
+        """The clock (NVML_CLOCK_SM, NVML_CLOCK_MEM) the GPU targets under load, as set by
+        nvidia-smi -ac (or the default where none was set)."""
+        value = ctypes.c_uint()
+        self._call("nvmlDeviceGetApplicationsClock", h, ctypes.c_int(clock), ctypes.byref(value))
+        return value.value
+
+    def default_applications_clock_mhz(self, h, clock: int) -> int:
+        value = ctypes.c_uint()
+        self._call("nvmlDeviceGetDefaultApplicationsClock", h, ctypes.c_int(clock), ctypes.byref(value))
         return value.value
 
     def persistence_mode(self, h) -> bool:

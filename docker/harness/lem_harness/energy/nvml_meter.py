@@ -6,6 +6,7 @@ import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from .devices import ResolvedDevice, resolve_devices
+from .gpu_settings import read_settings
 from .nvml import NVML_ERROR_NOT_SUPPORTED, Nvml, NvmlError, decode_throttle_reasons, optional, with_retry
 
 COUNTER_METHOD = "nvml_total_energy"
@@ -35,6 +36,9 @@ class NvmlMeter:
         self.handles = [g[0].gpu_handle for g in self._groups]
         self.uuids = [g[0].gpu_uuid for g in self._groups]
         self.names = [self.nvml.name(h) for h in self.handles]
+        # What the run computed on, for the hardware fingerprint: a MIG slice is keyed to its profile.
+        self.mig = any(d.mig for d in resolution.devices)
+        self.mig_profile = next((d.mig_profile for d in resolution.devices if d.mig_profile), None)
         self.method = self._probe_counter()
         self.has_counter = self.method == COUNTER_METHOD
         self._instant = all(self._probe_instant(h) for h in self.handles)
@@ -83,8 +87,15 @@ class NvmlMeter:
             migs = [m.uuid for m in group if m.mig and m.uuid != m.gpu_uuid]
             if migs:
                 d["mig_uuids"] = migs
+            profiles = list(dict.fromkeys(m.mig_profile for m in group if m.mig and m.mig_profile))
+            if profiles:
+                d["mig_profile"] = ",".join(profiles)
             out.append(d)
         return out
+
+    def gpu_settings(self) -> List[dict]:
+        """Power limit and application clocks of each GPU read (energy/gpu_settings.py)."""
+        return read_settings(self.nvml, self.handles, self.uuids)
 
     def energy_j(self) -> List[float]:
         """Joules per GPU from the counter; transient errors are retried, anything else raises."""

@@ -7,8 +7,9 @@ from typing import List, Optional
 
 
 class PowerSampler:
-    def __init__(self, meter, interval_s: float, companions=()):
+    def __init__(self, meter, interval_s: float, companions=(), clock=time.monotonic):
         self.meter = meter
+        self._clock = clock  # tests drive a window in virtual time
         # Other scopes' counters, read at each tick so a RAPL counter that wraps within the window is caught.
         self.companions = list(companions)
         self.interval_s = interval_s
@@ -36,14 +37,14 @@ class PowerSampler:
         if watts is None:
             self.missing += 1
             self.error = getattr(self.meter, "last_error", None) or self.error
-        self.timeline.append([round(time.monotonic() - self._t0, 4), watts, temp, clock])
+        self.timeline.append([round(self._clock() - self._t0, 4), watts, temp, clock])
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
             self._take()
 
     def start(self) -> None:
-        self._t0 = time.monotonic()
+        self._t0 = self._clock()
         self._take()
         self._thread = threading.Thread(target=self._run, name="lem-power-sampler", daemon=True)
         self._thread.start()
@@ -53,6 +54,15 @@ class PowerSampler:
         if self._thread is not None:
             self._thread.join()
         self._take()  # a last point at the window's end, so a short window still has a reading
+
+    @property
+    def start_monotonic(self) -> float:
+        """When start() ran, on the sampler's clock (time.monotonic unless a test gave another): the
+        timeline's t = 0, so a serving load's times can be lined up with it."""
+        return self._t0
+
+    def readings(self) -> int:
+        return sum(1 for row in self.timeline if row[1] is not None)
 
     def peak_watts(self) -> Optional[float]:
         values = [row[1] for row in self.timeline if row[1] is not None]
