@@ -30,7 +30,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 sh("docker", ["build", "-q", "-t", IMAGE, FIXTURE]);
 const x = mkdtempSync(join(tmpdir(), "lem-bench-"));
 writeFileSync(join(x, "0123456789abcdef_config.json"), JSON.stringify({ hash: "0123456789abcdef", cycle: 1, hardware: "cpu:bench", config: { model: "fake:ok" } }));
-const mount = ["-v", `${x}:/run/llem`, "-e", "LLEM_CONFIG_PATH=/run/llem/0123456789abcdef_config.json"];
+const mount = ["-v", `${x}:/run/llem`, "-e", "LEM_CONFIG_PATH=/run/llem/0123456789abcdef_config.json"];
 
 // Raw docker run --rm, the same container work as one ephemeral node.
 sh("docker", ["run", "--rm", "--init", ...mount, IMAGE]); // warm the page cache
@@ -38,7 +38,7 @@ const rawRun = median(Array.from({ length: N }, () => timed(() => sh("docker", [
 
 // Raw docker exec into a running container, the same work as one persistent node.
 const id = sh("docker", ["run", "-d", "--init", ...mount, IMAGE, "sleep", "infinity"]).trim();
-const rawExec = median(Array.from({ length: N }, () => timed(() => sh("docker", ["exec", "-e", "LLEM_CONFIG_PATH=/run/llem/0123456789abcdef_config.json", id, "python3", "-m", "lem_harness"]))));
+const rawExec = median(Array.from({ length: N }, () => timed(() => sh("docker", ["exec", "-e", "LEM_CONFIG_PATH=/run/llem/0123456789abcdef_config.json", id, "python3", "-m", "lem_harness"]))));
 sh("docker", ["rm", "-f", id]);
 rmSync(x, { recursive: true, force: true });
 

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
-import { loadProject, planProject } from "../src/cli/project.js";
+import { loadProject, planProject } from "../src/project/project.js";
 import { costModel } from "../src/graph/cost-model.js";
 import { planMatrix } from "../src/graph/matrix.js";
 import { imbalance } from "../src/graph/shard-plan.js";

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
-import { loadProject, planProject } from "../src/cli/project.js";
+import { loadProject, planProject } from "../src/project/project.js";
 
 const LEM = fileURLToPath(new URL("../bin/lem.js", import.meta.url));
 const sizes = process.argv.slice(2).map(Number).filter(Boolean);

@@ -17,5 +17,6 @@ if (existsSync(compiled)) {
   await import("tsx/esm");
   ({ main } = await import(new URL("../src/cli/main.ts", import.meta.url).href));
 }
-// exitCode, not exit(): a large JSON document on a pipe would be cut (DESIGN.md facts).
+// exitCode, not exit(): process.exit() does not wait for a pipe to drain, so a large JSON document
+// written to a pipe would be cut.
 process.exitCode = await main(process.argv.slice(2));

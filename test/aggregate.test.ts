@@ -269,6 +269,24 @@ test("cycles from different software stacks are flagged with each part and its c
     ["mixed software stacks: vllm 0.6.0 (cycle 1) vs 0.7.0 (cycle 2)"]);
 });
 
+test("cycles run under a different GPU power limit or application clocks are flagged; unread settings are no difference", () => {
+  const on = (cycle: number, power: number | null, sm: number | null) => {
+    const r = onStack(cycle, { torch: "2.3.0" });
+    r.environment = { ...r.environment, gpu_settings: [{ uuid: "GPU-a", power_limit_w: power, default_power_limit_w: 700,
+      applications_clocks_mhz: sm === null ? null : { sm, memory: 2619 }, default_applications_clocks_mhz: { sm: 1980, memory: 2619 } }] };
+    return r;
+  };
+  const [mixed] = aggregateResults([on(1, 700, 1980), on(2, 700, 1980), on(3, 450, 1410)]);
+  assert.equal(mixed.measurementFlags, [{ kind: "mixed_stack", differences: [
+    { field: "power_limit", values: [{ value: "700 W", cycles: [1, 2] }, { value: "450 W", cycles: [3] }] },
+    { field: "gpu_clocks", values: [{ value: "SM 1980 / memory 2619 MHz", cycles: [1, 2] }, { value: "SM 1410 / memory 2619 MHz", cycles: [3] }] },
+  ] }]);
+  assert.equal(flagTexts(mixed), ["mixed software stacks: power_limit 700 W (cycles 1, 2) vs 450 W (cycle 3); gpu_clocks SM 1980 / memory 2619 MHz (cycles 1, 2) vs SM 1410 / memory 2619 MHz (cycle 3)"]);
+  // the same settings, settings NVML could not read, and results from before they were recorded: no flag
+  assert.equal(aggregateResults([on(1, 700, 1980), on(2, 700, 1980)])[0].measurementFlags, []);
+  assert.equal(aggregateResults([on(1, 700, 1980), on(2, null, null), onStack(3, { torch: "2.3.0" })])[0].measurementFlags, []);
+});
+
 // The harness's constant, read by the harness's own Python; without one the check skips loudly.
 const harnessShortWindow = spawnSync("python3", ["-c", "from lem_harness.energy.session import SHORT_WINDOW_S; print(SHORT_WINDOW_S)"],
   { cwd: fileURLToPath(new URL("../docker/harness/", import.meta.url)), encoding: "utf8" });

@@ -1,4 +1,4 @@
-// Seed 004's unit tests: command construction and error translation, no Docker needed.
+// The Docker runner's unit tests: command construction and error translation, no Docker needed.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { statSync, readFileSync, existsSync } from "node:fs";
@@ -18,7 +18,7 @@ const spec = (over: Partial<RunSpec> = {}): RunSpec => ({
 
 const pairs = (args: string[], flag: string) => args.flatMap((a, i) => (a === flag ? [args[i + 1]] : []));
 
-test("docker run: --init, GPUs, shm, the exchange mount, LLEM_CONFIG_PATH, labels, the harness entrypoint", () => {
+test("docker run: --init, GPUs, shm, the exchange mount, LEM_CONFIG_PATH (and its alias LLEM_CONFIG_PATH), labels, the harness entrypoint", () => {
   const args = dockerRunArgs(spec());
   assert.is(args[0], "run");
   assert.ok(args.includes("--init"), "--init so SIGTERM reaches the harness");
@@ -27,7 +27,8 @@ test("docker run: --init, GPUs, shm, the exchange mount, LLEM_CONFIG_PATH, label
   assert.equal(pairs(args, "--gpus"), ["all"]);
   assert.equal(pairs(args, "--shm-size"), ["8g"]);
   assert.equal(pairs(args, "-v"), ["/tmp/llem-x:/run/llem"]);
-  assert.ok(pairs(args, "-e").includes("LLEM_CONFIG_PATH=/run/llem/0123456789abcdef_config.json"));
+  assert.ok(pairs(args, "-e").includes("LEM_CONFIG_PATH=/run/llem/0123456789abcdef_config.json"));
+  assert.ok(pairs(args, "-e").includes("LLEM_CONFIG_PATH=/run/llem/0123456789abcdef_config.json"), "the old name too, for an older harness in a docker:<image>");
   assert.ok(pairs(args, "--label").includes("org.llenergymeasure.managed=1"));
   assert.equal(pairs(args, "--name"), ["lem-0123456789abcdef-c1-ff00ff00"]);
   assert.equal(args.slice(-4), ["lem-pytorch:abc", "python3", "-m", "lem_harness"]);

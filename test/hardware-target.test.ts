@@ -4,7 +4,7 @@ import * as assert from "uvu/assert";
 import { join } from "node:path";
 import { hostAs } from "../src/exec/hardware.js";
 import { HASH_VERSION } from "../src/config/hash.js";
-import { loadProject, planProject } from "../src/cli/project.js";
+import { loadProject, planProject } from "../src/project/project.js";
 import { LemError } from "../src/errors.js";
 import { TempProject } from "./helpers/project.js";
 import { fakeResult } from "./helpers/fixtures.js";

@@ -3,7 +3,7 @@
 // an empty store, lem import merges the three stores into a fourth, and nothing is left to measure.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { cpSync, rmSync, readFileSync, writeFileSync, readdirSync } from "node:fs";
+import { cpSync, renameSync, rmSync, readFileSync, writeFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fakeProject, STACK } from "./faults/helpers.js";
 import { TempProject } from "./helpers/project.js";
@@ -70,12 +70,29 @@ test("import refuses a tampered result and one whose folder is not its hash, wri
   const result = JSON.parse(readFileSync(file, "utf8"));
   delete result.tokens; // no longer valid against the schema
   writeFileSync(file, JSON.stringify(result));
+  // The other config's whole folder moved under a name that is not its hash (a hand-copied or renamed folder).
+  const tamperedHash = first.split("/")[0];
+  const realHash = readdirSync(store).find((d) => d !== tamperedHash)!;
+  const wrongName = realHash === "0123456789abcdef" ? "fedcba9876543210" : "0123456789abcdef";
+  renameSync(join(store, realHash), join(store, wrongName));
   const target = fakeProject(`{ experiments: [{ name: "a", model: "fake:ok" }] }`);
   const r = await target.run("import", store);
   assert.is(r.code, 1, r.stdout + r.stderr);
-  assert.match(r.stdout + r.stderr, new RegExp(first.split("/")[0]));
+  assert.match(r.stdout + r.stderr, new RegExp(tamperedHash));
   assert.not.match(r.stderr, STACK);
   assert.not.ok(target.resultFiles().includes(first), "the refused file is not imported");
+
+  const json = await target.run("import", "--json", store);
+  assert.is(json.code, 1, json.stdout + json.stderr);
+  const report = JSON.parse(json.stdout) as { files: { source: string; state: string; hash?: string; reason?: string }[]; summary: Record<string, number> };
+  const moved = report.files.filter((f) => f.source.startsWith(join(store, wrongName)));
+  assert.ok(moved.length >= 2, `its config.json and its result are both named: ${JSON.stringify(report.files)}`);
+  assert.ok(moved.every((f) => f.state === "refused"), JSON.stringify(moved));
+  const config = moved.find((f) => f.source.endsWith("config.json"))!;
+  assert.match(config.reason!, new RegExp(`${realHash}.*not .*${wrongName}|${wrongName}.*${realHash}`), "the reason names the folder and the hash its config really has");
+  for (const f of moved.filter((f) => f !== config)) assert.match(f.reason ?? "", new RegExp(`${realHash} is not its folder's ${wrongName}|config\\.json was refused`), "its results are refused with it");
+  assert.is(report.summary.imported, 0);
+  assert.equal(target.resultFiles(), [], "nothing of either folder is written, under either name");
 
   const bad = await target.run("import", join(tempDir(), "missing"));
   assert.is(bad.code, 2);

@@ -65,9 +65,10 @@ test("GPUs asked for: vLLM's tensor parallel size, pytorch on cuda one, CPU none
 test("the job script runs the harness with the configured Python, or through the container prefix", () => {
   const plain = jobScript(settings({ python: "/opt/py/bin/python" }), x, "/pkg/docker/harness");
   assert.match(plain, /exec '\/opt\/py\/bin\/python' -m lem_harness/);
-  assert.match(plain, /LLEM_CONFIG_PATH='\/shared\/llem-1\/h_config.json'/);
+  assert.match(plain, /export LEM_CONFIG_PATH='\/shared\/llem-1\/h_config.json'/);
+  assert.match(plain, /export LLEM_CONFIG_PATH='\/shared\/llem-1\/h_config.json'/, "the old name too, for an older harness");
   assert.match(plain, /PYTHONPATH='\/pkg\/docker\/harness'/);
-  assert.not.match(plain, /LLEM_PARENT_PID/);
+  assert.not.match(plain, /L?LEM_PARENT_PID/);
   const container = jobScript(settings({ container: "apptainer exec --nv lem.sif" }), x);
   assert.match(container, /exec apptainer exec --nv lem.sif 'python3' -m lem_harness/);
 });

@@ -97,7 +97,7 @@ if (python && haveSlurm) {
   test("a failing task of an array fails its own node only, with its own output kept; arrays: false submits one job per node", async () => {
     // The "Python" fails for batch_size 2 and is the real one otherwise.
     const picky = join(tempDir("lem-slurm-py-"), "python");
-    writeFileSync(picky, `#!/bin/sh\ngrep -Eq '"batch_size": ?2[,}]' "$LLEM_CONFIG_PATH" && { echo "no batch 2 here" >&2; exit 3; }\nexec ${python} "$@"\n`, { mode: 0o755 });
+    writeFileSync(picky, `#!/bin/sh\ngrep -Eq '"batch_size": ?2[,}]' "$LEM_CONFIG_PATH" && { echo "no batch 2 here" >&2; exit 3; }\nexec ${python} "$@"\n`, { mode: 0o755 });
     const project = slurmProject(cluster, `  python: ${picky}\n`);
     const build = await project.json<BuildJson>("build", "--keep-going");
     assert.equal(build.summary, { ran: 4, cached: 0, failed: 2, skipped: 0 }, JSON.stringify(build.nodes));

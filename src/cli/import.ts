@@ -1,7 +1,7 @@
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { parse } from "./args.js";
-import { loadProject } from "./project.js";
+import { loadProject } from "../project/project.js";
 import { out, err, printable } from "./output.js";
 import { inputError } from "../errors.js";
 import { importStores } from "../store/import.js";

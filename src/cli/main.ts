@@ -1,6 +1,6 @@
 import { LemError } from "../errors.js";
 import { err, out } from "./output.js";
-import { CLOSED_PIPE_EXIT, pipeClosed, watchClosedPipes } from "./closed-pipe.js";
+import { CLOSED_PIPE_EXIT, pipeClosed, watchClosedPipes } from "../exec/closed-pipe.js";
 import { VERSION } from "./version.js";
 
 const HELP = `lem ${VERSION} — measure the energy, throughput and latency of LLM inference, Make-style

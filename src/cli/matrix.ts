@@ -1,7 +1,7 @@
 import { appendFileSync } from "node:fs";
 import { parse, positiveInt } from "./args.js";
-import { loadProject, planOnCluster, planProject, requireMatch, warnPlan } from "./project.js";
-import { out, err } from "./output.js";
+import { planCommand } from "../project/prologue.js";
+import { out, err, printable } from "./output.js";
 import { inputError } from "../errors.js";
 import { checkAppendTarget, writeFailed } from "./output-target.js";
 import { costModel } from "../graph/cost-model.js";
@@ -44,12 +44,10 @@ export async function matrixCommand(argv: string[]): Promise<number> {
   const outputName = values["github-output"];
   const outputFile = outputName === undefined ? undefined : githubOutputFile(outputName, format);
 
-  const loaded = await loadProject(values.lemfile, { skipInvalid: values["skip-invalid"], hardware: values.hardware });
   // --hardware names the machine; else Slurm nodes plan for the compute nodes when they are known.
-  const project = values.hardware ? loaded : await planOnCluster(loaded, undefined, false);
-  const { planned, snapshot } = planProject(project, positionals);
-  requireMatch(positionals, planned.length);
-  warnPlan(project, snapshot);
+  const { project, planned, snapshot } = await planCommand(
+    { lemfile: values.lemfile, skipInvalid: values["skip-invalid"], hardware: values.hardware, selectors: positionals },
+    { notify: err, escape: printable });
 
   const configs = new Map<string, { config: ExperimentConfig; hardware: string }>();
   for (const node of planned) if (!configs.has(node.hash)) configs.set(node.hash, { config: node.config, hardware: node.hardware });

@@ -17,7 +17,7 @@ export const err = (text: string) => { const t = terminal(text); process.stderr.
 /** True when a live terminal view fits: a TTY, and not CI. */
 export const isInteractive = () => Boolean(process.stdout.isTTY) && !process.env.CI;
 
-/** The `lem status --json` / `lem build --dry-run --json` node shape (DESIGN.md contract). */
+/** The `lem status --json` / `lem build --dry-run --json` node shape (a stable contract: README "CLI", JSON outputs). */
 export function statusNode(node: PlannedNode) {
   return {
     name: node.names[0], names: node.names, hash: node.hash, cycle: node.cycle, state: node.state,

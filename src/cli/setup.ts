@@ -2,12 +2,14 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { parse } from "./args.js";
 import { out, err } from "./output.js";
-import { loadProject, projectRunners, type Project } from "./project.js";
+import { loadProject, projectRunners, type Project } from "../project/project.js";
 import { LemError } from "../errors.js";
 import { forgetPythonProbes, lemVenv, probePython, PYTHON_CANDIDATES, resolvePython } from "../config/python.js";
 import { transformersModels } from "../config/models.js";
 import { checkDevice, checkDocker, cudaExperiments } from "../exec/preflight.js";
 import { makeVenv } from "../exec/python-venv.js";
+import { listenForInterrupts, untilInterrupted } from "../exec/interrupt-signals.js";
+import { policyOf } from "../exec/runner-kinds.js";
 import { APT_COMMAND, APT_PACKAGES, hostFacts, missingPackages, planLocal, type SetupStep } from "../exec/setup-plan.js";
 import { PACKAGE_ROOT } from "../paths.js";
 import type { Backend } from "../lemfile/types.js";
@@ -79,7 +81,7 @@ async function planSetup(project: Project, backends: Backend[], cli: string | un
   const device = { user: project.user, gpu: Boolean(project.host.gpu), cudaExperiments: cudaExperiments(project.nodes) };
   for (const [backend, choice] of resolved) {
     // No install gives this host a GPU: a config that demands one is blocked, whatever the runner has.
-    const noGpu = checkDevice(backend, choice.spec, device);
+    const noGpu = checkDevice(backend, choice.spec, policyOf(choice).onHost, device);
     if (noGpu) { steps.push({ kind: "blocked", backend, runner: choice.spec, message: noGpu.message, fix: noGpu.fix }); continue; }
     if (choice.spec === "local") {
       steps.push(planLocal(backend, resolvePython(project.user), host, lemVenv(), { needs: backend === "pytorch" ? needs : { transformers: false }, bases, forceVenv }));
@@ -138,16 +140,10 @@ async function installDebianTorch() {
 async function installVenv(step: Extract<SetupStep, { kind: "venv" }>) {
   if (step.aptFirst.length) await installApt(step.aptFirst);
   const venv = lemVenv();
-  const stop = new AbortController();
-  const onSignal = () => stop.abort();
-  process.on("SIGINT", onSignal);
   const started = performance.now();
   out(`$ ${step.base} -m venv ${venv.dir} && ${venv.python} -m pip install -r docker/harness/requirements.txt`);
-  try {
-    await makeVenv(venv, step.base, { signal: stop.signal, onLine: (line) => out(`  ${line}`) });
-  } finally {
-    process.off("SIGINT", onSignal);
-  }
+  // Ctrl-C stops pip; setup listens for SIGINT only (SIGTERM ends lem at once, bin/lem.js).
+  await untilInterrupted((signal) => makeVenv(venv, step.base, { signal, onLine: (line) => out(`  ${line}`) }), ["SIGINT"]);
   forgetPythonProbes();
   const probe = probePython(venv.python);
   const missing = missingPackages(probe, { transformers: true });
@@ -158,20 +154,18 @@ async function installVenv(step: Extract<SetupStep, { kind: "venv" }>) {
 /** Builds lem's image for a backend; false when interrupted. */
 async function buildImage(project: Project, backend: Backend, spec: string): Promise<boolean> {
   const { imageForSpec, ensureImage } = await import("../exec/docker/images.js");
-  const stop = new AbortController();
-  const onSignal = () => stop.abort();
-  process.on("SIGINT", onSignal);
+  const interrupts = listenForInterrupts({ signals: ["SIGINT"] });
   try {
     const image = await ensureImage(imageForSpec(backend, spec, { gpu: Boolean(project.host.gpu), root: PACKAGE_ROOT }), {
-      signal: stop.signal, python: resolvePython(project.user).python,
+      signal: interrupts.stop, python: resolvePython(project.user).python,
       onEvent: (e) => (e.state === "building" ? out(`building ${e.name} (${e.tag}) …`) : e.state === "built" ? out(`built ${e.tag} in ${e.seconds?.toFixed(0)} s`) : undefined),
     });
     out(`image ready: ${image.tag} (${image.digest.slice(0, 19)})`);
     return true;
   } catch (error) {
-    if (stop.signal.aborted) return false;
+    if (interrupts.stop.aborted) return false;
     throw error;
   } finally {
-    process.off("SIGINT", onSignal);
+    interrupts.dispose();
   }
 }

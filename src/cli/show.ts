@@ -1,5 +1,5 @@
 import { parse } from "./args.js";
-import { loadProject } from "./project.js";
+import { loadProject } from "../project/project.js";
 import { out } from "./output.js";
 import { inputError } from "../errors.js";
 import { summarize, renderSummary } from "../views/summary.js";

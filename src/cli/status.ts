@@ -1,5 +1,6 @@
 import { parse } from "./args.js";
-import { loadProject, planOnCluster, planProject, projectRunners, requireMatch, runnerSettings, warnPlan } from "./project.js";
+import { projectRunners, runnerSettings } from "../project/project.js";
+import { planCommand } from "../project/prologue.js";
 import { err, out, printable, statusNode } from "./output.js";
 import { describeImages } from "../exec/runner-factory.js";
 import { describeStackDifferences, stackDifferences } from "../report/software-stack.js";
@@ -17,13 +18,10 @@ export const STATUS_HELP = `lem status [SELECTOR...] — each node: done, pendin
 export async function statusCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, { lemfile: { type: "string" }, json: { type: "boolean" }, hardware: { type: "string", multiple: true }, "skip-invalid": { type: "boolean" }, help: { type: "boolean", short: "h" } }, "status");
   if (values.help) { out(STATUS_HELP); return 0; }
-  const loaded = await loadProject(values.lemfile, { skipInvalid: values["skip-invalid"], hardware: values.hardware });
   // --hardware names the machine; else Slurm nodes plan for the compute nodes when they are known.
-  const project = values.hardware ? loaded : await planOnCluster(loaded, undefined, false);
-  const { planned, snapshot } = planProject(project, positionals);
-  // The same rule as lem build: a selector that matches nothing is a mistake, not an empty status.
-  requireMatch(positionals, planned.length);
-  warnPlan(project, snapshot);
+  const { project, planned } = await planCommand(
+    { lemfile: values.lemfile, skipInvalid: values["skip-invalid"], hardware: values.hardware, selectors: positionals },
+    { notify: err, escape: printable });
   for (const line of mixedStackWarnings(project.store, planned)) err(`warning: ${printable(line)}`);
   const images = await describeImages(runnerSettings(project), await projectRunners(project, [...new Set(planned.map((n) => n.config.backend))]));
   if (values.json) {

@@ -1,17 +1,14 @@
 import type { Backend, RunnerSpec } from "../lemfile/types.js";
 import type { UserConfig } from "./user-config.js";
 import { inputError } from "../errors.js";
-
-export type Strategy = "ephemeral" | "persistent";
+import { isRunnerName, kindOf, oneOf, RUNNER_KINDS, RUNNER_NAME_FORMS, STRATEGIES, type RunnerKind, type RunnerName, type Strategy } from "./runner-kinds.js";
 
 export interface ResolvedRunner {
-  /** "slurm" is a runner of its own, not a lemfile runner spec (the cluster is a machine setting). */
-  spec: RunnerSpec | "slurm";
+  /** A lemfile's runner spec, or a kind only settings name (slurm: the cluster is a machine setting). */
+  spec: RunnerName;
   /** Where the choice came from: cli, env:LEM_RUNNER_PYTORCH, lemfile, .lem-config.yaml, default. */
   source: string;
 }
-
-const VALID = /^(local|docker|docker:.+|slurm)$/;
 
 /** CLI > LEM_RUNNER_<BACKEND> > lemfile runners > .lem-config.yaml > auto. */
 export function resolveRunner(
@@ -27,16 +24,16 @@ export function resolveRunner(
   ];
   for (const [value, source] of candidates) {
     if (value === undefined || value === "") continue;
-    if (!VALID.test(value)) throw inputError(`${source}: runner "${value}" for ${backend} is not valid`, 'use "local", "docker", "docker:<image>" or "slurm"');
-    return { spec: value as ResolvedRunner["spec"], source };
+    if (!isRunnerName(value)) throw inputError(`${source}: runner "${value}" for ${backend} is not valid`, `use ${oneOf(RUNNER_NAME_FORMS.map((f) => `"${f}"`))}`);
+    return { spec: value, source };
   }
   return { spec: sources.auto(), source: "auto" };
 }
 
 /** --runner takes a runner kind only (docker:<image> belongs in the lemfile or .lem-config.yaml). */
 export function checkCliRunner(cli: string | undefined): void {
-  if (cli !== undefined && !/^(local|docker|slurm)$/.test(cli)) {
-    throw inputError(`--runner: expected local, docker or slurm, got "${cli}"`, "use --runner local, docker or slurm");
+  if (cli !== undefined && !(RUNNER_KINDS as readonly string[]).includes(cli)) {
+    throw inputError(`--runner: expected ${oneOf(RUNNER_KINDS)}, got "${cli}"`, `use --runner ${oneOf(RUNNER_KINDS)}`);
   }
 }
 
@@ -59,13 +56,17 @@ export async function resolveRunners(backends: Backend[], sources: RunnerSources
   return resolved;
 }
 
-/** Docker runners are every spec but local and slurm (docker, docker:<image>). */
-export const isDockerRunner = (r: ResolvedRunner): boolean => r.spec !== "local" && r.spec !== "slurm";
+/** The kind of a resolved runner (docker:<image> is docker). */
+export const runnerKind = (r: ResolvedRunner): RunnerKind => kindOf(r.spec);
 
 /** --container-strategy > .lem-config.yaml docker.strategy (default ephemeral). */
 export function resolveStrategy(cli: string | undefined, user: UserConfig): Strategy {
-  if (cli !== undefined && cli !== "ephemeral" && cli !== "persistent") {
-    throw inputError(`--container-strategy: expected ephemeral or persistent, got "${cli}"`, "use --container-strategy ephemeral or persistent");
+  if (cli !== undefined && !(STRATEGIES as readonly string[]).includes(cli)) {
+    throw inputError(`--container-strategy: expected ${oneOf(STRATEGIES)}, got "${cli}"`, `use --container-strategy ${oneOf(STRATEGIES)}`);
   }
-  return cli ?? user.docker.strategy;
+  return (cli as Strategy | undefined) ?? user.docker.strategy;
 }
+
+/** A backend's runner kind for planning, without asking Docker: auto is a kind of this host (local or docker), never a cluster. */
+export const plannedKind = (backend: Backend, sources: RunnerSources): RunnerKind =>
+  kindOf(resolveRunner(backend, { ...sources, auto: () => "local" }).spec);

@@ -5,7 +5,8 @@ import type * as Yaml from "yaml";
 import { validators, schemas } from "./schemas.js";
 import { formatSchemaErrors } from "./format-errors.js";
 import { inputError } from "../errors.js";
-import type { Backend, RunnerSpec } from "../lemfile/types.js";
+import type { Backend } from "../lemfile/types.js";
+import type { RunnerName, Strategy } from "./runner-kinds.js";
 import type { Setting } from "./settings.js";
 
 export interface UserConfig {
@@ -19,9 +20,9 @@ export interface UserConfig {
   grid_intensity?: number;
   /** The user's note on where grid_intensity comes from. */
   grid_intensity_source?: string;
-  runners?: Partial<Record<Backend, RunnerSpec | "slurm">>;
+  runners?: Partial<Record<Backend, RunnerName>>;
   docker: {
-    strategy: "ephemeral" | "persistent";
+    strategy: Strategy;
     warmup_delay: number;
     auto_teardown: boolean;
     shm_size: string;

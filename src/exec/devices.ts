@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { inputError } from "../errors.js";
+import { gpusOnHost } from "../config/gpus.js";
 import type { ExperimentConfig } from "../lemfile/types.js";
 
 /** One GPU as nvidia-smi lists it: its index (PCI bus order), UUID and name. */
@@ -59,10 +60,7 @@ export function selectGpus(spec: string, inventory: Gpu[], source = "--gpus"): G
 /**
  * GPUs one node needs: vLLM's tensor_parallel_size, else one; none for a run asked onto the CPU.
  */
-export function gpusNeeded(config: ExperimentConfig): number {
-  if (config.backend === "vllm") return config.vllm?.engine?.tensor_parallel_size ?? 1;
-  return config.pytorch?.device === "cpu" ? 0 : 1;
-}
+export const gpusNeeded = (config: ExperimentConfig): number => gpusOnHost(config);
 
 interface Waiter { count: number; grant: (ids: Gpu[]) => void }
 

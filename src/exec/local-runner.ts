@@ -7,6 +7,7 @@ import type { Runner, RunContext, RunOutcome, RunnerMeta } from "./runner.js";
 import type { PlannedNode } from "../graph/plan.js";
 
 import { HARNESS_DIR } from "../paths.js";
+import { harnessEnv } from "../env.js";
 import { pinValue } from "./devices.js";
 
 /** How long a stopped harness gets to exit on SIGTERM before it is killed. */
@@ -44,8 +45,7 @@ export class LocalRunner implements Runner {
           PYTHONUNBUFFERED: "1",
           // CUDA numbers GPUs fastest-first by default, NVML by PCI bus: one order, so an index names one card.
           CUDA_DEVICE_ORDER: "PCI_BUS_ID",
-          LLEM_CONFIG_PATH: join(x.dir, x.configFile),
-          LLEM_PARENT_PID: String(process.pid),
+          ...harnessEnv({ CONFIG_PATH: join(x.dir, x.configFile), PARENT_PID: String(process.pid) }),
           // --gpus: the node sees only the GPUs it holds (UUIDs, so CUDA's own ordering cannot differ).
           ...(ctx.devices ? { CUDA_VISIBLE_DEVICES: pinValue(ctx.devices) } : {}),
         },

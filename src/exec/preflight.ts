@@ -2,7 +2,6 @@ import { existsSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { LemError } from "../errors.js";
 import { resolvePython, describePython, PYTHON_CANDIDATES } from "../config/python.js";
-import type { ResolvedRunner } from "../config/runner-resolution.js";
 import type { Backend } from "../lemfile/types.js";
 import { REQUIREMENTS_FILE } from "../paths.js";
 
@@ -35,10 +34,10 @@ export function cudaExperiments(nodes: readonly { names: string[]; config: { bac
 
 /**
  * pytorch.device: cuda on a host where nvidia-smi finds no NVIDIA GPU: every such node would fail
- * in the harness. The local and Docker runners run on this host; a Slurm job checks its own node.
+ * in the harness. Only for a runner on this host (`onHost`); a Slurm job checks its own node.
  */
-export function checkDevice(backend: Backend, runner: string, settings: PreflightSettings): RunnerProblem | undefined {
-  const cuda = backend === "pytorch" && runner !== "slurm" ? settings.cudaExperiments ?? [] : [];
+export function checkDevice(backend: Backend, runner: string, onHost: boolean, settings: PreflightSettings): RunnerProblem | undefined {
+  const cuda = backend === "pytorch" && onHost ? settings.cudaExperiments ?? [] : [];
   if (settings.gpu || cuda.length === 0) return undefined;
   const names = cuda.length > 3 ? `${cuda.slice(0, 3).map((n) => `"${n}"`).join(", ")} and ${cuda.length - 3} more` : cuda.map((n) => `"${n}"`).join(", ");
   return {
@@ -134,36 +133,4 @@ export async function checkDocker(backend: Backend, spec: string, settings: Pref
     }
   }
   return undefined;
-}
-
-/** Slurm: sbatch is here and squeue reaches slurmctld (the compute nodes' Python is checked by the job). */
-async function checkSlurm(backend: Backend): Promise<RunnerProblem | undefined> {
-  const { checkSlurmAnswers } = await import("./slurm/preflight.js");
-  const problem = await checkSlurmAnswers();
-  return problem && { backend, runner: "slurm", ...problem };
-}
-
-/** Every problem of the runners a build will use, in backend order. */
-export async function checkRunners(resolved: Map<Backend, ResolvedRunner>, settings: PreflightSettings): Promise<RunnerProblem[]> {
-  const problems: RunnerProblem[] = [];
-  for (const [backend, choice] of resolved) {
-    const problem = checkDevice(backend, choice.spec, settings)
-      ?? (choice.spec === "local" ? checkLocal(backend, settings)
-        : choice.spec === "slurm" ? await checkSlurm(backend)
-        : await checkDocker(backend, choice.spec, settings));
-    if (problem) problems.push({ ...problem, message: `${problem.message} (runner from ${choice.source})` });
-  }
-  return problems;
-}
-
-/**
- * Before any node starts: each runner the build will use can work. If one cannot, one error
- * (exit 2) with the fix, rather than a failed first node, a kept exchange dir and a row of skips.
- */
-export async function preflight(resolved: Map<Backend, ResolvedRunner>, settings: PreflightSettings): Promise<void> {
-  const problems = await checkRunners(resolved, settings);
-  if (problems.length === 0) return;
-  if (problems.length === 1) throw new LemError(`cannot measure here: ${problems[0].message}`, problems[0].fix, 2);
-  throw new LemError(`cannot measure here: ${problems.length} runners cannot work`, SETUP_FIX, 2,
-    problems.map((p) => `${p.message}; fix: ${p.fix}`));
 }

@@ -1,18 +1,8 @@
-import { existsSync } from "node:fs";
-import { homedir } from "node:os";
-import { basename, join } from "node:path";
-import { randomBytes } from "node:crypto";
-import { PACKAGE_ROOT, DOCKER_DIR } from "../paths.js";
-import { isDockerRunner, type ResolvedRunner, type Strategy } from "../config/runner-resolution.js";
-import { LocalRunner } from "./local-runner.js";
-import { resolvePython } from "../config/python.js";
-import { LemError } from "../errors.js";
+import { resolveRunners, type ResolvedRunner, type RunnerSources } from "../config/runner-resolution.js";
+import { byKind, RUNNER_POLICIES } from "./runner-kinds.js";
 import type { Runner } from "./runner.js";
+import type { CreateOptions, ImageInfo, KindRunners, RunnerSettings } from "./runner-policy.js";
 import type { Backend } from "../lemfile/types.js";
-import type { BuildEvent } from "./events.js";
-import type { UserConfig } from "../config/user-config.js";
-
-export interface ImageInfo { backend: Backend; tag: string; digest: string | null; built: boolean }
 
 export interface Runners {
   runnerFor(backend: Backend): Runner;
@@ -20,109 +10,31 @@ export interface Runners {
   dispose(): Promise<void>;
 }
 
-/** What building runners needs to know of the project and this host. */
-export interface RunnerSettings {
-  /** The project root: local runs start there; containers mount it. */
-  root: string;
-  user: UserConfig;
-  /** This host has an NVIDIA GPU: images are built for CUDA, containers get GPUs. */
-  gpu: boolean;
+/** The runner of each backend (config/runner-resolution's precedence); auto asks the Docker daemon. */
+export function resolveRunnersHere(backends: Backend[], sources: RunnerSources): Promise<Map<Backend, ResolvedRunner>> {
+  // Imported only when some backend is auto: zx and the Docker client cost start-up time.
+  return resolveRunners(backends, sources, async () => (await import("./docker/docker-cli.js")).daemonAnswers());
 }
 
-async function imageNodeFor(settings: RunnerSettings, backend: Backend, spec: string) {
-  const { imageForSpec } = await import("./docker/images.js");
-  return imageForSpec(backend, spec, { gpu: settings.gpu, root: PACKAGE_ROOT });
-}
-
-/** For `lem status`: the image each docker backend runs in, and its digest if it exists yet. */
+/** For `lem status`: the image each backend runs in (the kinds that have one), and its digest if it exists yet. */
 export async function describeImages(settings: RunnerSettings, resolved: Map<Backend, ResolvedRunner>): Promise<ImageInfo[]> {
-  const out: ImageInfo[] = [];
-  for (const [backend, choice] of resolved) {
-    if (!isDockerRunner(choice)) continue;
-    // Imported only for a docker runner: zx and the image code cost ~100 ms of start-up.
-    const { imageDigest } = await import("./docker/images.js");
-    const node = await imageNodeFor(settings, backend, choice.spec);
-    const digest = (await imageDigest(node.tag)) ?? null;
-    out.push({ backend, tag: node.tag, digest, built: digest !== null });
+  const images: ImageInfo[] = [];
+  for (const [kind, group] of byKind(resolved)) {
+    const policy = RUNNER_POLICIES[kind];
+    if ("images" in policy) images.push(...await policy.images(group, settings));
   }
-  return out;
+  return images;
 }
 
 /**
- * Builds the runner of each backend and prepares what the docker ones need: orphans of killed
- * builds reaped, images built when missing, persistent services started.
+ * Builds the runner of each backend, kind by kind (docker: orphans reaped, images built when
+ * missing), then prepares each (persistent services start); a failed start lets go of what started.
  */
-export async function createRunners(
-  host: RunnerSettings,
-  resolved: Map<Backend, ResolvedRunner>,
-  options: { strategy: Strategy; signal: AbortSignal; emit: (e: BuildEvent) => void },
-): Promise<Runners> {
-  const runners = new Map<Backend, Runner>();
-  const images: ImageInfo[] = [];
-  const disposers: (() => Promise<void>)[] = [];
-  const dockerBackends = [...resolved].filter(([, r]) => isDockerRunner(r));
-  if (dockerBackends.length > 0) {
-    const { reapOrphans } = await import("./docker/reaper.js");
-    const reaped = await reapOrphans();
-    if (reaped.length) options.emit({ type: "containers", message: `removed ${reaped.length} container(s) left by a killed lem: ${reaped.join(", ")}` });
-  }
-  const runId = randomBytes(4).toString("hex");
-  const docker = host.user.docker;
-  const common = {
-    runId, campaignName: basename(host.root), secrets: docker.secrets,
-  };
-  const hfCache = [process.env.HF_HOME, join(homedir(), ".cache", "huggingface")].find((p) => p && existsSync(p));
-
-  const gpusFor = (backend: Backend) => (docker.gpus === "auto" ? (backend === "vllm" || host.gpu ? "all" : "none") : docker.gpus);
-  for (const [backend, choice] of resolved) {
-    if (choice.spec === "local") {
-      runners.set(backend, new LocalRunner(resolvePython(host.user).python, choice.source, host.root));
-      continue;
-    }
-    if (choice.spec === "slurm") {
-      const { SlurmRunner } = await import("./slurm/slurm-runner.js");
-      runners.set(backend, new SlurmRunner(host.user.slurm, choice.source, host.root));
-      continue;
-    }
-    const node = await imageNodeFor(host, backend, choice.spec);
-    const { ensureImage } = await import("./docker/images.js");
-    const ensured = await ensureImage(node, {
-      signal: options.signal, python: resolvePython(host.user).python,
-      onEvent: (e) => options.emit({ type: "image", tag: e.tag, state: e.state, seconds: e.seconds }),
-    });
-    images.push({ backend, tag: ensured.tag, digest: ensured.digest, built: ensured.built });
-  }
-
-  let manager: import("./docker/container-manager.js").ContainerManager | undefined;
-  let exchangeRoot: string | undefined;
-  for (const image of images) {
-    const backend = image.backend;
-    const choice = resolved.get(backend)!;
-    const gpus = gpusFor(backend);
-    if (options.strategy === "ephemeral") {
-      const { DockerRunner } = await import("./docker/docker-runner.js");
-      runners.set(backend, new DockerRunner({
-        ...common, image: image.tag, imageDigest: image.digest, source: choice.source, gpus, projectRoot: host.root,
-        shmSize: docker.shm_size, memory: docker.memory, hfCache,
-      }));
-      continue;
-    }
-    const { PersistentRunner, makeExchangeRoot } = await import("./docker/persistent-runner.js");
-    exchangeRoot ??= makeExchangeRoot();
-    manager ??= await makeManager(host, runId, exchangeRoot, images, images.some((i) => gpusFor(i.backend) !== "none"), hfCache);
-    const runner = new PersistentRunner({
-      ...common, manager, service: backend, exchangeRoot, image: image.tag, imageDigest: image.digest, source: choice.source,
-      health: { ...docker.health_check, force_cold_start: docker.cold_start.force_cold_start }, gpu: gpus !== "none" && Boolean(host.gpu),
-    });
-    runners.set(backend, runner);
-    disposers.push(() => runner.dispose()); // the runners share one manager; tearing it down twice is a no-op
-  }
-  const dispose = async () => {
-    for (const d of disposers) await d();
-    if (manager && !docker.auto_teardown) {
-      options.emit({ type: "containers", message: `persistent containers left running (auto_teardown: false); stop them with: ${manager.downCommand}` });
-    }
-  };
+export async function createRunners(settings: RunnerSettings, resolved: Map<Backend, ResolvedRunner>, options: CreateOptions): Promise<Runners> {
+  const made: KindRunners[] = [];
+  for (const [kind, group] of byKind(resolved)) made.push(await RUNNER_POLICIES[kind].create(group, settings, options));
+  const runners = new Map(made.flatMap((m) => [...m.runners]));
+  const dispose = async () => { for (const m of made) await m.dispose?.(); };
   try {
     for (const runner of runners.values()) await runner.prepare?.();
   } catch (error) {
@@ -135,30 +47,7 @@ export async function createRunners(
       if (!runner) throw new Error(`no runner prepared for backend ${backend}`);
       return runner;
     },
-    images,
+    images: made.flatMap((m) => m.images ?? []),
     dispose,
   };
-
-  async function makeManager(host: RunnerSettings, runId: string, root: string, services: ImageInfo[], gpu: boolean, hf: string | undefined) {
-    const { detectCompose } = await import("./docker/compose.js");
-    const { ContainerManager } = await import("./docker/container-manager.js");
-    const { ownerLabels } = await import("./docker/labels.js");
-    const compose = await detectCompose();
-    if (!compose) throw new LemError("the persistent strategy needs Docker Compose, and neither `docker compose` nor `docker-compose` answers", "install docker-compose (or the compose plugin), or use --container-strategy ephemeral", 1);
-    const labels = ownerLabels(runId);
-    return new ContainerManager({
-      compose, project: `lem-${runId}`, services: services.map((s) => s.backend),
-      files: [join(DOCKER_DIR, "compose.yaml"), ...(gpu ? [join(DOCKER_DIR, "compose.gpu.yaml")] : [])],
-      env: {
-        LEM_EXCHANGE_ROOT: root, LEM_PROJECT_ROOT: host.root, LEM_SHM_SIZE: host.user.docker.shm_size, LEM_RUN_ID: runId,
-        ...Object.fromEntries(services.map((s) => [`LEM_IMAGE_${s.backend.toUpperCase()}`, s.tag])),
-        // Services left up on purpose (auto_teardown: false) are nobody's orphans: owner pid 0 is never reaped.
-        LEM_OWNER_PID: host.user.docker.auto_teardown ? labels["org.llenergymeasure.owner-pid"] : "0",
-        LEM_OWNER_HOST: labels["org.llenergymeasure.owner-host"],
-        LEM_OWNER_START: labels["org.llenergymeasure.owner-start"], LEM_OWNER_BOOT: labels["org.llenergymeasure.owner-boot"],
-        ...(hf ? { LEM_HF_CACHE: hf } : {}),
-      },
-      warmupDelay: host.user.docker.warmup_delay, autoTeardown: host.user.docker.auto_teardown,
-    });
-  }
 }

@@ -2,6 +2,7 @@ import type { PlannedNode } from "../graph/plan.js";
 import type { ExperimentResult } from "../store/result.js";
 import type { NodeError } from "./events.js";
 import type { Gpu } from "./devices.js";
+import type { RunnerType } from "../config/runner-kinds.js";
 
 export interface RunContext {
   /** Aborted on the first Ctrl-C: stop the node cleanly (SIGTERM), keep nothing. */
@@ -21,7 +22,7 @@ export type RunOutcome = (
 
 /** Runner metadata recorded in effective_config; never part of the hash. */
 export interface RunnerMeta {
-  runner_type: "local" | "docker" | "persistent" | "slurm";
+  runner_type: RunnerType;
   runner_image: string | null;
   runner_source: string;
   image_digest: string | null;

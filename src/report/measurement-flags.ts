@@ -5,7 +5,7 @@ import { describeStackDifferences, type StackDifference } from "./software-stack
 // harness flags a short window only when it has an energy counter to read over it, and no single
 // cycle can see that the others ran on different software.
 
-/** DESIGN: the offline window should be ≥ 10 s. The harness's SHORT_WINDOW_S; a test ties the two. */
+/** A measurement window under 10 s is flagged `short window` (README "Reports"). The harness's SHORT_WINDOW_S; a test ties the two. */
 export const SHORT_WINDOW_S = 10;
 
 /**

@@ -4,11 +4,12 @@
 // invalid result stored.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { tempDir } from "../helpers/temp.js";
+import { mountTmpfs, tmpfsTest } from "../helpers/mount.js";
 import { fakeProject, leftovers, okExperiments, partialResults, STACK } from "../faults/helpers.js";
 
 type Project = ReturnType<typeof fakeProject>;
@@ -50,12 +51,10 @@ test("a folder where a result file goes: build exits 2 naming it before measurin
   assert.equal(partialResults(project), []);
 });
 
-test("report --out on a read-only filesystem exits 1 naming it; the store is untouched", async () => {
+tmpfsTest("bad-input/fs-surprises.test.ts", "the read-only --out test")("report --out on a read-only filesystem exits 1 naming it; the store is untouched", async () => {
   const { project, files } = await measured(1);
   const out = join(project.dir, "ro");
-  mkdirSync(out);
-  const mount = spawnSync("mount", ["-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", out], { encoding: "utf8" });
-  if (mount.status !== 0) { console.warn(`\n!! SKIPPING read-only --out test: cannot mount a tmpfs (${mount.stderr.trim()})\n`); return; }
+  const unmount = mountTmpfs(out, 1024, "ro");
   try {
     const stored = readFileSync(files[0], "utf8");
     const r = await project.run("report", "--out", "ro/report");
@@ -65,7 +64,7 @@ test("report --out on a read-only filesystem exits 1 naming it; the store is unt
     noStack(r);
     assert.is(readFileSync(files[0], "utf8"), stored);
   } finally {
-    spawnSync("umount", ["-l", out]);
+    unmount();
   }
 });
 

@@ -13,10 +13,10 @@ import { tempDir } from "../helpers/temp.js";
 
 const settings = (more: Partial<SlurmSettings> = {}): SlurmSettings => ({ sbatch_args: [], python: "python3", shared_dir: ".lem/slurm", poll_max_seconds: 5, max_jobs: 100, arrays: true, ...more });
 
-/** An executable at `path` that records its arguments (one a line) and $LLEM_CONFIG_PATH in `log`. */
+/** An executable at `path` that records its arguments (one a line) and $LEM_CONFIG_PATH in `log`. */
 function recorder(path: string, log: string): void {
   mkdirSync(join(path, ".."), { recursive: true });
-  writeFileSync(path, `#!/bin/sh\nfor a in "$@"; do echo "arg:$a"; done > ${JSON.stringify(log)}\necho "config:$LLEM_CONFIG_PATH" >> ${JSON.stringify(log)}\n`);
+  writeFileSync(path, `#!/bin/sh\nfor a in "$@"; do echo "arg:$a"; done > ${JSON.stringify(log)}\necho "config:$LEM_CONFIG_PATH" >> ${JSON.stringify(log)}\n`);
   chmodSync(path, 0o755);
 }
 

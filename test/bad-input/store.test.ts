@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../helpers/temp.js";
+import { mountTmpfs, tmpfsTest } from "../helpers/mount.js";
 import { fakeProject, okExperiments, partialResults, STACK } from "../faults/helpers.js";
 
 type Project = ReturnType<typeof fakeProject>;
@@ -115,12 +116,10 @@ test("lem clean refuses while an experiment cannot be evaluated (missing dataset
   assert.ok(existsSync(files[0]));
 });
 
-test("a read-only results folder: status reads it; build exits 1 naming the folder before measuring", async () => {
+tmpfsTest("bad-input/store.test.ts", "the read-only store test")("a read-only results folder: status reads it; build exits 1 naming the folder before measuring", async () => {
   const project = fakeProject(okExperiments(1));
   const results = join(project.dir, "results");
-  mkdirSync(results);
-  const mount = spawnSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", results], { encoding: "utf8" });
-  if (mount.status !== 0) { console.warn(`\n!! SKIPPING read-only store test: cannot mount a tmpfs (${mount.stderr.trim()})\n`); return; }
+  const unmount = mountTmpfs(results, 1024);
   try {
     assert.is((await project.run("build")).code, 0);
     spawnSync("mount", ["-o", "remount,ro", results]);
@@ -135,7 +134,7 @@ test("a read-only results folder: status reads it; build exits 1 naming the fold
     noStack(r);
     assert.is(project.resultFiles().length, 1);
   } finally {
-    spawnSync("umount", ["-l", results]);
+    unmount();
   }
 });
 

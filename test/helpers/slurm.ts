@@ -1,5 +1,5 @@
 // A fresh single-node Slurm cluster (Debian slurm-wlm + munge) in a temp state folder, as root, no
-// systemd: a private munged, slurmctld and slurmd on non-default ports (facts in DESIGN.md).
+// systemd: a private munged, slurmctld and slurmd on non-default ports, so it never meets a real cluster's daemons.
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";

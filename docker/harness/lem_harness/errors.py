@@ -47,3 +47,10 @@ class Interrupted(BaseException):
 
 class ModelUnavailable(HarnessError):
     type = "ModelUnavailable"
+
+
+class ServerFailed(HarnessError):
+    """scenario serving: the inference server died, or never became ready (serving/server.py's
+    ServerStartError); the message ends with the tail of its log, which stays in the exchange dir."""
+
+    type = "ServerFailed"

@@ -7,6 +7,8 @@ from datetime import datetime, timezone
 from .backends import create_backend
 from .config import BASELINE_COOLDOWN_S_WHEN_ABSENT, BASELINE_PLACEMENT_WHEN_ABSENT, with_defaults
 from .energy import select_companions, select_meter
+from .energy.devices import mig_profile_of
+from .energy.gpu_settings import settings_flags, used_gpu_settings
 from .energy.session import EnergySession
 from .environment import collect_environment, hardware_fingerprint
 from .flops import flops_estimate
@@ -37,6 +39,10 @@ def run_experiment(envelope: dict) -> dict:
     texts = None if config["dataset"] == "synthetic" else read_jsonl_texts(config["dataset"])
     # Before any framework runs: vLLM rewrites CUDA_VISIBLE_DEVICES for its workers.
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if config.get("scenario") == "serving":  # a server under load (serving/run.py), not an offline backend
+        from .serving.run import run_serving
+
+        return run_serving(envelope, config, received, started_at, visible)
     backend = create_backend(config)
     try:
         return _measure(envelope, received, config, backend, texts, started_at, visible)
@@ -100,11 +106,33 @@ def _phase_split(session, backend, measured, record, window_s, energy, baseline)
     }
 
 
+def _gpu_identity(meter, loaded):
+    """(GPU name, MIG profile) for hardware_fingerprint: the metered GPU's name,
+    keyed to the MIG slice where the run used one (NVML's slice name, else the framework's); without
+    an NVML meter the framework's name, which for a slice already names it."""
+    if not getattr(meter, "names", None):
+        return loaded.gpu_name, None
+    profile = getattr(meter, "mig_profile", None)
+    if profile is None and getattr(meter, "mig", False):
+        profile = mig_profile_of(loaded.gpu_name) or "unknown"
+    return meter.names[0], profile
+
+
+def _gpu_settings(meter, loaded, visible):
+    """Power limit and application clocks of the GPUs used (energy/gpu_settings.py); None on the CPU."""
+    if hasattr(meter, "gpu_settings"):
+        return meter.gpu_settings()
+    return used_gpu_settings(loaded.cuda_devices, loaded.cuda_uuids, visible) if loaded.device == "cuda" else None
+
+
 def _measure(envelope, received, config, backend, texts, started_at, visible=None) -> dict:
     log(f"loading {config['model']} ({config['backend']})")
     loaded = backend.load()
     warmup_cfg = config["warmup"]
     n_warmup = warmup_cfg["n_warmup"] if warmup_cfg["enabled"] else 0
+    warmup_note = None
+    if n_warmup and hasattr(backend, "warmup_count"):  # vLLM: at least the window's batch shapes
+        n_warmup, warmup_note = backend.warmup_count(n_warmup, config["n"])
     measured, warmup = build_prompts(config, loaded.vocab_size, backend.encode, n_warmup, texts)
 
     meter, no_meter_reason = select_meter(config["energy"]["backend"], loaded.device, loaded.cuda_devices,
@@ -135,9 +163,10 @@ def _measure(envelope, received, config, backend, texts, started_at, visible=Non
     thermal = session.thermal_block()
     if config["energy"].get("phase_split", False):
         energy["phases"] = _phase_split(session, backend, measured, record, window_s, energy, baseline)
-    gpu_name = (meter.names[0] if getattr(meter, "names", None) else loaded.gpu_name)
-    hardware = hardware_fingerprint(loaded.device, gpu_name, len(loaded.cuda_devices))
-    flags = list(session.flags)
+    gpu_name, mig_profile = _gpu_identity(meter, loaded)
+    hardware = hardware_fingerprint(loaded.device, gpu_name, len(loaded.cuda_devices), mig_profile=mig_profile)
+    settings = _gpu_settings(meter, loaded, visible)
+    flags = list(session.flags) + settings_flags(settings)
     if n_warmup == 0:
         flags.append("no_warmup")
     if loaded.effective.get("attn_implementation_note"):
@@ -149,6 +178,8 @@ def _measure(envelope, received, config, backend, texts, started_at, visible=Non
         "energy_method": session.method, "warmup_prompts": len(warmup),
         "sample_interval_ms": config["energy"]["sample_interval_ms"],
     })
+    if warmup_note:
+        effective["warmup_note"] = warmup_note
     total_tokens = record.input_tokens + record.output_tokens
     result = {
         "schema_version": SCHEMA_VERSION,
@@ -178,7 +209,8 @@ def _measure(envelope, received, config, backend, texts, started_at, visible=Non
         "memory": backend.peak_memory(),
         "flops": flops_estimate(loaded.n_params, loaded.n_params_method, record.input_tokens, record.output_tokens),
         "thermal": thermal,
-        "environment": collect_environment([loaded.gpu_name] * len(loaded.cuda_devices) if loaded.gpu_name else None),
+        "environment": collect_environment([loaded.gpu_name] * len(loaded.cuda_devices) if loaded.gpu_name else None,
+                                           settings),
         "quality_flags": _unique(flags),
     }
     log(f"done: {record.output_tokens} output tokens in {window_s:.3f} s; energy {energy['status']}")

@@ -9,6 +9,7 @@ import time
 import traceback
 from typing import Optional
 
+from .env import lem_env
 from .errors import HarnessError, Interrupted
 from .log import log
 
@@ -67,13 +68,13 @@ def _parent_alive(pid: int, watch_ppid: bool) -> bool:
 
 
 def start_parent_watchdog(raw_pid: Optional[str]) -> None:
-    """Exit without a result once LLEM_PARENT_PID dies, so a SIGKILLed lem leaves no orphan."""
+    """Exit without a result once LEM_PARENT_PID dies, so a SIGKILLed lem leaves no orphan."""
     if not raw_pid:
         return
     try:
         pid = int(raw_pid)
     except ValueError:
-        log(f"ignoring LLEM_PARENT_PID={raw_pid!r}: not a process id")
+        log(f"ignoring LEM_PARENT_PID={raw_pid!r}: not a process id")
         return
     # When lem is our direct parent, re-parenting is the surest sign it died (pids can be reused).
     watch_ppid = os.getppid() == pid
@@ -128,12 +129,12 @@ def main() -> int:
     # threads need (fp32 matmuls), which made CPU decoding ~10x slower here (ITL 64 ms vs 6 ms for
     # synthetic:small). A caller's own setting wins; the value used is recorded in effective_config.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    config_path = os.environ.get("LLEM_CONFIG_PATH")
+    config_path = lem_env("CONFIG_PATH")
     if not config_path:
-        log("LLEM_CONFIG_PATH is not set; nothing to run (see docker/PROTOCOL.md)")
+        log("LEM_CONFIG_PATH (or its old name LLEM_CONFIG_PATH) is not set; nothing to run (see docker/PROTOCOL.md)")
         return 2
     signal.signal(signal.SIGTERM, _on_sigterm)
-    start_parent_watchdog(os.environ.get("LLEM_PARENT_PID"))
+    start_parent_watchdog(lem_env("PARENT_PID"))
     envelope = None
     result_path, error_path = exchange_paths(config_path, None)
     try:

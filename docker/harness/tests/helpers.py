@@ -89,7 +89,7 @@ class ExchangeDir:
         self.error_path = os.path.join(self.path, f"{HASH}_error.json")
 
     def env(self, **extra) -> dict:
-        env = dict(os.environ, LLEM_CONFIG_PATH=self.config_path, PYTHONPATH=HARNESS_DIR)
+        env = dict(os.environ, LEM_CONFIG_PATH=self.config_path, PYTHONPATH=HARNESS_DIR)
         env.update(extra)
         return env
 

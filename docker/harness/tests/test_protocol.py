@@ -154,7 +154,7 @@ class SignalTest(unittest.TestCase):
         exchange = self.long_run()
         parent = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
         self.addCleanup(stop_process, parent)
-        proc = exchange.start(LLEM_PARENT_PID=str(parent.pid), **NO_RAPL)
+        proc = exchange.start(LEM_PARENT_PID=str(parent.pid), **NO_RAPL)
         self.addCleanup(stop_process, proc)
         helpers.wait_for_line(proc.stderr, "measuring:")
         parent.kill()
@@ -164,11 +164,49 @@ class SignalTest(unittest.TestCase):
         self.assertFalse(os.path.exists(exchange.error_path))
 
     def test_without_a_config_path_it_says_so(self):
-        env = {k: v for k, v in os.environ.items() if k != "LLEM_CONFIG_PATH"}
+        env = {k: v for k, v in os.environ.items() if k not in ("LEM_CONFIG_PATH", "LLEM_CONFIG_PATH")}
         env["PYTHONPATH"] = helpers.HARNESS_DIR
         proc = subprocess.run([sys.executable, "-m", "lem_harness"], env=env, capture_output=True, text=True, timeout=60)
         self.assertEqual(proc.returncode, 2)
-        self.assertIn("LLEM_CONFIG_PATH", proc.stderr)
+        self.assertIn("LEM_CONFIG_PATH", proc.stderr)
+
+
+class EnvAliasTest(unittest.TestCase):
+    """LEM_<NAME> is read first; LLEM_<NAME>, the old name, still works alone (lem_harness/env.py)."""
+
+    def test_lem_env_prefers_the_lem_name_and_falls_back_to_the_old_one(self):
+        from lem_harness.env import lem_env
+
+        self.assertEqual(lem_env("CONFIG_PATH", {"LEM_CONFIG_PATH": "/a", "LLEM_CONFIG_PATH": "/b"}), "/a")
+        self.assertEqual(lem_env("CONFIG_PATH", {"LLEM_CONFIG_PATH": "/b"}), "/b")
+        self.assertEqual(lem_env("CONFIG_PATH", {"LEM_CONFIG_PATH": "", "LLEM_CONFIG_PATH": "/b"}), "/b")
+        self.assertIsNone(lem_env("PARENT_PID", {}))
+
+    def run_harness(self, **names) -> subprocess.CompletedProcess:
+        env = {k: v for k, v in os.environ.items() if not k.endswith("_CONFIG_PATH")}
+        env.update(names, PYTHONPATH=helpers.HARNESS_DIR)
+        return subprocess.run([sys.executable, "-m", "lem_harness"], env=env, capture_output=True, text=True, timeout=60)
+
+    def bad_config(self) -> str:
+        """A config file that is not JSON: the harness reads it, fails before torch loads, and writes its error beside it."""
+        folder = tempfile.mkdtemp(prefix="llem-test-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        path = os.path.join(folder, f"{helpers.HASH}_config.json")
+        with open(path, "w") as f:
+            f.write("{not json")
+        return path
+
+    def test_each_name_alone_reaches_the_harness_and_lem_wins(self):
+        for name in ("LEM_CONFIG_PATH", "LLEM_CONFIG_PATH"):
+            path = self.bad_config()
+            proc = self.run_harness(**{name: path})
+            self.assertEqual(proc.returncode, 1, f"{name}: {proc.stderr}")
+            self.assertTrue(os.path.exists(path.replace("_config.json", "_error.json")), name)
+        lem, old = self.bad_config(), self.bad_config()
+        proc = self.run_harness(LEM_CONFIG_PATH=lem, LLEM_CONFIG_PATH=old)
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertTrue(os.path.exists(lem.replace("_config.json", "_error.json")))
+        self.assertFalse(os.path.exists(old.replace("_config.json", "_error.json")))
 
 
 if __name__ == "__main__":

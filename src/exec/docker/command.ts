@@ -1,3 +1,5 @@
+import { harnessEnv } from "../../env.js";
+
 /** Everything one `docker run` of the harness needs; turned into argv by dockerRunArgs (pure). */
 export interface RunSpec {
   image: string;
@@ -37,7 +39,7 @@ export function dockerRunArgs(spec: RunSpec): string[] {
   args.push("-v", `${spec.exchangeDir}:${CONTAINER_EXCHANGE}`);
   if (spec.projectDir) args.push("-v", `${spec.projectDir}:${CONTAINER_PROJECT}:ro`, "-w", CONTAINER_PROJECT);
   if (spec.hfCache) args.push("-v", `${spec.hfCache}:/root/.cache/huggingface`);
-  args.push("-e", `LLEM_CONFIG_PATH=${CONTAINER_EXCHANGE}/${spec.configFile}`);
+  for (const [key, value] of Object.entries(harnessEnv({ CONFIG_PATH: `${CONTAINER_EXCHANGE}/${spec.configFile}` }))) args.push("-e", `${key}=${value}`);
   for (const [key, value] of Object.entries(spec.env)) args.push("-e", `${key}=${value}`);
   if (spec.envFile) args.push("--env-file", spec.envFile);
   args.push(spec.image, ...spec.command);

@@ -18,7 +18,8 @@ export interface ContainerManagerOptions {
 }
 
 /**
- * Seed 000's ContainerManager: `compose up -d` once, dispatch by exec, `down` at the end.
+ * The persistent strategy's containers (README "Runners and containers"): `compose up -d` once,
+ * dispatch by exec, `down` at the end.
  * Compose stays in charge of the lifecycle (up, restart, down); dispatch uses `docker exec` on
  * the container id compose reports, the fastest path (~100 ms against compose v2's ~180 ms and
  * v1's ~960 ms). Disposable, so teardown also runs on errors and Ctrl-C (`await using`).

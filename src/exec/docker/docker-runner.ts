@@ -28,13 +28,13 @@ export interface DockerRunnerOptions {
   stopGrace?: number;
 }
 
-/** Env vars every dispatched experiment sees (seed 000's campaign context). */
+/** Env vars every experiment a Docker runner dispatches sees: which build (run id, lemfile), which cycle of how many. */
 export function campaignEnv(o: { runId: string; campaignName: string }, node: PlannedNode, totalCycles: number): Record<string, string> {
   return { LEM_CAMPAIGN_ID: o.runId, LEM_CAMPAIGN_NAME: o.campaignName, LEM_CYCLE: String(node.cycle), LEM_TOTAL_CYCLES: String(totalCycles) };
 }
 
 /**
- * Seed 004's ephemeral runner: one container per node. It runs without --rm so that, when it
+ * The ephemeral Docker runner (the default strategy): one container per node. It runs without --rm so that, when it
  * fails, `docker inspect` can still tell an OOM kill from any other exit 137; lem removes it
  * right after either way, so nothing is left behind (and run + rm costs less than run --rm here).
  */

@@ -3,7 +3,7 @@ import { LemError } from "../../errors.js";
 
 export type DockerErrorKind = "image-missing" | "gpu-unavailable" | "oom" | "timeout" | "permission" | "daemon-down" | "container";
 
-/** Seed 004's categories; `type` is what a result's error and `lem build --json` show. */
+/** Every Docker failure falls in one of these categories, each with its fix; `type` is what a result's error and `lem build --json` show (README "Runners and containers"). */
 const CATEGORIES: Record<DockerErrorKind, { type: string; fix: string }> = {
   "image-missing": { type: "DockerImagePullError", fix: "build the image first (lem builds its default images itself; `docker:<image>` images are yours to build), or fix the name: lem never pulls" },
   "gpu-unavailable": { type: "DockerGPUAccessError", fix: "install the NVIDIA Container Toolkit and restart dockerd, or set docker.gpus: none in .lem-config.yaml to run on the CPU" },
@@ -34,7 +34,8 @@ export function tail(text: string, lines = 20): string {
 }
 
 /**
- * Docker's own words → a category. The texts are the ones Docker prints (DESIGN.md's facts);
+ * Docker's own words → a category. The patterns match the messages the Docker CLI and daemon print
+ * (test/docker-unit.test.ts holds real samples of each);
  * `oomKilled` comes from `docker inspect`, the only place that tells an OOM kill from any 137.
  */
 export function translateDockerError(exitCode: number | null, stderr: string, image: string, state: { oomKilled?: boolean; timedOut?: boolean } = {}): DockerError {

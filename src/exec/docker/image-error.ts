@@ -3,7 +3,7 @@ import type { NodeError } from "../events.js";
 
 export type ImageErrorKind = "image-missing" | "image-build" | "daemon-down" | "permission" | "interrupted";
 
-/** Seed 004's category names, as a node's error shows them. */
+/** The Docker error types (errors.ts's categories, plus DockerImageBuildError), as a node's error shows them. */
 const ERROR_TYPES: Record<ImageErrorKind, string> = {
   "image-missing": "DockerImagePullError", "image-build": "DockerImageBuildError",
   "daemon-down": "DockerDaemonError", permission: "DockerPermissionError", interrupted: "Interrupted",

@@ -10,6 +10,7 @@ import { restartReason, gpuMemoryPct, type HealthPolicy } from "./health.js";
 import type { Runner, RunContext, RunOutcome, RunnerMeta } from "../runner.js";
 import type { PlannedNode } from "../../graph/plan.js";
 import { pinValue } from "../devices.js";
+import { harnessEnv } from "../../env.js";
 
 /** Where compose.yaml mounts the exchange root inside the service containers. */
 export const CONTAINER_EXCHANGE_ROOT = "/run/llem-root";
@@ -35,7 +36,7 @@ export function makeExchangeRoot(): string {
 }
 
 /**
- * Seed 000's persistent strategy: nodes run by `docker exec` in a container that compose keeps
+ * The persistent strategy (`--container-strategy persistent`): nodes run by `docker exec` in a container that compose keeps
  * up. The harness's pid is written beside its config so a stop can reach the process inside the
  * container (killing the exec client alone would leave it running). Between nodes the health
  * check may restart the service (see health.ts), since state leaks between experiments.
@@ -78,7 +79,7 @@ export class PersistentRunner implements Runner {
       secrets: this.o.secrets,
       start: (secrets) => manager.exec(service, ["sh", "-c", `echo $$ > ${inside}/harness.pid && cd ${CONTAINER_PROJECT} && exec ${HARNESS_COMMAND.join(" ")}`], {
         env: {
-          LLEM_CONFIG_PATH: `${inside}/${x.configFile}`, ...campaignEnv(this.o, node, ctx.totalCycles),
+          ...harnessEnv({ CONFIG_PATH: `${inside}/${x.configFile}` }), ...campaignEnv(this.o, node, ctx.totalCycles),
           // --gpus: the service sees every GPU; this node only the ones it holds.
           ...(ctx.devices ? { CUDA_VISIBLE_DEVICES: pinValue(ctx.devices) } : {}),
         },

@@ -7,6 +7,7 @@ import { gpusForJob, placementOptions, sharedDir } from "./slurm-runner.js";
 import { LemError } from "../../errors.js";
 import type { SlurmSettings } from "../../config/user-config.js";
 import type { ExperimentConfig } from "../../lemfile/types.js";
+import { asksForCpu, gpusPerRun } from "../../config/gpus.js";
 
 // Results on a cluster carry the compute node's fingerprint, not the login node's. Planning
 // against the login node would call every measured node "other hardware" and measure it again,
@@ -23,8 +24,8 @@ export const probeNeedsGpu = (settings: SlurmSettings, configs: ExperimentConfig
 export function computeHardwareFor(settings: SlurmSettings, host: HostHardware): (config: ExperimentConfig) => string {
   return (config) => {
     const gpus = settings.gres ? 1 : gpusForJob(settings, config);
-    if (!host.gpuName || gpus === 0 || config.pytorch?.device === "cpu") return host.cpu;
-    return gpuFingerprint(host.gpuName, config.backend === "vllm" ? config.vllm?.engine?.tensor_parallel_size ?? 1 : 1);
+    if (!host.gpuName || gpus === 0 || asksForCpu(config)) return host.cpu;
+    return gpuFingerprint(host.gpuName, gpusPerRun(config));
   };
 }
 

@@ -4,6 +4,7 @@ import { isAbsolute, join, resolve } from "node:path";
 import { runInExchangeDir, type ExchangeDir, type LaunchOutcome } from "../exchange-dir.js";
 import { watchInterrupts } from "../interrupts.js";
 import { HARNESS_DIR } from "../../paths.js";
+import { harnessEnv } from "../../env.js";
 import { finalState, parseClusterConfig, sh, slurm, type ClusterConfig, type JobState } from "./slurm-cli.js";
 import { JobSubmitter } from "./job-array.js";
 import { jobStateError } from "./slurm-errors.js";
@@ -12,12 +13,13 @@ import type { PlannedNode } from "../../graph/plan.js";
 import { USER_CONFIG_FILE, type SlurmSettings } from "../../config/user-config.js";
 import { inputError } from "../../errors.js";
 import type { ExperimentConfig } from "../../lemfile/types.js";
+import { asksForGpu, gpusPerRun } from "../../config/gpus.js";
 
 /** GPUs a job asks for: the setting, else vLLM's tensor parallel size, else one only for device: cuda. */
 export function gpusForJob(settings: SlurmSettings, config: ExperimentConfig): number {
   if (settings.gpus_per_node !== undefined) return settings.gpus_per_node;
-  if (config.backend === "vllm") return config.vllm?.engine?.tensor_parallel_size ?? 1;
-  return config.pytorch?.device === "cuda" ? 1 : 0;
+  if (config.backend === "vllm") return gpusPerRun(config);
+  return asksForGpu(config) ? 1 : 0;
 }
 
 /** Where a job may run: partition, account and qos (node jobs and the hardware probe alike). */
@@ -54,8 +56,8 @@ export function jobScript(settings: SlurmSettings, x: ExchangeDir, harnessDir = 
     "# Written by lem: one node, run by the harness (docker/PROTOCOL.md) on the compute node.",
     `export PYTHONPATH=${sh(harnessDir)}\${PYTHONPATH:+:$PYTHONPATH}`,
     "export PYTHONUNBUFFERED=1 CUDA_DEVICE_ORDER=PCI_BUS_ID",
-    `export LLEM_CONFIG_PATH=${sh(join(x.dir, x.configFile))}`,
-    // No LLEM_PARENT_PID: lem's pid means nothing on another machine; Ctrl-C reaches the job through scancel.
+    ...Object.entries(harnessEnv({ CONFIG_PATH: join(x.dir, x.configFile) })).map(([key, value]) => `export ${key}=${sh(value)}`),
+    // No LEM_PARENT_PID: lem's pid means nothing on another machine; Ctrl-C reaches the job through scancel.
     `exec ${prefix}${sh(settings.python)} -m lem_harness`,
     "",
   ].join("\n");

@@ -51,7 +51,7 @@ import urllib.error
 import urllib.request
 from typing import List, Optional, Sequence
 
-from ..errors import HarnessError
+from ..errors import ServerFailed
 
 PORT_RETRIES = 3
 POLL_INTERVAL_S = 0.2
@@ -68,7 +68,9 @@ LAUNCHER = (
 )
 
 
-class ServerStartError(HarnessError):
+class ServerStartError(ServerFailed):
+    """The server exited or was not ready before it served anything."""
+
     type = "ServerStartError"
 
 
@@ -105,6 +107,8 @@ class TransformersServer:
     """One `transformers serve --continuous-batching` process; a context manager (start on enter, stop on
     exit, exception or not). Attributes once started: base_url, pid (also the process group id),
     startup_s (launch to the first 200 from /health), port."""
+
+    label = "transformers serve"  # names the server in errors (a subclass runs another server)
 
     def __init__(self, model: str, log_path: str, device: str = "auto", num_blocks: Optional[int] = None,
                  block_size: Optional[int] = None, max_batch_tokens: Optional[int] = None,
@@ -188,10 +192,10 @@ class TransformersServer:
     def start(self) -> "TransformersServer":
         if self._proc is not None:
             raise RuntimeError("the server is already started")
-        reason = serve_unavailable() if self.python == sys.executable else None  # another Python: it tells
+        reason = self.unavailable()
         if reason:
-            raise ServerStartError(f"transformers serve cannot run: {reason}")
-        if not os.path.isdir(self.model):
+            raise ServerStartError(f"{self.label} cannot run: {reason}")
+        if os.path.isabs(self.model) and not os.path.isdir(self.model):  # else a Hugging Face id
             raise ServerStartError(f"model folder {self.model} does not exist")
         env = self.environment()
         try:
@@ -203,11 +207,15 @@ class TransformersServer:
                 self._reap()
                 if self.requested_port:
                     break
-            raise ServerStartError(f"transformers serve could not bind a port on {self.host}; log tail:\n"
+            raise ServerStartError(f"{self.label} could not bind a port on {self.host}; log tail:\n"
                                    f"{self.log_tail()}")
         except BaseException:
             self.stop()
             raise
+
+    def unavailable(self) -> Optional[str]:
+        """Why the server cannot run here (None when it can); checked before anything starts."""
+        return serve_unavailable() if self.python == sys.executable else None  # another Python: it tells
 
     def _launch(self, port: int, env: dict) -> bool:
         """Starts the process and waits for /health. False when it lost its port; raises on other failures."""
@@ -232,7 +240,7 @@ class TransformersServer:
                 tail = self.log_tail()
                 if "address already in use" in tail.lower():
                     return False
-                raise ServerStartError(f"transformers serve exited with code {rc} before it was ready "
+                raise ServerStartError(f"{self.label} exited with code {rc} before it was ready "
                                        f"(log {self.log_path}); log tail:\n{tail}")
             try:
                 with opener.open(url, timeout=2) as response:
@@ -242,7 +250,7 @@ class TransformersServer:
             except (urllib.error.URLError, OSError):
                 pass
             if time.monotonic() - t0 > self.startup_timeout_s:
-                raise ServerStartError(f"transformers serve was not ready after {self.startup_timeout_s:.0f} s "
+                raise ServerStartError(f"{self.label} was not ready after {self.startup_timeout_s:.0f} s "
                                        f"(log {self.log_path}); log tail:\n{self.log_tail()}")
             time.sleep(POLL_INTERVAL_S)
 

@@ -2,7 +2,6 @@ import { dirname, resolve, isAbsolute, join } from "node:path";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { loadLemfile } from "../lemfile/load.js";
-import { err, printable } from "./output.js";
 import { expandLemfile, type ExpandedLemfile } from "../config/expand.js";
 import { loadUserConfig, USER_CONFIG_FILE, type UserConfig } from "../config/user-config.js";
 import { inputError } from "../errors.js";
@@ -11,8 +10,9 @@ import { planBuild, type PlannedNode } from "../graph/plan.js";
 import { makeSelector, shardSelector } from "../graph/select.js";
 import { ResultStore, type StoreSnapshot } from "../store/store.js";
 import { detectHardware, hardwareFor, hostAs, type HostHardware } from "../exec/hardware.js";
-import { checkCliRunner, resolveRunner, resolveRunners, type ResolvedRunner } from "../config/runner-resolution.js";
-import type { RunnerSettings } from "../exec/runner-factory.js";
+import type { ResolvedRunner, RunnerSources } from "../config/runner-resolution.js";
+import { resolveRunnersHere } from "../exec/runner-factory.js";
+import type { RunnerSettings } from "../exec/runner-policy.js";
 import type { Backend, ExperimentConfig } from "../lemfile/types.js";
 
 /** Everything a command needs to know about a project, loaded once. */
@@ -85,61 +85,13 @@ export function planProject(project: Project, selectors: string[], force = false
   return { planned, snapshot };
 }
 
+/** Where each backend's runner comes from: --runner, LEM_RUNNER_<BACKEND>, the lemfile, .lem-config.yaml. */
+export const runnerSources = (project: Project, cli?: string): RunnerSources =>
+  ({ cli, env: process.env, lemfile: project.expanded.runners, user: project.user });
+
 /** The runner of each backend (config/runner-resolution's precedence); auto asks the Docker daemon. */
-export function projectRunners(project: Project, backends: Backend[], cli?: string): Promise<Map<Backend, ResolvedRunner>> {
-  const sources = { cli, env: process.env, lemfile: project.expanded.runners, user: project.user };
-  // Imported only when some backend is auto: zx and the Docker client cost start-up time.
-  return resolveRunners(backends, sources, async () => (await import("../exec/docker/docker-cli.js")).daemonAnswers());
-}
-
-/**
- * Nodes that run on Slurm are planned against the compute nodes' hardware, not this login node's
- * (a result carries the machine it was measured on): slurm.hardware, else a kept probe, else, when
- * `probe` (a real build), a short probe job now. Unknown otherwise: this host stands in, with a warning.
- * The runner is resolved without asking Docker: `auto` never means Slurm.
- */
-export async function planOnCluster(project: Project, cli: string | undefined, probe: boolean): Promise<Project> {
-  checkCliRunner(cli);
-  const sources = { cli, env: process.env, lemfile: project.expanded.runners, user: project.user, auto: () => "local" as const };
-  const backends = new Set(project.nodes.map((n) => n.config.backend));
-  const onSlurm = new Set([...backends].filter((b) => resolveRunner(b, sources).spec === "slurm"));
-  if (onSlurm.size === 0) return project;
-  // Imported only for Slurm projects: start-up time of every other command.
-  const { computeHardwareFor, knownComputeHost, probeComputeHost, probeNeedsGpu } = await import("../exec/slurm/compute-hardware.js");
-  const { checkSlurmAnswers } = await import("../exec/slurm/preflight.js");
-  const settings = project.user.slurm;
-  const gpu = probeNeedsGpu(settings, project.nodes.filter((n) => onSlurm.has(n.config.backend)).map((n) => n.config));
-  let known = knownComputeHost(settings, project.root, gpu, project.host);
-  if (!known && probe) {
-    const unusable = await checkSlurmAnswers();
-    if (unusable) throw inputError(unusable.message, unusable.fix);
-    err(`lem: a short probe job finds the Slurm compute nodes' hardware, for planning (${USER_CONFIG_FILE} slurm.hardware names it instead)`);
-    known = await withInterrupt((signal) => probeComputeHost(settings, project.root, gpu, signal));
-    err(`lem: the compute nodes are ${[known.host.gpu, known.host.cpu].filter(Boolean).join(", ")} (${known.source}; kept for the next plans)`);
-  }
-  if (!known) {
-    err(`warning: the Slurm compute nodes' hardware is not known yet: their nodes are planned as on this machine (${project.host.gpu ?? project.host.cpu}); ` +
-      `lem build finds it with a short probe job, or name it in ${USER_CONFIG_FILE} slurm.hardware`);
-    return project;
-  }
-  const cluster = computeHardwareFor(settings, known.host);
-  const here = project.hardwareFor;
-  return { ...project, hardwareFor: (config) => (onSlurm.has(config.backend) ? cluster(config) : here(config)) };
-}
-
-/** Ctrl-C (or SIGTERM) aborts what runs before the build installs its own handlers. */
-async function withInterrupt<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const controller = new AbortController();
-  const abort = () => controller.abort();
-  process.on("SIGINT", abort);
-  process.on("SIGTERM", abort);
-  try {
-    return await run(controller.signal);
-  } finally {
-    process.off("SIGINT", abort);
-    process.off("SIGTERM", abort);
-  }
-}
+export const projectRunners = (project: Project, backends: Backend[], cli?: string): Promise<Map<Backend, ResolvedRunner>> =>
+  resolveRunnersHere(backends, runnerSources(project, cli));
 
 /** What the runner factory needs of a project. */
 export const runnerSettings = (project: Project): RunnerSettings => ({ root: project.root, user: project.user, gpu: Boolean(project.host.gpu) });
@@ -149,12 +101,6 @@ export function requireMatch(selectors: string[], matched: number): void {
   if (selectors.length > 0 && matched === 0) {
     throw inputError(`no experiment matches ${selectors.map((p) => `"${p}"`).join(" ")}`, "run `lem status` to list names and hashes");
   }
-}
-
-/** The store's warnings and the sweep points skipped as invalid, on stderr. */
-export function warnPlan(project: Project, snapshot: StoreSnapshot): void {
-  for (const warning of snapshot.warnings) err(`warning: ${printable(warning)}`);
-  for (const bad of project.expanded.invalid) err(`warning: skipped sweep point "${bad.name}": ${bad.errors.join("; ")}`);
 }
 
 /** sha256 of each dataset file, read once per path, relative to the project root. */

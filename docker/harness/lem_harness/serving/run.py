@@ -1,0 +1,600 @@
+"""scenario serving (issue 20): an inference server measured under an open-loop request load.
+
+    model      a local Hugging Face folder or id as given; synthetic:<preset> saved once as a folder (model_cache)
+    server     backend pytorch: `transformers serve --continuous-batching` (server.TransformersServer), its
+               KV cache always capped (serving.engine); backend vllm: `vllm serve` (vllm_server.VllmServer,
+               untested on a GPU). Its log is <hash>_server.log in the exchange dir, which lem keeps when the
+               node fails. Start-up is timed and lies outside every energy window.
+    prompts    the offline scenario's seeded prompts (prompts.build_prompts, num_requests of them) of at most
+               max_input_tokens tokens; transformers serve takes text only, so they are decoded with the
+               model's tokenizer (the server re-encodes them: input tokens are the server's usage counts);
+               vLLM takes the token ids. max_output_tokens each, a fixed length when decoder.ignore_eos.
+    warmup     serving.warmup_requests requests, all at once, with the experiment's decoder settings, outside
+               every window (transformers serve builds its batching manager, with the sampling settings of
+               the first request, on that request).
+    baseline   as offline, before or after the warmup (baseline.placement).
+    energy     window (b): the whole load, from before the first send to after the last response (the
+               top-level energy block); window (a): ML.ENERGY's steady state (steady_state.py) inside it,
+               the headline meter's power timeline integrated over it, J/token = its joules ÷ its tokens;
+               J/request = that J/token × each completed request's output tokens.
+    B          the steady-state batch: serving.max_concurrency where set; vLLM: min(max_num_seqs,
+               num_requests); transformers serve (no max-requests flag): the client's peak concurrency.
+
+The server dying, or not becoming ready, fails the node (errors.ServerFailed / ServerStartError) with the
+tail of its log; SIGTERM (protocol.Interrupted) stops the server and writes no result. The server is
+started from the main thread (its parent-death signal follows the thread that started it) and is gone,
+with its whole process group, before run_serving returns or raises.
+"""
+
+import asyncio
+import math
+import os
+import signal
+import tempfile
+import threading
+import time
+from typing import List, Optional, Tuple
+
+from ..config import BASELINE_PLACEMENT_WHEN_ABSENT, _merge
+from ..env import lem_env
+from ..errors import ConfigError, ModelUnavailable, ServerFailed
+from ..log import log
+from ..schema_defaults import SECTION_DEFAULTS
+from ..stats import percentile
+from .client import run_load
+from .metrics import RequestRecord, summarize
+from .steady_state import METHOD as STEADY_METHOD, steady_state
+
+DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+STEADY_MIN_S = 20.0  # a shorter steady window is flagged steady_window_under_20s
+ARRIVAL_LAG_MS = 5.0  # p99 of the client's lateness above this is flagged arrival_lag
+UTILISATION_MIN = 0.85  # mean running requests ÷ B below this is flagged batch_utilisation_below_0.85
+WATCH_INTERVAL_S = 0.2
+TRANSFORMERS_STARTUP_TIMEOUT_S = 900.0
+TRANSFORMERS_DEFAULT_BATCH_TOKENS = 8192  # transformers' PagedAttentionMemoryHandler._default_max_batch_tokens
+NO_METRICS = "transformers serve has no /metrics"
+GOODPUT_REASON = ("no SLO here: lem report and lem compare --slo apply SLOs to serving.requests "
+                  "(goodput = requests meeting every SLO ÷ duration_s)")
+VLLM_UNTESTED = ("backend vllm's serving scenario (vllm serve) is untested on a GPU: its command and "
+                 "process handling are unit-tested against a stand-in server only")
+
+
+# ----- config -----
+
+def serving_section(config: dict) -> dict:
+    """config.serving with the schema's defaults where the host left a field out."""
+    given = config.get("serving")
+    if not isinstance(given, dict) or "request_rate" not in given:
+        raise ConfigError("scenario serving needs a serving section with request_rate (schemas/experiment.schema.json)")
+    section = _merge(SECTION_DEFAULTS.get("serving", {}), given)
+    rate = section["request_rate"]
+    if rate == "inf":
+        section["rate"] = math.inf
+    elif isinstance(rate, (int, float)) and not isinstance(rate, bool) and rate > 0:
+        section["rate"] = float(rate)
+    else:
+        raise ConfigError(f"serving.request_rate must be a positive number or \"inf\", got {rate!r}")
+    for key in ("num_requests", "warmup_requests"):
+        value = section[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < (1 if key == "num_requests" else 0):
+            raise ConfigError(f"serving.{key} must be a {'positive' if key == 'num_requests' else 'non-negative'} "
+                              f"integer, got {value!r}")
+    return section
+
+
+def server_log_path(envelope: dict, environ=None) -> str:
+    """<hash>_server.log beside the config (the exchange dir lem keeps when a node fails); a temp file
+    where the harness runs without one."""
+    config_path = lem_env("CONFIG_PATH", environ)
+    name = f"{envelope.get('hash') or 'unknown'}_server.log"
+    if config_path:
+        folder = os.path.dirname(os.path.abspath(config_path))
+        if os.access(folder, os.W_OK):
+            return os.path.join(folder, name)
+    return os.path.join(tempfile.gettempdir(), f"lem-{os.getpid()}-{name}")
+
+
+def resolve_device(config: dict) -> Tuple[str, List[int]]:
+    """("cpu" or "cuda", CUDA ordinals the server uses)."""
+    if config["backend"] == "vllm":
+        return "cuda", list(range(config["vllm"]["engine"]["tensor_parallel_size"]))
+    requested = config["pytorch"]["device"]
+    if requested == "cpu":
+        return "cpu", []
+    import torch  # never initialises a CUDA context here: is_available only counts devices
+
+    if torch.cuda.is_available():
+        return "cuda", [0]
+    if requested == "cuda":
+        from ..errors import DeviceUnavailable
+
+        raise DeviceUnavailable(f"pytorch.device is cuda but torch {torch.__version__} sees no CUDA device; "
+                                "use a GPU image with --gpus, or device cpu/auto")
+    return "cpu", []
+
+
+def decoding(config: dict, kind: str) -> Tuple[Optional[dict], Optional[dict], bool, str]:
+    """(transformers generation_config, vLLM sampling fields, fixed output length, a description)."""
+    d = config["decoder"]
+    greedy = d["temperature"] == 0 or not d["do_sample"]
+    fixed = bool(d["ignore_eos"]) or config["model"].startswith("synthetic:")  # random weights: no real EOS
+    if kind == "transformers":
+        generation = {"do_sample": False} if greedy else {
+            "do_sample": True, "temperature": float(d["temperature"]), "top_k": int(d["top_k"]),
+            "top_p": float(d["top_p"])}
+        generation["repetition_penalty"] = float(d["repetition_penalty"])
+        how = "generation_config per request" + ("; eos_token_id -1, so EOS never stops it" if fixed else "")
+        return generation, None, fixed, how
+    s = config["vllm"]["sampling"]
+    sampling = {"temperature": 0.0 if greedy else float(d["temperature"]),
+                "top_p": 1.0 if greedy else float(d["top_p"]),
+                "top_k": int(d["top_k"]) if d["top_k"] > 0 and not greedy else -1,
+                "repetition_penalty": float(d["repetition_penalty"]),
+                "presence_penalty": float(s["presence_penalty"]), "frequency_penalty": float(s["frequency_penalty"])}
+    if s.get("min_tokens") is not None:
+        sampling["min_tokens"] = s["min_tokens"]
+    return None, sampling, fixed, "sampling fields per request" + ("; ignore_eos" if fixed else "")
+
+
+# ----- model and prompts -----
+
+def load_tokenizer(model: str):
+    try:
+        from transformers import AutoTokenizer
+    except ImportError as e:
+        from ..errors import BackendUnavailable
+
+        raise BackendUnavailable(f"scenario serving needs transformers for the model's tokenizer ({e}); "
+                                 "run `npx lem setup` or use a lem image") from e
+    try:
+        return AutoTokenizer.from_pretrained(model)
+    except (OSError, ValueError) as e:
+        raise ModelUnavailable(f"cannot load the tokenizer of {model!r}: {e}") from e
+
+
+def model_vocab(model: str, tokenizer) -> int:
+    """Token ids a synthetic prompt draws from: the tokenizer's, no more than the model's embeddings."""
+    vocab = len(tokenizer)
+    try:
+        from transformers import AutoConfig
+
+        size = getattr(AutoConfig.from_pretrained(model), "vocab_size", None)
+        if isinstance(size, int) and size > 0:
+            vocab = min(vocab, size)
+    except Exception:  # a config the harness's transformers cannot read: the server will say
+        pass
+    return vocab
+
+
+def build_serving_prompts(config: dict, section: dict, tokenizer, kind: str, texts=None) -> Tuple[list, list, str]:
+    """(measured, warmup, how): text for transformers serve, token ids for vLLM."""
+    from ..prompts import build_prompts
+
+    as_ids = kind == "vllm"
+    # transformers serve adds the tokenizer's special tokens itself; token ids sent to vLLM are used as they are.
+    encode = lambda text: tokenizer(text, add_special_tokens=as_ids)["input_ids"]  # noqa: E731
+    cfg = dict(config, n=section["num_requests"])
+    measured, warmup = build_prompts(cfg, model_vocab(config["model_path"], tokenizer), encode,
+                                     section["warmup_requests"], texts)
+    if as_ids:
+        return measured, warmup, "token ids (the /v1/completions prompt as a list of ids)"
+
+    def text(ids):
+        return tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+
+    how = ("text: the seeded prompt's token ids decoded with the model's tokenizer (transformers serve takes text "
+           "only); the server re-encodes it, so the input token counts are the server's usage counts")
+    return [text(p) for p in measured], [text(p) for p in warmup], how
+
+
+def param_count(config: dict, model: str) -> Tuple[Optional[int], str]:
+    from ..models.presets import is_synthetic, resolve_preset
+
+    if is_synthetic(config["model"]):
+        return resolve_preset(config["model"]).n_params, "exact count of the preset's shapes"
+    from ..models.param_count import safetensors_param_count
+
+    return safetensors_param_count(model)
+
+
+# ----- the server -----
+
+def max_batch_tokens(engine: dict) -> int:
+    """serving.engine.max_batch_tokens, or where null min(8192, num_blocks × block_size): transformers
+    serve's own default (8192, when neither it nor num_blocks is given) within the KV cache. Never left to
+    the server: given num_blocks without it, transformers serve 5.17 sizes the batch's activation buffers to
+    the free memory, which on a CPU took 20 GB of RAM and a minute for a tiny model's first request."""
+    if engine.get("max_batch_tokens"):
+        return engine["max_batch_tokens"]
+    return min(TRANSFORMERS_DEFAULT_BATCH_TOKENS, engine["num_blocks"] * engine["block_size"])
+
+
+def make_server(config: dict, kind: str, model: str, log_path: str, device: str, offline: bool):
+    """The server object (not started) and its effective settings."""
+    if kind == "transformers":
+        from .server import TransformersServer
+
+        engine, section = config["serving"]["engine"], config["pytorch"]
+        env = {}
+        if section.get("num_threads"):
+            env["OMP_NUM_THREADS"] = str(section["num_threads"])
+        server = TransformersServer(
+            model, log_path, device="cuda:0" if device == "cuda" else "cpu", num_blocks=engine["num_blocks"],
+            block_size=engine["block_size"], max_batch_tokens=max_batch_tokens(engine),
+            dtype=DTYPES[config["precision"]], attn_implementation=section.get("attn_implementation"),
+            env=env, offline=offline, startup_timeout_s=TRANSFORMERS_STARTUP_TIMEOUT_S)
+        return server
+    from .vllm_server import VllmServer, engine_args, vllm_version
+
+    engine = config["vllm"]["engine"]
+    flags = engine_args(engine, config["precision"], config["random_seed"], vllm_version())
+    return VllmServer(model, log_path, engine_flags=flags, gpu_memory_utilization=engine["gpu_memory_utilization"],
+                      offline=offline)
+
+
+def _exit_text(rc: Optional[int]) -> str:
+    if rc is None:
+        return "stopped answering"
+    if rc < 0:
+        try:
+            return f"was killed by {signal.Signals(-rc).name}"
+        except ValueError:
+            return f"was killed by signal {-rc}"
+    return f"exited with code {rc}"
+
+
+def server_died(server, when: str) -> ServerFailed:
+    proc = getattr(server, "_proc", None)
+    rc = proc.poll() if proc is not None else server.returncode
+    return ServerFailed(f"{server.label} {_exit_text(rc)} {when} (log {server.log_path}); log tail:\n"
+                        f"{server.log_tail()}")
+
+
+def stop_server(server) -> None:
+    """Stops the server; a second SIGTERM meanwhile must not cut the teardown short (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        server.stop()
+        return
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        server.stop()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def server_memory(server, device: str, cuda_devices: List[int], visible: Optional[str]) -> dict:
+    """Peak memory of the server, read before it stops: its peak RSS on a CPU (VmHWM), the GPUs' used
+    memory after the load on CUDA (device-wide)."""
+    if device == "cuda":
+        from ..energy.devices import resolve_devices
+        from ..energy.nvml import Nvml, NvmlError
+
+        try:
+            nvml = Nvml.get()
+            devices = resolve_devices(nvml, cuda_devices, None, visible).devices
+            used = sum(nvml.memory_info(d.handle).used for d in devices)
+        except (NvmlError, ValueError, IndexError, AttributeError) as e:
+            return {"peak_bytes": None, "device": "cuda", "method": f"unavailable: NVML memory info ({e})"}
+        return {"peak_bytes": int(used), "device": "cuda",
+                "method": "nvmlDeviceGetMemoryInfo.used after the load (device-wide: the server's weights, its "
+                          "preallocated KV cache and anything else on the GPU)"}
+    path = f"/proc/{server.pid}/status"
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    kib = int(line.split()[1])
+                    return {"peak_bytes": kib * 1024, "device": "cpu",
+                            "method": f"VmHWM of the server process ({path}: its peak RSS)"}
+    except (OSError, ValueError, IndexError) as e:
+        return {"peak_bytes": None, "device": "cpu", "method": f"unavailable: {path} unreadable ({e})"}
+    return {"peak_bytes": None, "device": "cpu", "method": f"unavailable: no VmHWM in {path}"}
+
+
+# ----- the load -----
+
+async def _watched(server, coroutine, when: str):
+    """Runs the load; fails with ServerFailed as soon as the server process is gone."""
+    task = asyncio.ensure_future(coroutine)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=WATCH_INTERVAL_S)
+            if task in done:
+                return task.result()
+            if not server.running:
+                raise server_died(server, when)
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+def send(server, prompts, arrivals, when: str, **kwargs):
+    return asyncio.run(_watched(server, run_load(server.base_url, prompts, arrivals, **kwargs), when))
+
+
+def choose_batch(section: dict, kind: str, config: dict, peak: int) -> Tuple[Optional[int], str]:
+    n = section["num_requests"]
+    if section.get("max_concurrency"):
+        return min(section["max_concurrency"], n), "serving.max_concurrency (the client's cap), at most num_requests"
+    if kind == "vllm":
+        return (min(config["vllm"]["engine"]["max_num_seqs"], n),
+                "min(vllm.engine.max_num_seqs, num_requests)")
+    source = ("the client's observed peak concurrency: transformers serve has no max-requests-per-batch flag "
+              "(its batch is bounded by the KV blocks and --cb-max-batch-tokens), so this counts requests in "
+              "flight, queued ones included")
+    return (peak if peak >= 1 else None), source
+
+
+def request_rows(records: List[RequestRecord]) -> List[list]:
+    """[ttft_ms, tpot_ms, e2e_ms, output_tokens, ok] per request, by index."""
+    from .metrics import request_metrics
+
+    rows = []
+    for r in sorted(records, key=lambda r: r.index):
+        m = request_metrics(r)
+        rows.append([m["ttft_ms"], m["tpot_ms"], m["e2el_ms"], m["output_tokens"], bool(m["ok"])])
+    return rows
+
+
+def steady_block(records, batch, sampler, load_t0: float) -> Tuple[dict, dict, Optional[float]]:
+    """(serving.steady_state, serving.energy_per_request_j, steady duration or None)."""
+    if batch is None:
+        window = {"start_s": None, "end_s": None, "duration_s": None, "tokens": None, "j_per_token": None,
+                  "energy_j": None, "reason": "no batch size B: no request was ever in flight"}
+    elif sampler is None:
+        window = steady_state(records, batch)
+        if not window["reason"] or window["reason"] == "J/token is null: no energy given for the window":
+            window["reason"] = "J/token is null: no power source (see energy.reason)"
+    else:
+        window = steady_state(records, batch, power_timeline=sampler.timeline,
+                              timeline_offset_s=sampler.start_monotonic - load_t0)
+    tokens = window.get("tokens")
+    block = {"start_s": window["start_s"], "end_s": window["end_s"], "duration_s": window["duration_s"],
+             "tokens": tokens, "energy_j": window.get("energy_j"),
+             "energy_per_token_j": window.get("j_per_token"), "reason": window["reason"]}
+    per_request = {"mean": None, "p90": None, "reason": None}
+    j_per_token = window.get("j_per_token")
+    if j_per_token is None:
+        per_request["reason"] = f"no steady-state J/token: {window['reason']}"
+    else:
+        values = sorted(j_per_token * r.output_token_count() for r in records if r.ok)
+        if values:
+            per_request.update(mean=sum(values) / len(values), p90=percentile(values, 90))
+        else:
+            per_request["reason"] = "no request completed"
+    return block, per_request, window["duration_s"]
+
+
+# ----- the run -----
+
+def run_serving(envelope: dict, config: dict, received: dict, started_at: str, visible: Optional[str]) -> dict:
+    from ..energy import select_companions, select_meter
+    from ..energy.gpu_settings import settings_flags
+    from ..energy.session import EnergySession
+    from ..environment import collect_environment, hardware_fingerprint
+    from ..experiment import SCHEMA_VERSION, _baseline, _gpu_identity, _gpu_settings, _unique, utc_now
+    from ..backends.base import LoadedModel
+    from ..flops import flops_estimate
+    from ..prompts import read_jsonl_texts
+
+    section = serving_section(config)
+    config = dict(config, serving=section)
+    kind = "vllm" if config["backend"] == "vllm" else "transformers"
+    texts = None if config["dataset"] == "synthetic" else read_jsonl_texts(config["dataset"])
+    device, cuda_devices = resolve_device(config)
+    from .model_cache import resolve_model
+
+    model, model_facts = resolve_model(config["model"], config["random_seed"], device)
+    log(f"serving {config['model']} with {'vllm serve' if kind == 'vllm' else 'transformers serve'} on {device}")
+    tokenizer = load_tokenizer(model)
+    measured, warmup, prompt_format = build_serving_prompts(dict(config, model_path=model), section, tokenizer,
+                                                            kind, texts)
+    generation, sampling, fixed, decoding_note = decoding(config, kind)
+    load_kwargs = dict(max_tokens=config["max_output_tokens"], server_kind=kind, fixed_output_length=fixed,
+                       max_concurrency=section.get("max_concurrency"), generation_config=generation,
+                       extra_body=sampling)
+
+    meter, no_meter_reason = select_meter(config["energy"]["backend"], device, cuda_devices, None, visible)
+    session = EnergySession(meter, no_meter_reason, config["energy"]["sample_interval_ms"], device,
+                            select_companions(config["energy"]["backend"], meter))
+    offline_model = os.path.isabs(model)  # a local folder: never reach for the Hub
+    log_path = server_log_path(envelope)
+    server = make_server(config, kind, model, log_path, device, offline_model)
+    if kind == "vllm":
+        load_kwargs["model"] = server.served_model_name
+    after_warmup = config["baseline"].get("placement", BASELINE_PLACEMENT_WHEN_ABSENT) == "after_warmup"
+    poller = None
+    try:
+        log(f"starting the server (log {log_path})")
+        server.start()
+        log(f"server pid {server.pid} ready in {server.startup_s:.1f} s")
+        baseline = None if after_warmup else _baseline(session, config)
+        warm_records: List[RequestRecord] = []
+        if warmup:
+            log(f"warmup: {len(warmup)} requests")
+            warm = send(server, warmup, [0.0] * len(warmup), "during the warmup", **load_kwargs)
+            warm_records = warm.records
+            if not any(r.ok for r in warm_records):
+                raise ServerFailed(f"every warmup request failed ({warm_records[0].error}); log {log_path}, tail:\n"
+                                   f"{server.log_tail()}")
+        if baseline is None:
+            baseline = _baseline(session, config)
+        if not server.running:
+            raise server_died(server, "before the load")
+        if kind == "vllm":
+            from .vllm_server import MetricsPoller
+
+            poller = MetricsPoller(server.base_url).start()
+        from .arrivals import arrival_times
+
+        arrivals = arrival_times(section["num_requests"], section["rate"], section["burstiness"],
+                                 config["random_seed"])
+        log(f"measuring: {len(measured)} requests at {section['request_rate']}/s")
+        session.start_window()
+        t0 = time.monotonic()
+        load = send(server, measured, arrivals, "during the load", **load_kwargs)
+        window_s = time.monotonic() - t0
+        session.stop_window()
+        if poller is not None:
+            poller.stop()
+        if not server.running:
+            raise server_died(server, "during the load")
+        memory = server_memory(server, device, cuda_devices, visible)
+    finally:
+        if poller is not None:
+            poller.stop()
+        stop_server(server)
+
+    summary = summarize(load.records, load.duration_s)
+    completed, failed = summary["requests"]["completed"], summary["requests"]["failed"]
+    if completed == 0:
+        raise ServerFailed(f"every measured request failed ({summary['requests']['errors'][0]['message']}); "
+                           f"server log tail:\n{server.log_tail()}")
+    batch, batch_source = choose_batch(section, kind, config, summary["peak_concurrency"])
+    steady, per_request, steady_s = steady_block(load.records, batch, session.sampler, load.t0_monotonic)
+
+    metrics_how, utilisation = NO_METRICS, None
+    if poller is not None:
+        metrics_how = "vLLM /metrics vllm:num_requests_running, polled every 0.25 s; mean over the steady window ÷ B"
+        if steady["start_s"] is not None and steady_s and batch:
+            from .vllm_server import batch_utilisation
+
+            utilisation, why = batch_utilisation(poller.samples, load.t0_monotonic + steady["start_s"],
+                                                 load.t0_monotonic + steady["end_s"], batch)
+            if why:
+                metrics_how += f"; {why}" + (f" (last error: {poller.error})" if poller.error else "")
+        else:
+            metrics_how += "; no steady window to average over"
+    warmup_note = None
+    if kind == "transformers":
+        warmup_note = ("transformers serve --continuous-batching takes the batch's sampling settings (temperature, "
+                       "top_p, ...) from the first request it serves; the warmup requests carried the experiment's "
+                       "decoder settings, so the load ran with them")
+        if not warmup:
+            warmup_note = ("no warmup: the first measured request built the batching manager, its KV cache and "
+                           "the batch's sampling settings inside the window")
+    server_block = {"kind": kind, "startup_s": server.startup_s, "batch": batch, "batch_source": batch_source,
+                    "metrics": metrics_how, "batch_utilisation": utilisation, "warmup_note": warmup_note}
+
+    output_tokens, input_tokens = summary["output_tokens"], summary["input_tokens"]
+    energy = session.energy_block(window_s, output_tokens, baseline)
+    thermal = session.thermal_block()
+    gpu_name = None
+    if device == "cuda" and not getattr(meter, "names", None):
+        gpu_name = _nvml_gpu_name(cuda_devices, visible)
+    loaded = LoadedModel(n_params=None, n_params_method="", vocab_size=0, device=device, cuda_devices=cuda_devices,
+                         effective={}, cuda_uuids=None, gpu_name=gpu_name)
+    gpu_name, mig_profile = _gpu_identity(meter, loaded)
+    hardware = hardware_fingerprint(device, gpu_name, len(cuda_devices), mig_profile=mig_profile)
+    settings = _gpu_settings(meter, loaded, visible)
+
+    flags = list(session.flags) + settings_flags(settings)
+    if not warmup:
+        flags.append("no_warmup")
+    if envelope.get("hardware") and envelope["hardware"] != hardware:
+        flags.append("hardware_mismatch")
+    if steady_s is None:
+        flags.append("no_steady_state")
+    elif steady_s < STEADY_MIN_S:
+        flags.append("steady_window_under_20s")
+    if failed:
+        flags.append("failed_requests")
+    # The client's own lateness: sent − scheduled, less any wait for the max_concurrency cap (that wait is the cap).
+    lag = summary["dispatch_lag_ms" if section.get("max_concurrency") else "arrival_error_ms"]["p99"]
+    if lag is not None and lag > ARRIVAL_LAG_MS:
+        flags.append("arrival_lag")
+    if utilisation is not None and utilisation < UTILISATION_MIN:
+        flags.append("batch_utilisation_below_0.85")
+
+    n_params, n_method = param_count(config, model)
+    command = server.command(server.port or 0)
+    effective = {
+        "backend": config["backend"], "scenario": "serving", "device": device, "dtype": DTYPES[config["precision"]],
+        "num_threads": config["pytorch"].get("num_threads") if kind == "transformers" else None,
+        "attn_implementation": (config["pytorch"].get("attn_implementation") if kind == "transformers"
+                                else os.environ.get("VLLM_ATTENTION_BACKEND") or "chosen by vLLM"),
+        **model_facts,
+        "server": {"kind": kind, "command": command, "startup_s": server.startup_s,
+                   "log": os.path.basename(log_path), "version": _package_version("vllm" if kind == "vllm" else "transformers")},
+        "energy_method": session.method, "warmup_requests": len(warmup),
+        "warmup_failed": sum(1 for r in warm_records if not r.ok),
+        "sample_interval_ms": config["energy"]["sample_interval_ms"],
+        "prompt_format": prompt_format, "decoding": decoding_note, "fixed_output_length": fixed,
+        "steady_state_method": STEADY_METHOD + "; energy: the headline meter's power timeline integrated over it",
+        "load_clock": "serving times are seconds from the load's t = 0 (the client's start; the first request is "
+                      "sent after the first gap of the arrival schedule, at once for request_rate inf)",
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+    }
+    if kind == "vllm":
+        effective["server"]["note"] = VLLM_UNTESTED
+    if config["energy"].get("phase_split"):
+        effective["phase_split_note"] = "energy.phase_split does not apply to scenario serving: not run"
+    total_tokens = input_tokens + output_tokens
+    serving = {
+        "server": server_block,
+        "request_rate": section["request_rate"], "burstiness": section["burstiness"],
+        "max_concurrency": section.get("max_concurrency"), "num_requests": section["num_requests"],
+        "completed": completed, "failed": failed, "errors": summary["requests"]["errors"],
+        "duration_s": load.duration_s,
+        "request_throughput": summary["request_throughput_per_s"],
+        "output_throughput": summary["output_token_throughput_per_s"],
+        "ttft_ms": summary["ttft_ms"], "tpot_ms": summary["tpot_ms"], "itl_ms": summary["itl_ms"],
+        "e2e_ms": summary["e2el_ms"], "arrival_error_ms": summary["arrival_error_ms"],
+        "peak_concurrency": summary["peak_concurrency"],
+        "steady_state": steady, "energy_per_request_j": per_request,
+        "goodput": {"requests_per_s": None, "slo": None, "reason": GOODPUT_REASON},
+        "requests": request_rows(load.records),
+    }
+    result = {
+        "schema_version": SCHEMA_VERSION,
+        "hash": envelope["hash"],
+        "cycle": envelope.get("cycle", 1),
+        "names": list(envelope.get("names", [])),
+        "config": received,
+        "effective_config": effective,
+        "hardware": hardware,
+        "started_at": started_at,
+        "finished_at": utc_now(),
+        "duration_s": window_s,
+        "tokens": {"input": input_tokens, "output": output_tokens, "total": total_tokens, "prompts": completed},
+        "throughput": {"output_tokens_per_s": output_tokens / window_s, "total_tokens_per_s": total_tokens / window_s,
+                       "requests_per_s": completed / window_s},
+        "latency": {"ttft_ms": summary["ttft_ms"], "itl_ms": summary["itl_ms"], "e2e_ms": summary["e2el_ms"]},
+        "energy": energy,
+        "baseline": baseline,
+        "memory": memory,
+        "flops": flops_estimate(n_params, n_method, input_tokens, output_tokens),
+        "thermal": thermal,
+        "environment": collect_environment([gpu_name] * len(cuda_devices) if gpu_name else None, settings),
+        "quality_flags": _unique(flags),
+        "serving": serving,
+    }
+    j = steady["energy_per_token_j"]
+    log(f"done: {completed}/{section['num_requests']} requests, {output_tokens} output tokens in {window_s:.3f} s; "
+        f"energy {energy['status']}; steady state "
+        + (f"{steady['duration_s']:.2f} s, {j:.4g} J/token" if j is not None else f"none ({steady['reason']})"))
+    return result
+
+
+def _nvml_gpu_name(cuda_devices: List[int], visible: Optional[str]) -> Optional[str]:
+    """The first GPU's name from NVML, without touching CUDA in this process (the server owns the GPU)."""
+    from ..energy.devices import resolve_devices
+    from ..energy.nvml import Nvml, NvmlError
+
+    try:
+        nvml = Nvml.get()
+        return nvml.name(resolve_devices(nvml, cuda_devices[:1], None, visible).devices[0].handle)
+    except (NvmlError, ValueError, IndexError, AttributeError):
+        return None
+
+
+def _package_version(name: str) -> Optional[str]:
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+    except ImportError:
+        return None
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None

@@ -1,0 +1,13 @@
+import { LocalRunner } from "./local-runner.js";
+import { resolvePython } from "../config/python.js";
+import type { Runner } from "./runner.js";
+import type { KindRunners, RunnerSettings } from "./runner-policy.js";
+import type { ResolvedRunner } from "../config/runner-resolution.js";
+import type { Backend } from "../lemfile/types.js";
+
+/** One LocalRunner per backend, all on the Python lem resolves here (LEM_PYTHON, .lem-config.yaml, lem's venv…). */
+export function createLocalRunners(group: Map<Backend, ResolvedRunner>, host: RunnerSettings): KindRunners {
+  const runners = new Map<Backend, Runner>();
+  for (const [backend, choice] of group) runners.set(backend, new LocalRunner(resolvePython(host.user).python, choice.source, host.root));
+  return { runners };
+}
