@@ -98,6 +98,20 @@ if (withTorch) {
       assert.match(r.stdout, /nothing to do/);
     }
   });
+
+  test("lem setup says what energy it will read, and names the fix where it will read none", async () => {
+    const tree = tempDir("powercap-");
+    mkdirSync(join(tree, "intel-rapl:0"));
+    writeFileSync(join(tree, "intel-rapl:0", "name"), "package-0\n");
+    writeFileSync(join(tree, "intel-rapl:0", "energy_uj"), "1000\n");
+    const readable = await new TempProject(EXAMPLE, { LEM_POWERCAP_ROOT: tree }).run("setup", "--dry-run");
+    assert.is(readable.code, 0, readable.stdout + readable.stderr);
+    assert.match(readable.stdout, /^energy: CPU runs: RAPL \(1 package, no DRAM zone\)/m);
+    const none = await new TempProject(EXAMPLE, { LEM_POWERCAP_ROOT: join(tree, "absent") }).run("setup", "--dry-run");
+    assert.is(none.code, 0, none.stdout + none.stderr);
+    assert.match(none.stdout, /^energy: not measurable here: .*null/m);
+    assert.match(none.stdout, /^ {2}fix: .*RAPL/m);
+  });
 }
 
 test("resolvePython: LEM_PYTHON > .lem-config.yaml > lem's finished venv > the first candidate with torch", () => {

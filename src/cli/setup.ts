@@ -12,6 +12,7 @@ import { listenForInterrupts, untilInterrupted } from "../exec/interrupt-signals
 import { policyOf } from "../exec/runner-kinds.js";
 import { APT_COMMAND, APT_PACKAGES, hostFacts, missingPackages, planLocal, type SetupStep } from "../exec/setup-plan.js";
 import { PACKAGE_ROOT } from "../paths.js";
+import { describeEnergy, raplSummary } from "../exec/energy-source.js";
 import type { Backend } from "../lemfile/types.js";
 
 export const SETUP_HELP = `lem setup — make this machine able to run the lemfile's experiments
@@ -46,6 +47,9 @@ export async function setupCommand(argv: string[]): Promise<number> {
   const steps = await planSetup(project, backends, values.runner, Boolean(values.venv));
   // A blocked step is the error below; the others are what setup found or does.
   for (const step of steps) if (step.kind !== "blocked") out(describe(step, Boolean(values["dry-run"])));
+  // Energy is not setup's to grant (RAPL's files are root's, reset at each boot), but it says what is missing and the fix.
+  const energy = describeEnergy({ gpu: project.host.gpu, rapl: raplSummary() });
+  out(`energy: ${energy.value}${energy.fix ? `\n  fix: ${energy.fix}` : ""}`);
 
   const blocked = steps.filter((s): s is Extract<SetupStep, { kind: "blocked" }> => s.kind === "blocked");
   if (blocked.length === 1) throw new LemError(`setup cannot make ${blocked[0].backend} work here: ${blocked[0].message}`, blocked[0].fix, 2);

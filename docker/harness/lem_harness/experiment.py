@@ -2,34 +2,18 @@
 
 import os
 import time
-from datetime import datetime, timezone
 
 from .backends import create_backend
-from .config import BASELINE_COOLDOWN_S_WHEN_ABSENT, BASELINE_PLACEMENT_WHEN_ABSENT, with_defaults
+from .config import BASELINE_PLACEMENT_WHEN_ABSENT, with_defaults
 from .energy import select_companions, select_meter
-from .energy.devices import mig_profile_of
-from .energy.gpu_settings import settings_flags, used_gpu_settings
+from .energy.gpu_settings import settings_flags
 from .energy.session import EnergySession
 from .environment import collect_environment, hardware_fingerprint
 from .flops import flops_estimate
 from .prompts import build_prompts, read_jsonl_texts
 from .log import log
+from .measuring import SCHEMA_VERSION, gpu_identity as _gpu_identity, gpu_settings as _gpu_settings, measure_baseline as _baseline, unique as _unique, utc_now
 from .stats import latency_stats
-
-SCHEMA_VERSION = 1
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def _unique(items):
-    seen = []
-    for item in items:
-        if item not in seen:
-            seen.append(item)
-    return seen
-
 
 def run_experiment(envelope: dict) -> dict:
     started_at = utc_now()
@@ -48,16 +32,6 @@ def run_experiment(envelope: dict) -> dict:
         return _measure(envelope, received, config, backend, texts, started_at, visible)
     finally:
         backend.close()
-
-
-def _baseline(session, config) -> dict:
-    cfg = config["baseline"]
-    placement = cfg.get("placement", BASELINE_PLACEMENT_WHEN_ABSENT)
-    cooldown = cfg.get("cooldown_seconds", BASELINE_COOLDOWN_S_WHEN_ABSENT) if placement == "after_warmup" else 0
-    if session.meter is not None and cfg["enabled"] and cfg["duration_seconds"] > 0:
-        wait = f" after {cooldown} s cool-down" if cooldown else ""
-        log(f"baseline: {cfg['duration_seconds']} s idle{wait} ({placement.replace('_', ' ')})")
-    return session.measure_baseline(cfg["enabled"], cfg["duration_seconds"], placement, cooldown)
 
 
 PHASE_METHOD = ("prefill: a second pass over the same prompts with exactly one new token each "
@@ -104,25 +78,6 @@ def _phase_split(session, backend, measured, record, window_s, energy, baseline)
         "decode": {"total_j": decode_j, "window_s": max(window_s - prefill_s, 0.0), "output_tokens": decode_tokens,
                    "per_output_token_j": per(decode_j, decode_tokens)},
     }
-
-
-def _gpu_identity(meter, loaded):
-    """(GPU name, MIG profile) for hardware_fingerprint: the metered GPU's name,
-    keyed to the MIG slice where the run used one (NVML's slice name, else the framework's); without
-    an NVML meter the framework's name, which for a slice already names it."""
-    if not getattr(meter, "names", None):
-        return loaded.gpu_name, None
-    profile = getattr(meter, "mig_profile", None)
-    if profile is None and getattr(meter, "mig", False):
-        profile = mig_profile_of(loaded.gpu_name) or "unknown"
-    return meter.names[0], profile
-
-
-def _gpu_settings(meter, loaded, visible):
-    """Power limit and application clocks of the GPUs used (energy/gpu_settings.py); None on the CPU."""
-    if hasattr(meter, "gpu_settings"):
-        return meter.gpu_settings()
-    return used_gpu_settings(loaded.cuda_devices, loaded.cuda_uuids, visible) if loaded.device == "cuda" else None
 
 
 def _measure(envelope, received, config, backend, texts, started_at, visible=None) -> dict:

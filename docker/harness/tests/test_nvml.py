@@ -12,7 +12,7 @@ from unittest import mock
 
 import helpers  # noqa: F401
 from fake_nvml import GPU_IS_LOST, SUCCESS, TIMEOUT, VALUE_TYPE_SIGNED_INT, FakeNvml, Gpu, Load, Mig, ramp
-from lem_harness import experiment
+from lem_harness import experiment, measuring
 from lem_harness.backends.base import Backend, GenerationRecord, LoadedModel
 from lem_harness.config import with_defaults
 from lem_harness.energy import select_meter
@@ -411,7 +411,8 @@ class ExperimentTest(unittest.TestCase):
         config = with_defaults(helpers.tiny_config(n=2, warmup={"enabled": True, "n_warmup": 1}, baseline=baseline,
                                                    energy={"backend": energy, "sample_interval_ms": 50}))
         envelope = {"hash": helpers.HASH, "cycle": 1, "names": ["gpu-path"], "config": config}
-        with mock.patch.object(experiment, "log", lambda message: events.append(message.split(":")[0])), \
+        logged = lambda message: events.append(message.split(":")[0])  # noqa: E731
+        with mock.patch.object(experiment, "log", logged), mock.patch.object(measuring, "log", logged), \
                 mock.patch.dict(os.environ, {"CUDA_DEVICE_ORDER": "PCI_BUS_ID"}):
             result = experiment._measure(envelope, config, config, FakeCudaBackend(events, uuid, gpu_name), None,
                                          experiment.utc_now(), visible)

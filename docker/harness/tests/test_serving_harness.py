@@ -200,6 +200,16 @@ class ServingHarnessTest(unittest.TestCase):
         self.assertTrue(gone(server_pid), "the server outlived the harness")
         self.assertNoServerLeft()
 
+    def test_a_harness_killed_outright_takes_its_server_with_it(self):
+        # SIGKILL runs no handler: the server's parent-death signal (set by the launcher) is what stops it.
+        exchange = self.exchange(self.slow_load())
+        proc, server_pid = self.start_until_measuring(exchange)
+        proc.kill()
+        proc.wait(timeout=30)
+        proc.stderr.close()
+        self.assertTrue(gone(server_pid, 30), "the server outlived a SIGKILLed harness")
+        self.assertNoServerLeft()
+
     def test_a_server_killed_mid_load_fails_the_node_with_its_log_tail(self):
         exchange = self.exchange(self.slow_load())
         proc, server_pid = self.start_until_measuring(exchange)

@@ -150,6 +150,8 @@ class ModelCacheTest(unittest.TestCase):
         self.assertEqual(sorted(os.listdir(self.parent)), ["tiny-3", "tiny-4"])
         model_cache.synthetic_folder("1b", 0, root=self.root, save=fake_save(calls), device="cuda")
         self.assertEqual(calls[-1][3:], ("bfloat16", "cuda"))  # large presets in bf16, built where asked
+        model_cache.synthetic_folder("small", 0, root=self.root, save=fake_save(calls), device="cuda")
+        self.assertEqual(calls[-1][3:], (None, "cpu"))  # small ones on the CPU: seconds, and no CUDA context here
 
     def test_a_save_that_fails_leaves_nothing_behind(self):
         def broken(folder, *a, **k):
@@ -222,6 +224,17 @@ class RealSyntheticFolderTest(unittest.TestCase):
         self.assertEqual(len(AutoTokenizer.from_pretrained(folder)), 512)
         self.assertEqual(os.stat(folder).st_mode & 0o777, 0o755)
         self.assertFalse(model_cache.resolve_model("synthetic:tiny", 5, root=root)[1]["model_folder_built"])
+
+    def test_the_child_process_saver(self):
+        # What 1b and 8b use on a GPU, run here on the CPU with the tiny preset.
+        root = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, root, True)
+        folder, built = model_cache.synthetic_folder("tiny", 1, "cpu", root, save=model_cache.save_in_subprocess)
+        self.assertTrue(built)
+        self.assertTrue(os.path.isfile(os.path.join(folder, "model.safetensors")))
+        with self.assertRaises(ModelUnavailable) as caught:
+            model_cache.save_in_subprocess(os.path.join(root, "x"), "nope", 0, device="cpu")
+        self.assertIn("invalid choice", caught.exception.message)
 
 
 class ServingConfigTest(unittest.TestCase):

@@ -6,6 +6,7 @@
     steady_state  ML.ENERGY's steady-state window and its J/token
     client        an open-loop asyncio client (httpx) that records every request's timestamps
     server        start and stop a `transformers serve --continuous-batching` process
-
-Not wired into experiment.py yet: these are the parts a serving experiment is built from.
+    vllm_server   the same for `vllm serve` (untested on a GPU), and its /metrics running-requests gauge
+    model_cache   the model the server loads; synthetic:<preset> saved once as a folder in lem's cache
+    run           scenario serving end to end (experiment.run_experiment calls run_serving)
 """

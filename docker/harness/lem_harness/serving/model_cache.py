@@ -58,13 +58,36 @@ def _remove_abandoned(parent: str, name: str) -> None:
             shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)
 
 
+def save_in_subprocess(folder: str, preset: str, seed: int, dtype=None, device: str = "cuda") -> str:
+    """save_random_llama in a child Python (`python -m lem_harness.models.hf_folder`): weights built on a
+    GPU leave no CUDA context behind in the harness, whose GPU the server is about to take."""
+    import subprocess
+    import sys
+
+    harness = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (harness, os.environ.get("PYTHONPATH")) if p))
+    cmd = [sys.executable, "-m", "lem_harness.models.hf_folder", folder, "--preset", preset, "--seed", str(seed),
+           "--device", device] + (["--dtype", dtype] if dtype else [])
+    done = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    if done.returncode != 0:
+        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
+        raise ModelUnavailable(f"saving the synthetic:{preset} folder failed (exit {done.returncode}):\n{tail}")
+    return folder
+
+
 def synthetic_folder(preset: str, seed: int, device: str = "cpu", root: Optional[str] = None,
                      save: Optional[Callable[..., str]] = None) -> Tuple[str, bool]:
     """(folder, built now) for synthetic:<preset> with weights seeded by `seed`. device: where to build
     the weights when they must be made (cuda makes the 1b and 8b presets in seconds, not minutes).
-    save: save_random_llama or a stand-in (tests)."""
+    save: save_random_llama or a stand-in (tests). tiny and small are always built on the CPU (in seconds);
+    on a GPU, 1b and 8b are built in a child process."""
+    if preset not in LARGE_PRESETS:
+        device = "cpu"
     if save is None:
-        from ..models.hf_folder import save_random_llama as save
+        if device.startswith("cuda"):
+            save = save_in_subprocess
+        else:
+            from ..models.hf_folder import save_random_llama as save
     parent = os.path.join(root or cache_root(), "models")
     name = f"{preset}-{seed}"
     folder = os.path.join(parent, name)

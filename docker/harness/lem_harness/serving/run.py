@@ -37,7 +37,7 @@ from typing import List, Optional, Tuple
 
 from ..config import BASELINE_PLACEMENT_WHEN_ABSENT, _merge
 from ..env import lem_env
-from ..errors import ConfigError, ModelUnavailable, ServerFailed
+from ..errors import ConfigError, Interrupted, ModelUnavailable, ServerFailed
 from ..log import log
 from ..schema_defaults import SECTION_DEFAULTS
 from ..stats import percentile
@@ -251,15 +251,19 @@ def server_died(server, when: str) -> ServerFailed:
 
 
 def stop_server(server) -> None:
-    """Stops the server; a second SIGTERM meanwhile must not cut the teardown short (main thread only)."""
+    """Stops the server. A SIGTERM meanwhile must not cut the teardown short: it is held until the server
+    is gone, then raised as Interrupted (main thread only; elsewhere signals are the main thread's)."""
     if threading.current_thread() is not threading.main_thread():
         server.stop()
         return
-    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    held = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: held.append(signum))
     try:
         server.stop()
     finally:
         signal.signal(signal.SIGTERM, previous)
+    if held and previous not in (signal.SIG_IGN, signal.SIG_DFL, None):
+        raise Interrupted("SIGTERM")
 
 
 def server_memory(server, device: str, cuda_devices: List[int], visible: Optional[str]) -> dict:
@@ -373,7 +377,7 @@ def run_serving(envelope: dict, config: dict, received: dict, started_at: str, v
     from ..energy.gpu_settings import settings_flags
     from ..energy.session import EnergySession
     from ..environment import collect_environment, hardware_fingerprint
-    from ..experiment import SCHEMA_VERSION, _baseline, _gpu_identity, _gpu_settings, _unique, utc_now
+    from ..measuring import SCHEMA_VERSION, gpu_identity as _gpu_identity, gpu_settings as _gpu_settings, measure_baseline as _baseline, unique as _unique, utc_now
     from ..backends.base import LoadedModel
     from ..flops import flops_estimate
     from ..prompts import read_jsonl_texts
