@@ -54,6 +54,9 @@ class PhaseSplitTest(unittest.TestCase):
         # The short prefill window's flag stays in its block; the measured figures are untouched.
         self.assertIn("energy_window_under_10s", prefill["flags"])
         self.assertAlmostEqual(energy["per_output_token_j"], energy["total_j"] / tokens["output"], places=12)
+        # RAPL's readings are counter differences: the window's first one is not a missing reading.
+        self.assertNotIn("power_timeline_incomplete", result["quality_flags"])
+        self.assertEqual(energy["samples"]["missing"], 0)
 
     def test_without_phase_split_there_is_no_extra_pass(self):
         tree = FakePowercap(self).zone("intel-rapl:0", "package-0")

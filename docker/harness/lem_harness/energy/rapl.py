@@ -178,7 +178,12 @@ class RaplMeter:
         return read_celsius(self.temperature_path)
 
     def begin_window(self) -> None:
-        self._last_sample = None
+        # The window's first power reading is the energy since here, not a missing one: a reading
+        # is a difference of two counter reads, so the window starts with the first read.
+        try:
+            self._last_sample = (time.monotonic(), sum(self.energy_j()))
+        except OSError:
+            self._last_sample = None
 
     def throttle_reasons(self) -> List[str]:
         return []
