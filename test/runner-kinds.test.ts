@@ -10,6 +10,7 @@ import { listenForInterrupts, untilInterrupted } from "../src/exec/interrupt-sig
 import { loadUserConfig } from "../src/config/user-config.js";
 import { tempDir } from "./helpers/temp.js";
 import type { ExperimentConfig } from "../src/lemfile/types.js";
+import { resolveSetting } from "../src/config/settings.js";
 
 test("every kind has a policy; only a cluster's nodes run off this host and plan for other hardware", () => {
   assert.equal(Object.keys(RUNNER_POLICIES).sort(), [...RUNNER_KINDS].sort());
@@ -18,7 +19,8 @@ test("every kind has a policy; only a cluster's nodes run off this host and plan
     const policy = RUNNER_POLICIES[kind];
     assert.is(policy.onHost, kind !== "slurm", kind);
     assert.is("planningHardware" in policy, !policy.onHost, `${kind}: plans for other hardware only off this host`);
-    assert.is(policy.jobs(user), kind === "slurm" ? user.slurm.max_jobs : user.jobs, kind);
+    assert.equal(resolveSetting(policy.jobs(user)), kind === "slurm"
+      ? { value: user.slurm.max_jobs, source: "default" } : { value: user.jobs, source: "default" }, kind);
   }
   assert.is(RUNNER_POLICIES.docker.confirms("persistent"), true);
   assert.is(RUNNER_POLICIES.docker.confirms("ephemeral"), false);

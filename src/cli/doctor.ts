@@ -7,6 +7,7 @@ import { HARNESS_DIR } from "../paths.js";
 import { VERSION } from "./version.js";
 import { resolvePython, describePython, lemVenv, venvComplete } from "../config/python.js";
 import { loadUserConfig } from "../config/user-config.js";
+import { machineSettings } from "../project/settings.js";
 import { dockerBinary } from "../exec/docker/docker-cli.js";
 import { detectGpus } from "../exec/devices.js";
 import { describeEnergy, raplSummary } from "../exec/energy-source.js";
@@ -14,7 +15,7 @@ import { describeEnergy, raplSummary } from "../exec/energy-source.js";
 export const DOCTOR_HELP = `lem doctor — what lem finds on this machine: Node, Python and torch, Docker, GPUs
 
   --lemfile PATH   the project whose .lem-config.yaml names the Python (default ./lemfile.ts)
-  --json           print the checks as JSON
+  --json           print the checks as JSON, with "settings": {"<name>": {"value", "source"}}
 `;
 
 interface Check { name: string; ok: boolean; value: string; fix?: string }
@@ -28,7 +29,8 @@ export async function doctorCommand(argv: string[]): Promise<number> {
   const { values } = parse(argv, { json: { type: "boolean" }, lemfile: { type: "string" }, help: { type: "boolean", short: "h" } }, "doctor");
   if (values.help) { out(DOCTOR_HELP); return 0; }
   // The same Python lem build would use: LEM_PYTHON, the project's .lem-config.yaml, then one with torch.
-  const resolved = resolvePython(loadUserConfig(dirname(resolve(values.lemfile ?? "lemfile.ts"))));
+  const user = loadUserConfig(dirname(resolve(values.lemfile ?? "lemfile.ts")));
+  const resolved = resolvePython(user);
   const python = resolved.python;
   const docker = dockerBinary();
   const checks: Check[] = [];
@@ -69,7 +71,10 @@ export async function doctorCommand(argv: string[]): Promise<number> {
   // lem can measure when either runner works: the local one (Python + torch + harness) or Docker.
   const byName = (name: string) => checks.find((c) => c.name === name)?.ok ?? false;
   const usable = (byName("python + torch") && byName("harness")) || byName("docker");
-  if (values.json) { out(JSON.stringify({ checks, usable, python: { path: python, source: resolved.source } })); return usable ? 0 : 1; }
+  const settings = machineSettings(user);
+  if (values.json) { out(JSON.stringify({ checks, usable, python: { path: python, source: resolved.source }, settings })); return usable ? 0 : 1; }
   for (const c of checks) out(`${c.ok ? "ok  " : "--  "} ${c.name.padEnd(15)} ${c.value}${!c.ok && c.fix ? `\n     ${"".padEnd(15)} fix: ${c.fix}` : ""}`);
+  out("\nsettings (value, and where it came from):");
+  for (const [name, s] of Object.entries(settings)) out(`     ${name.padEnd(15)} ${JSON.stringify(s.value)}  (${s.source})`);
   return usable ? 0 : 1;
 }

@@ -1,6 +1,7 @@
 import { parse } from "./args.js";
 import { projectRunners, runnerSettings } from "../project/project.js";
 import { planCommand } from "../project/prologue.js";
+import { projectSettings } from "../project/settings.js";
 import { err, out, printable, statusNode } from "./output.js";
 import { describeImages } from "../exec/runner-factory.js";
 import { describeStackDifferences, stackDifferences } from "../report/software-stack.js";
@@ -12,7 +13,9 @@ export const STATUS_HELP = `lem status [SELECTOR...] — each node: done, pendin
   --lemfile PATH   the lemfile (default ./lemfile.ts)
   --hardware FP    as on another machine (repeatable): gpu:<name>, cpu:<model> (see lem matrix --help)
   --skip-invalid   skip sweep points invalid only as a combination of values (as lem build --skip-invalid)
-  --json           {"nodes":[{"name","hash","cycle","state","reason"}],"images":[{"backend","tag","digest","built"}]}
+  --json           {"nodes":[{"name","hash","cycle","state","reason"}],"images":[{"backend","tag","digest","built"}],
+                   "settings":{"<name>":{"value","source"}}}: each setting and the layer that gave it
+                   (a flag, env:<VAR>, lemfile, .lem-config.yaml: <field>, default, detected)
 `;
 
 export async function statusCommand(argv: string[]): Promise<number> {
@@ -23,9 +26,10 @@ export async function statusCommand(argv: string[]): Promise<number> {
     { lemfile: values.lemfile, skipInvalid: values["skip-invalid"], hardware: values.hardware, selectors: positionals },
     { notify: err, escape: printable });
   for (const line of mixedStackWarnings(project.store, planned)) err(`warning: ${printable(line)}`);
-  const images = await describeImages(runnerSettings(project), await projectRunners(project, [...new Set(planned.map((n) => n.config.backend))]));
+  const runners = await projectRunners(project, [...new Set(planned.map((n) => n.config.backend))]);
+  const images = await describeImages(runnerSettings(project), runners);
   if (values.json) {
-    out(JSON.stringify({ nodes: planned.map(statusNode), images }));
+    out(JSON.stringify({ nodes: planned.map(statusNode), images, settings: projectSettings(project, runners) }));
     return 0;
   }
   const width = Math.max(10, ...planned.map((n) => n.names[0].length + String(n.cycle).length + 2));

@@ -23,6 +23,9 @@ const NAME_PATTERN = new RegExp(`^(${RUNNER_NAME_FORMS.map((form) => form.replac
 /** A runner value as a setting may write it: a kind, or docker:<image>. */
 export const isRunnerName = (value: string): value is RunnerName => NAME_PATTERN.test(value);
 
+/** What `auto` resolves to: docker where a Docker daemon answers, else local; never a cluster (that is a machine setting). */
+export const autoKind = (daemonAnswers: boolean): Extract<RunnerKind, "docker" | "local"> => (daemonAnswers ? "docker" : "local");
+
 /** docker's two ways to run nodes: a fresh container each, or long-lived ones (faster, less isolated). */
 export const STRATEGIES = ["ephemeral", "persistent"] as const;
 export type Strategy = (typeof STRATEGIES)[number];

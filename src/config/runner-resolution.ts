@@ -1,7 +1,8 @@
 import type { Backend, RunnerSpec } from "../lemfile/types.js";
-import type { UserConfig } from "./user-config.js";
+import { userLayers, type UserConfig } from "./user-config.js";
+import { findSetting, resolveSetting, type Setting } from "./settings.js";
 import { inputError } from "../errors.js";
-import { isRunnerName, kindOf, oneOf, RUNNER_KINDS, RUNNER_NAME_FORMS, STRATEGIES, type RunnerKind, type RunnerName, type Strategy } from "./runner-kinds.js";
+import { autoKind, isRunnerName, kindOf, oneOf, RUNNER_KINDS, RUNNER_NAME_FORMS, STRATEGIES, type RunnerKind, type RunnerName, type Strategy } from "./runner-kinds.js";
 
 export interface ResolvedRunner {
   /** A lemfile's runner spec, or a kind only settings name (slurm: the cluster is a machine setting). */
@@ -16,18 +17,15 @@ export function resolveRunner(
   sources: { cli?: string; env: NodeJS.ProcessEnv; lemfile: Partial<Record<Backend, RunnerSpec>>; user: UserConfig; auto: () => RunnerSpec },
 ): ResolvedRunner {
   const envName = `LEM_RUNNER_${backend.toUpperCase()}`;
-  const candidates: [string | undefined, string][] = [
-    [sources.cli, "cli"],
-    [sources.env[envName], `env:${envName}`],
-    [sources.lemfile[backend], "lemfile"],
-    [sources.user.runners?.[backend], ".lem-config.yaml"],
-  ];
-  for (const [value, source] of candidates) {
-    if (value === undefined || value === "") continue;
-    if (!isRunnerName(value)) throw inputError(`${source}: runner "${value}" for ${backend} is not valid`, `use ${oneOf(RUNNER_NAME_FORMS.map((f) => `"${f}"`))}`);
-    return { spec: value, source };
-  }
-  return { spec: sources.auto(), source: "auto" };
+  const chosen = findSetting<string>({
+    cli: { value: sources.cli, source: "cli" },
+    env: { value: sources.env[envName], source: `env:${envName}` },
+    lemfile: { value: sources.lemfile[backend], source: "lemfile" },
+    user: { value: sources.user.runners?.[backend], source: ".lem-config.yaml" },
+  });
+  if (!chosen) return { spec: sources.auto(), source: "auto" };
+  if (!isRunnerName(chosen.value)) throw inputError(`${chosen.source}: runner "${chosen.value}" for ${backend} is not valid`, `use ${oneOf(RUNNER_NAME_FORMS.map((f) => `"${f}"`))}`);
+  return { spec: chosen.value, source: chosen.source };
 }
 
 /** --runner takes a runner kind only (docker:<image> belongs in the lemfile or .lem-config.yaml). */
@@ -49,8 +47,8 @@ export async function resolveRunners(backends: Backend[], sources: RunnerSources
   const resolved = new Map<Backend, ResolvedRunner>();
   for (const backend of backends) {
     let auto = false;
-    const choice = resolveRunner(backend, { ...sources, auto: () => { auto = true; return "local"; } });
-    if (auto) choice.spec = (daemon ??= await daemonAnswers()) ? "docker" : "local";
+    const choice = resolveRunner(backend, { ...sources, auto: () => { auto = true; return autoKind(false); } });
+    if (auto) choice.spec = autoKind(daemon ??= await daemonAnswers());
     resolved.set(backend, choice);
   }
   return resolved;
@@ -59,14 +57,16 @@ export async function resolveRunners(backends: Backend[], sources: RunnerSources
 /** The kind of a resolved runner (docker:<image> is docker). */
 export const runnerKind = (r: ResolvedRunner): RunnerKind => kindOf(r.spec);
 
-/** --container-strategy > .lem-config.yaml docker.strategy (default ephemeral). */
-export function resolveStrategy(cli: string | undefined, user: UserConfig): Strategy {
+/** --container-strategy > .lem-config.yaml docker.strategy > the schema's default (ephemeral), with its source. */
+export function strategySetting(cli: string | undefined, user: UserConfig): Setting<Strategy> {
   if (cli !== undefined && !(STRATEGIES as readonly string[]).includes(cli)) {
     throw inputError(`--container-strategy: expected ${oneOf(STRATEGIES)}, got "${cli}"`, `use --container-strategy ${oneOf(STRATEGIES)}`);
   }
-  return (cli as Strategy | undefined) ?? user.docker.strategy;
+  return resolveSetting<Strategy>({ cli: { value: cli as Strategy | undefined, source: "--container-strategy" }, ...userLayers<Strategy>(user, "docker.strategy") });
 }
+
+export const resolveStrategy = (cli: string | undefined, user: UserConfig): Strategy => strategySetting(cli, user).value;
 
 /** A backend's runner kind for planning, without asking Docker: auto is a kind of this host (local or docker), never a cluster. */
 export const plannedKind = (backend: Backend, sources: RunnerSources): RunnerKind =>
-  kindOf(resolveRunner(backend, { ...sources, auto: () => "local" }).spec);
+  kindOf(resolveRunner(backend, { ...sources, auto: () => autoKind(false) }).spec);

@@ -93,7 +93,9 @@ const GIVEN = new WeakMap<UserConfig, unknown>();
  * A .lem-config.yaml field as the two lowest settings layers: the file's value where the file gives
  * it, and the schema's default otherwise. `path` is dotted ("docker.strategy").
  */
-export function userLayers<T>(user: UserConfig, path: string): { user: Setting<T | undefined>; default: Setting<T> } {
+export type UserLayers<T> = { user: Setting<T | undefined>; default: Setting<T> };
+
+export function userLayers<T>(user: UserConfig, path: string): UserLayers<T> {
   const at = (root: unknown) => path.split(".").reduce<unknown>((v, k) => (v !== null && typeof v === "object" ? (v as Record<string, unknown>)[k] : undefined), root);
   const value = at(user) as T;
   const raw = GIVEN.has(user) ? at(GIVEN.get(user)) : value;

@@ -1,6 +1,7 @@
 import { transformersModels } from "../config/models.js";
 import { resolveStrategy, runnerKind, type ResolvedRunner, type RunnerSources } from "../config/runner-resolution.js";
-import { USER_CONFIG_FILE, type UserConfig } from "../config/user-config.js";
+import { userLayers, type UserConfig } from "../config/user-config.js";
+import { resolveSetting, type Setting } from "../config/settings.js";
 import { costModel } from "../graph/cost-model.js";
 import { needsRun, type PlannedNode } from "../graph/plan.js";
 import { storedWallTimes } from "../store/wall-times.js";
@@ -63,10 +64,14 @@ export type BuildSession =
   | { started: false }
   | { started: true; outcome: BuildOutcome; images: ImageInfo[]; interrupted: boolean };
 
-/** --gpus, else .lem-config.yaml gpus: the GPUs nodes are pinned to, or undefined (one machine, shared). */
+/** --gpus > .lem-config.yaml gpus > none (the schema's default null: one machine, shared), with its source. */
+export const gpusSetting = (cli: string | undefined, user: UserConfig): Setting<string | null> =>
+  resolveSetting<string | null>({ cli: { value: cli, source: "--gpus" }, ...userLayers<string | null>(user, "gpus") });
+
+/** The GPUs nodes are pinned to (gpusSetting), or undefined (one machine, shared). */
 export function devicePool(cli: string | undefined, user: UserConfig): DevicePool | undefined {
-  const spec = cli ?? user.gpus ?? undefined;
-  return spec === undefined ? undefined : new DevicePool(selectGpus(spec, detectGpus(), cli !== undefined ? "--gpus" : `${USER_CONFIG_FILE}: gpus`));
+  const spec = gpusSetting(cli, user);
+  return spec.value === null ? undefined : new DevicePool(selectGpus(spec.value, detectGpus(), spec.source));
 }
 
 /**
@@ -83,14 +88,14 @@ export async function runBuild(options: BuildSessionOptions): Promise<BuildSessi
   if (toMeasure.length > 0) options.store.checkWritable();
   // Every runner is resolved (and, below, its image built) before any node starts.
   const resolved = await resolveRunnersHere([...new Set(toMeasure.map((n) => n.config.backend))], options.runners);
-  const width = buildWidth(resolved, user, jobs, devices);
+  const { value: width, source: widthSource } = buildWidth(resolved, user, jobs, devices);
   // Two nodes at once on this machine's CPU or GPU: refused before any node, unless accepted and flagged.
   const onHost = (node: PlannedNode) => {
     const runner = resolved.get(node.config.backend);
     return runner === undefined || policyOf(runner).onHost;
   };
   const shared = checkDeviceSharing({
-    width, widthSource: jobs !== undefined ? `--jobs ${jobs}` : `${USER_CONFIG_FILE}: jobs: ${width}`,
+    width, widthSource: widthSource.startsWith("--") ? `${widthSource} ${width}` : `${widthSource}: ${width}`,
     pinned: devices !== undefined, onHost: toMeasure.filter(onHost).length, allowShared: Boolean(options.allowSharedDevice),
   });
   // Each runner can work, or one error with the fix: before any node starts or any dir is made.
@@ -140,11 +145,11 @@ export async function runBuild(options: BuildSessionOptions): Promise<BuildSessi
  * of the one kind the build uses (a cluster schedules its own jobs: slurm.max_jobs), or this
  * host's `jobs` for a mix of kinds.
  */
-function buildWidth(resolved: Map<Backend, ResolvedRunner>, user: UserConfig, jobs: number | undefined, devices: DevicePool | undefined): number {
-  if (devices) return Math.min(jobs ?? devices.size, devices.size);
-  if (jobs !== undefined) return jobs;
+export function buildWidth(resolved: Map<Backend, ResolvedRunner>, user: UserConfig, jobs: number | undefined, devices: DevicePool | undefined): Setting<number> {
+  if (devices) return { value: Math.min(jobs ?? devices.size, devices.size), source: jobs !== undefined ? "--jobs (capped by --gpus)" : "--gpus: one node per GPU set" };
   const kinds = new Set([...resolved.values()].map(runnerKind));
-  return kinds.size === 1 ? RUNNER_POLICIES[[...kinds][0]].jobs(user) : user.jobs;
+  const kind = kinds.size === 1 ? RUNNER_POLICIES[[...kinds][0]] : undefined;
+  return resolveSetting<number>({ cli: { value: jobs, source: "--jobs" }, ...(kind ? kind.jobs(user) : userLayers<number>(user, "jobs")) });
 }
 
 /** The ETA's inputs: what each config took here before (its stored wall time), else the cost model. */

@@ -2,6 +2,7 @@ import { kindOf, type RunnerKind } from "../config/runner-kinds.js";
 import type { ResolvedRunner } from "../config/runner-resolution.js";
 import type { Backend } from "../lemfile/types.js";
 import type { RunnerPolicy } from "./runner-policy.js";
+import { userLayers } from "../config/user-config.js";
 
 // Every runner kind's policy, one entry each (config/runner-kinds.ts lists the names). Each kind's
 // code is imported only when a command uses it: lem status and lem matrix plan with this map, and
@@ -10,13 +11,13 @@ import type { RunnerPolicy } from "./runner-policy.js";
 export const RUNNER_POLICIES = {
   local: {
     onHost: true,
-    jobs: (user) => user.jobs,
+    jobs: (user) => userLayers<number>(user, "jobs"),
     check: async (backend, _spec, settings) => (await import("./preflight.js")).checkLocal(backend, settings),
     create: async (group, host) => (await import("./local-kind.js")).createLocalRunners(group, host),
   },
   docker: {
     onHost: true,
-    jobs: (user) => user.jobs,
+    jobs: (user) => userLayers<number>(user, "jobs"),
     confirms: (strategy) => strategy === "persistent",
     check: async (backend, spec, settings) => (await import("./preflight.js")).checkDocker(backend, spec, settings),
     create: async (group, host, options) => (await import("./docker/docker-kind.js")).createDockerRunners(group, host, options),
@@ -25,7 +26,7 @@ export const RUNNER_POLICIES = {
   slurm: {
     // A job runs on a compute node of its own; the cluster schedules slurm.max_jobs of them at once.
     onHost: false,
-    jobs: (user) => user.slurm.max_jobs,
+    jobs: (user) => userLayers<number>(user, "slurm.max_jobs"),
     check: async (backend) => (await import("./slurm/slurm-kind.js")).checkSlurm(backend),
     create: async (group, host) => (await import("./slurm/slurm-kind.js")).createSlurmRunners(group, host),
     planningHardware: async (context) => (await import("./slurm/slurm-kind.js")).slurmPlanning(context),

@@ -1,5 +1,5 @@
 import type { Backend, ExperimentConfig } from "../lemfile/types.js";
-import type { UserConfig } from "../config/user-config.js";
+import type { UserConfig, UserLayers } from "../config/user-config.js";
 import type { ResolvedRunner } from "../config/runner-resolution.js";
 import type { RunnerName, Strategy } from "../config/runner-kinds.js";
 import type { Runner } from "./runner.js";
@@ -54,8 +54,8 @@ export interface PlanningContext {
 export interface RunnerPolicy {
   /** Its nodes run on this host and share its CPU and GPUs (device checks, --jobs sharing, --gpus). */
   onHost: boolean;
-  /** Nodes at a time when a build uses this kind alone and --jobs is not given. */
-  jobs(user: UserConfig): number;
+  /** Nodes at a time when a build uses this kind alone and --jobs is not given: the setting's two lowest layers. */
+  jobs(user: UserConfig): UserLayers<number>;
   /** The strategy needs the user's yes first (docker's long-lived containers are less isolated). */
   confirms?(strategy: Strategy): boolean;
   /** Why the runner cannot work here for this backend, with the fix; undefined when it can. */

@@ -3,7 +3,8 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { loadLemfile } from "../lemfile/load.js";
 import { expandLemfile, type ExpandedLemfile } from "../config/expand.js";
-import { loadUserConfig, USER_CONFIG_FILE, type UserConfig } from "../config/user-config.js";
+import { loadUserConfig, USER_CONFIG_FILE, userLayers, type UserConfig } from "../config/user-config.js";
+import { resolveSetting, type Setting } from "../config/settings.js";
 import { inputError } from "../errors.js";
 import { buildNodes, type NodeSpec } from "../graph/nodes.js";
 import { planBuild, type PlannedNode } from "../graph/plan.js";
@@ -26,6 +27,8 @@ export interface Project {
   host: HostHardware;
   /** Where each config would be measured (planning); Slurm nodes: see planOnCluster. */
   hardwareFor: (config: ExperimentConfig) => string;
+  /** The project's layered settings, each with the layer that gave it (lem status --json prints them). */
+  settings: { results_dir: Setting<string>; hardware: Setting<string> };
 }
 
 export interface LoadOptions {
@@ -41,18 +44,21 @@ export async function loadProject(lemfilePath = "lemfile.ts", options: LoadOptio
   const raw = await loadLemfile(lemfilePath);
   const expanded = expandLemfile(raw, lemfilePath, { digest: datasetDigest(root), skipInvalid: options.skipInvalid });
   const user = loadUserConfig(root);
-  const dir = expanded.resultsDir ?? user.results_dir;
-  const resultsDir = isAbsolute(dir) ? dir : join(root, dir);
-  const configFile = join(root, USER_CONFIG_FILE);
-  checkResultsDir(resultsDir, expanded.resultsDir !== undefined ? lemfilePath : existsSync(configFile) ? configFile : `${lemfilePath} (the default results_dir)`);
+  const dir = resolveSetting<string>({ lemfile: { value: expanded.resultsDir, source: "lemfile" }, ...userLayers<string>(user, "results_dir") });
+  const resultsDir = isAbsolute(dir.value) ? dir.value : join(root, dir.value);
+  const where = { lemfile: lemfilePath, default: `${lemfilePath} (the default results_dir)` }[dir.source] ?? join(root, USER_CONFIG_FILE);
+  checkResultsDir(resultsDir, where);
   const store = new ResultStore(resultsDir);
   const host = planningHost(options.hardware);
-  return { lemfile, root, expanded, user, store, nodes: buildNodes(expanded.experiments, expanded.execution), host, hardwareFor: hardwareFor(host) };
+  const settings = { results_dir: { value: resultsDir, source: dir.source }, hardware: host.setting };
+  return { lemfile, root, expanded, user, store, nodes: buildNodes(expanded.experiments, expanded.execution), host: host.host, hardwareFor: hardwareFor(host.host), settings };
 }
 
-function planningHost(hardware: string[] | undefined): HostHardware {
-  const host = detectHardware();
-  return hardware?.length ? hostAs(host, hardware) : host;
+/** --hardware > this machine, as detected (Slurm nodes: planOnCluster). */
+function planningHost(hardware: string[] | undefined): { host: HostHardware; setting: Setting<string> } {
+  const detected = detectHardware();
+  const host = hardware?.length ? hostAs(detected, hardware) : detected;
+  return { host, setting: { value: host.gpu ?? host.cpu, source: hardware?.length ? "--hardware" : "detected" } };
 }
 
 /** results_dir may be missing (the store makes it) but never a file, nor below one. */
