@@ -114,6 +114,15 @@ if (withTorch) {
   });
 }
 
+test("lem setup for the slurm runner checks the cluster, not Docker: no sbatch here is its own fix", async () => {
+  const project = new TempProject(EXAMPLE, { PATH: tempDir("empty-path-") });
+  const r = await project.run("setup", "--runner", "slurm", "--dry-run");
+  assert.is(r.code, 2, r.stdout + r.stderr);
+  assert.match(r.stderr, /`sbatch` does not run here/);
+  assert.not.match(r.stdout + r.stderr, /Docker/);
+  assert.not.match(r.stderr, STACK);
+});
+
 test("resolvePython: LEM_PYTHON > .lem-config.yaml > lem's finished venv > the first candidate with torch", () => {
   const noVenv = { LEM_VENV: join(tempDir(), "no-venv") };
   assert.equal(pick(resolvePython({ python: NO_TORCH }, { ...noVenv, LEM_PYTHON: "/nonexistent/python" })), ["/nonexistent/python", "env:LEM_PYTHON", false]);

@@ -91,6 +91,13 @@ async function planSetup(project: Project, backends: Backend[], cli: string | un
       steps.push(planLocal(backend, resolvePython(project.user), host, lemVenv(), { needs: backend === "pytorch" ? needs : { transformers: false }, bases, forceVenv }));
       continue;
     }
+    if (!policyOf(choice).onHost) {
+      // A cluster's compute nodes are not this host's to set up: lem checks the cluster answers, and each job its node's Python.
+      const problem = await policyOf(choice).check(backend, choice.spec, { user: project.user, gpu: Boolean(project.host.gpu) });
+      steps.push(problem ? { kind: "blocked", backend, runner: choice.spec, message: problem.message, fix: problem.fix }
+        : { kind: "ready", backend, runner: choice.spec, detail: "the cluster answers; each job checks its compute node's Python (slurm.python)" });
+      continue;
+    }
     const problem = await checkDocker(backend, choice.spec, { user: project.user, gpu: Boolean(project.host.gpu), root: PACKAGE_ROOT, pipFromVenv: true });
     if (problem) { steps.push({ kind: "blocked", backend, runner: choice.spec, message: problem.message, fix: problem.fix }); continue; }
     const { imageForSpec, imageDigest } = await import("../exec/docker/images.js");
