@@ -21,10 +21,13 @@ const settings = (yaml = ""): SlurmSettings => {
   return loadUserConfig(dir).slurm;
 };
 
-test("parseProbe: the CPU model as detectHardware reads it, and every GPU nvidia-smi lists", () => {
-  assert.equal(parseProbe("model name\t: AMD  EPYC 9654 96-Core Processor\n--- gpus\n"), { cpu: "cpu:AMD EPYC 9654 96-Core Processor" });
-  assert.equal(parseProbe("model name : Xeon\n--- gpus\nNVIDIA H100 80GB HBM3\nNVIDIA H100 80GB HBM3\n"),
+test("parseProbe: the CPU model as detectHardware reads it, and the GPUs nvidia-smi -L lists (a MIG slice by its profile)", () => {
+  assert.equal(parseProbe("model name\t: AMD  EPYC 9654 96-Core Processor\n--- visible \n--- gpus\n"), { cpu: "cpu:AMD EPYC 9654 96-Core Processor" });
+  const h100 = "GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-a)\nGPU 1: NVIDIA H100 80GB HBM3 (UUID: GPU-b)\n";
+  assert.equal(parseProbe(`model name : Xeon\n--- visible 0,1\n--- gpus\n${h100}`),
     { cpu: "cpu:Xeon", gpu: "gpu:NVIDIA H100 80GB HBM3 x2", gpuName: "NVIDIA H100 80GB HBM3" });
+  const mig = "GPU 0: NVIDIA A100-SXM4-40GB (UUID: GPU-c)\n  MIG 1g.10gb     Device  0: (UUID: MIG-one)\n  MIG 3g.20gb     Device  1: (UUID: MIG-two)\n";
+  assert.equal(parseProbe(`model name : Xeon\n--- visible MIG-two\n--- gpus\n${mig}`).gpu, "gpu:NVIDIA A100-SXM4-40GB MIG 3g.20gb x1");
   assert.equal(parseProbe("").cpu, "cpu:unknown");
 });
 

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cpuFingerprint, gpuFingerprint, hostAs, type HostHardware } from "../hardware.js";
+import { cpuFingerprint, gpuFingerprint, hostAs, parseGpuList, runGpu, type HostHardware } from "../hardware.js";
 import { leaveQueue, slurm } from "./slurm-cli.js";
 import { gpusForJob, placementOptions, sharedDir } from "./slurm-runner.js";
 import { LemError } from "../../errors.js";
@@ -52,16 +52,19 @@ const PROBE_SCRIPT = [
   "#!/bin/sh",
   "# Written by lem: what hardware the compute nodes have, for planning (no harness, no Python).",
   "grep -m1 '^model name' /proc/cpuinfo",
+  // The GPUs Slurm gave the job: a MIG slice is keyed to its profile, as detectHardware does here.
+  "echo \"--- visible ${CUDA_VISIBLE_DEVICES:-}\"",
   "echo '--- gpus'",
-  "nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null || true",
+  "nvidia-smi -L 2>/dev/null || true",
   "",
 ].join("\n");
 
 export function parseProbe(output: string): HostHardware {
-  const [cpuPart, gpuPart = ""] = output.split("--- gpus");
+  const [head, gpuPart = ""] = output.split("--- gpus");
+  const [cpuPart, visiblePart = ""] = head.split("--- visible");
   const cpu = cpuFingerprint(cpuPart);
-  const names = gpuPart.split("\n").map((l) => l.replace(/\s+/g, " ").trim()).filter(Boolean);
-  return names.length ? { cpu, gpu: gpuFingerprint(names[0], names.length), gpuName: names[0] } : { cpu };
+  const gpu = runGpu(parseGpuList(gpuPart.replace(/^\n/, "")), visiblePart.trim() || undefined);
+  return gpu ? { cpu, gpu: gpuFingerprint(gpu.name, gpu.count), gpuName: gpu.name } : { cpu };
 }
 
 /**
