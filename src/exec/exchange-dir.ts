@@ -4,6 +4,7 @@ import { currentOwner, ownerDead, type OwnerIdentity } from "../store/process-id
 import { join } from "node:path";
 import { validators } from "../config/schemas.js";
 import { formatSchemaErrors } from "../config/format-errors.js";
+import { serverKey } from "../config/server-key.js";
 import type { PlannedNode } from "../graph/plan.js";
 import type { ExperimentResult } from "../store/result.js";
 import type { NodeError } from "./events.js";
@@ -45,6 +46,9 @@ export function createExchangeDir(node: PlannedNode, totalCycles: number, parent
     protocol_version: 1, hash: node.hash, cycle: node.cycle, total_cycles: totalCycles,
     names: node.names, hardware: node.hardware, config: node.config,
   };
+  // A serving node's server key (config/server-key.ts): the harness reads it, never recomputes it.
+  const key = serverKey(node.config);
+  if (key !== null) Object.assign(payload, { server_key: key });
   writeFileSync(join(dir, OWNER_FILE), JSON.stringify(currentOwner()), { mode: 0o600 });
   writeFileSync(join(dir, x.configFile), JSON.stringify(payload, null, 2), { mode: 0o600 });
   return x;

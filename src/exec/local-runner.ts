@@ -48,6 +48,8 @@ export class LocalRunner implements Runner {
           ...harnessEnv({ CONFIG_PATH: join(x.dir, x.configFile), PARENT_PID: String(process.pid) }),
           // --gpus: the node sees only the GPUs it holds (UUIDs, so CUDA's own ordering cannot differ).
           ...(ctx.devices ? { CUDA_VISIBLE_DEVICES: pinValue(ctx.devices) } : {}),
+          // Serving nodes share servers through the build's registry (server-registry.ts).
+          ...(ctx.serverDir ? { LEM_SERVER_DIR: ctx.serverDir } : {}),
         },
       });
       const tail = new TailBuffer();

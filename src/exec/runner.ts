@@ -13,6 +13,8 @@ export interface RunContext {
   timeoutSeconds?: number;
   /** The GPUs this node holds (--gpus): the runner pins the harness to them. */
   devices?: Gpu[];
+  /** The build's registry of shared servers (server-registry.ts): the local runner gives it to the harness as LEM_SERVER_DIR. */
+  serverDir?: string;
 }
 
 export type RunOutcome = (

@@ -51,6 +51,8 @@ export interface ExecuteOptions {
   sharesDevice?: (node: PlannedNode) => boolean;
   /** How many GPUs a node needs (default gpusNeeded); tests inject their own. */
   gpusFor?: (node: PlannedNode) => number;
+  /** The registry folder of shared servers (server-registry.ts), passed to each node's runner. */
+  serverDir?: string;
 }
 
 /** How often a node locked by another build is looked at again. */
@@ -171,6 +173,7 @@ export async function executeBuild(options: ExecuteOptions): Promise<BuildOutcom
       }
       const outcome = await options.runnerFor(node).run(node, {
         stop, kill: options.kill, totalCycles: options.execution.cycles, timeoutSeconds: options.timeoutSeconds, devices,
+        ...(options.serverDir ? { serverDir: options.serverDir } : {}),
       }).finally(() => onDevice.delete(node));
       const seconds = (performance.now() - started) / 1000;
       if (outcome.warning) emit({ type: "warning", message: outcome.warning });

@@ -24,6 +24,13 @@ The server dying, or not becoming ready, fails the node (errors.ServerFailed / S
 tail of its log; SIGTERM (protocol.Interrupted) stops the server and writes no result. The server is
 started from the main thread (its parent-death signal follows the thread that started it) and is gone,
 with its whole process group, before run_serving returns or raises.
+
+Shared servers: where lem gives a registry folder (LEM_SERVER_DIR: its local runner, for a build that
+measures serving nodes one at a time), the server comes from serving/registry.py instead, keyed by the
+envelope's server_key: reused when a node of the same key started it (startup_s is that start's, and
+serving.server says shared, reused and started_by), else started detached from the harness. It stays
+after a node that served its whole load, and is stopped after one that failed or was interrupted (the
+next node of its key starts a new one); a failed node copies the shared log into its exchange dir.
 """
 
 import asyncio
@@ -209,8 +216,10 @@ def max_batch_tokens(engine: dict) -> int:
     return min(TRANSFORMERS_DEFAULT_BATCH_TOKENS, engine["num_blocks"] * engine["block_size"])
 
 
-def make_server(config: dict, kind: str, model: str, log_path: str, device: str, offline: bool):
-    """The server object (not started) and its effective settings."""
+def make_server(config: dict, kind: str, model: str, log_path: str, device: str, offline: bool,
+                die_with_parent: bool = True):
+    """The server object (not started) and its effective settings. die_with_parent False: a shared server
+    (serving/registry.py), which outlives the harness that starts it."""
     if kind == "transformers":
         from .server import TransformersServer
 
@@ -222,14 +231,14 @@ def make_server(config: dict, kind: str, model: str, log_path: str, device: str,
             model, log_path, device="cuda:0" if device == "cuda" else "cpu", num_blocks=engine["num_blocks"],
             block_size=engine["block_size"], max_batch_tokens=max_batch_tokens(engine),
             dtype=DTYPES[config["precision"]], attn_implementation=section.get("attn_implementation"),
-            env=env, offline=offline, startup_timeout_s=TRANSFORMERS_STARTUP_TIMEOUT_S)
+            env=env, offline=offline, startup_timeout_s=TRANSFORMERS_STARTUP_TIMEOUT_S, die_with_parent=die_with_parent)
         return server
     from .vllm_server import VllmServer, engine_args, vllm_version
 
     engine = config["vllm"]["engine"]
     flags = engine_args(engine, config["precision"], config["random_seed"], vllm_version())
     return VllmServer(model, log_path, engine_flags=flags, gpu_memory_utilization=engine["gpu_memory_utilization"],
-                      offline=offline)
+                      offline=offline, die_with_parent=die_with_parent)
 
 
 def _exit_text(rc: Optional[int]) -> str:
@@ -246,20 +255,24 @@ def _exit_text(rc: Optional[int]) -> str:
 def server_died(server, when: str) -> ServerFailed:
     proc = getattr(server, "_proc", None)
     rc = proc.poll() if proc is not None else server.returncode
-    return ServerFailed(f"{server.label} {_exit_text(rc)} {when} (log {server.log_path}); log tail:\n"
+    # A shared server started by an earlier harness is no child of this one: its exit status is unknown.
+    what = "is gone" if rc is None and getattr(server, "reused", False) and not server.running else _exit_text(rc)
+    return ServerFailed(f"{server.label} {what} {when} (log {server.log_path}); log tail:\n"
                         f"{server.log_tail()}")
 
 
-def stop_server(server) -> None:
-    """Stops the server. A SIGTERM meanwhile must not cut the teardown short: it is held until the server
-    is gone, then raised as Interrupted (main thread only; elsewhere signals are the main thread's)."""
+def stop_server(server, stop=None) -> None:
+    """Stops the server (or runs `stop`, e.g. the registry's release). A SIGTERM meanwhile must not cut
+    the teardown short: it is held until the server is gone, then raised as Interrupted (main thread only;
+    elsewhere signals are the main thread's)."""
+    stop = stop or server.stop
     if threading.current_thread() is not threading.main_thread():
-        server.stop()
+        stop()
         return
     held = []
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: held.append(signum))
     try:
-        server.stop()
+        stop()
     finally:
         signal.signal(signal.SIGTERM, previous)
     if held and previous not in (signal.SIG_IGN, signal.SIG_DFL, None):
@@ -370,6 +383,35 @@ def steady_block(records, batch, sampler, load_t0: float) -> Tuple[dict, dict, O
     return block, per_request, window["duration_s"]
 
 
+# ----- a shared server -----
+
+def shared_registry(envelope: dict, environ=None):
+    """The registry of shared servers (serving/registry.py) where lem gives one (LEM_SERVER_DIR) and the
+    envelope names the node's server key; else None: the node starts and stops its own server."""
+    folder = lem_env("SERVER_DIR", environ)
+    if not folder:
+        return None
+    if not envelope.get("server_key"):
+        log("LEM_SERVER_DIR is set but the envelope has no server_key: this node starts its own server")
+        return None
+    from .registry import Registry
+
+    return Registry(folder, lem_env("PARENT_PID", environ))
+
+
+def keep_shared_log(shared_log: str, envelope: dict) -> str:
+    """A failed node keeps a copy of its shared server's log in its exchange dir (lem removes the registry
+    folder at the end of the build): <hash>_server.log, as an unshared server's. Returns where the log is."""
+    import shutil
+
+    kept = server_log_path(envelope)
+    try:
+        shutil.copyfile(shared_log, kept)
+    except OSError:
+        return shared_log
+    return kept
+
+
 # ----- the run -----
 
 def run_serving(envelope: dict, config: dict, received: dict, started_at: str, visible: Optional[str]) -> dict:
@@ -403,16 +445,29 @@ def run_serving(envelope: dict, config: dict, received: dict, started_at: str, v
     session = EnergySession(meter, no_meter_reason, config["energy"]["sample_interval_ms"], device,
                             select_companions(config["energy"]["backend"], meter))
     offline_model = os.path.isabs(model)  # a local folder: never reach for the Hub
-    log_path = server_log_path(envelope)
-    server = make_server(config, kind, model, log_path, device, offline_model)
-    if kind == "vllm":
-        load_kwargs["model"] = server.served_model_name
+    registry = shared_registry(envelope)
+    server, ok = None, False
+    if registry is None:
+        log_path = server_log_path(envelope)
+        server = make_server(config, kind, model, log_path, device, offline_model)
     after_warmup = config["baseline"].get("placement", BASELINE_PLACEMENT_WHEN_ABSENT) == "after_warmup"
     poller = None
     try:
-        log(f"starting the server (log {log_path})")
-        server.start()
-        log(f"server pid {server.pid} ready in {server.startup_s:.1f} s")
+        if registry is not None:
+            server = registry.acquire(
+                envelope["server_key"],
+                lambda path: make_server(config, kind, model, path, device, offline_model, die_with_parent=False),
+                {"hash": envelope.get("hash"), "cycle": envelope.get("cycle", 1)})
+            log_path = server.log_path
+        else:
+            log(f"starting the server (log {log_path})")
+            server.start()
+        if kind == "vllm":
+            load_kwargs["model"] = server.served_model_name
+        if getattr(server, "reused", False):
+            log(f"server pid {server.pid} (shared: started in {server.startup_s:.1f} s by an earlier node)")
+        else:
+            log(f"server pid {server.pid} ready in {server.startup_s:.1f} s")
         baseline = None if after_warmup else _baseline(session, config)
         warm_records: List[RequestRecord] = []
         if warmup:
@@ -445,12 +500,25 @@ def run_serving(envelope: dict, config: dict, received: dict, started_at: str, v
         if not server.running:
             raise server_died(server, "during the load")
         memory = server_memory(server, device, cuda_devices, visible)
+        summary = summarize(load.records, load.duration_s)
+        ok = summary["requests"]["completed"] > 0
+    except ServerFailed as e:
+        if registry is not None:  # name the copy that outlives the registry folder
+            shared_log = registry.log_of(envelope["server_key"])
+            e.message = e.message.replace(shared_log, keep_shared_log(shared_log, envelope))
+            e.args = (e.message,)
+        raise
     finally:
         if poller is not None:
             poller.stop()
-        stop_server(server)
+        if registry is None:
+            stop_server(server)
+        else:
+            if not ok:
+                keep_shared_log(registry.log_of(envelope["server_key"]), envelope)
+            if server is not None:
+                stop_server(server, lambda: registry.release(server, ok))
 
-    summary = summarize(load.records, load.duration_s)
     completed, failed = summary["requests"]["completed"], summary["requests"]["failed"]
     if completed == 0:
         raise ServerFailed(f"every measured request failed ({summary['requests']['errors'][0]['message']}); "
@@ -478,8 +546,20 @@ def run_serving(envelope: dict, config: dict, received: dict, started_at: str, v
         if not warmup:
             warmup_note = ("no warmup: the first measured request built the batching manager, its KV cache and "
                            "the batch's sampling settings inside the window")
+        if getattr(server, "reused", False):
+            warmup_note = ("a shared server, started by an earlier node: its batching manager, KV cache and batch "
+                           "sampling settings were built by the first request it served (the sampling settings are "
+                           "part of the server key, so they are this node's)"
+                           + (f"; {len(warmup)} warmup requests went first" if warmup else "; no warmup"))
     server_block = {"kind": kind, "startup_s": server.startup_s, "batch": batch, "batch_source": batch_source,
                     "metrics": metrics_how, "batch_utilisation": utilisation, "warmup_note": warmup_note}
+    if registry is not None:
+        server_block.update(shared=True, reused=server.reused, key=server.key, started_by=server.started_by)
+        if server.reused and memory.get("device") == "cpu" and memory.get("peak_bytes") is not None:
+            memory["method"] += ("; a shared server already running when this node took it: VmHWM was reset to its "
+                                 "RSS then (clear_refs), so the peak is this node's" if server.peak_rss_reset else
+                                 "; a shared server already running when this node took it: VmHWM could not be "
+                                 "reset, so the peak may be an earlier node's")
 
     output_tokens, input_tokens = summary["output_tokens"], summary["input_tokens"]
     energy = session.energy_block(window_s, output_tokens, baseline)

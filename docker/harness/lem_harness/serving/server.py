@@ -296,6 +296,15 @@ class TransformersServer:
         except Exception:
             pass
 
+    def disown(self) -> None:
+        """Leaves the started server running when this process exits (no stop at exit): for a server
+        shared by several nodes (serving/registry.py), which another process stops. Start it with
+        die_with_parent=False too."""
+        try:
+            atexit.unregister(self.stop)
+        except Exception:
+            pass
+
     def __enter__(self) -> "TransformersServer":
         return self.start()
 
