@@ -122,8 +122,8 @@ export async function runBuild(options: BuildSessionOptions): Promise<BuildSessi
     }
     const { runnerFor } = runners;
     // Serving nodes on this machine, one at a time: those of one server key share a server.
-    const onLocalRunner = (node: PlannedNode) => resolved.has(node.config.backend) && runnerKind(resolved.get(node.config.backend)!) === "local";
-    if (sharesServers(toMeasure, onLocalRunner, width)) servers = createServerRegistry();
+    const canShare = (node: PlannedNode) => resolved.has(node.config.backend) && policyOf(resolved.get(node.config.backend)!).sharesServers;
+    if (sharesServers(toMeasure, canShare, width)) servers = createServerRegistry();
     outcome = await executeBuild({
       planned, snapshot: options.snapshot, store: options.store, execution: options.execution, emit: view.emit,
       runnerFor: (node) => runnerFor(node.config.backend),

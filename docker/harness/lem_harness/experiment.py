@@ -12,7 +12,7 @@ from .environment import collect_environment, hardware_fingerprint
 from .flops import flops_estimate
 from .prompts import build_prompts, read_jsonl_texts
 from .log import log
-from .measuring import SCHEMA_VERSION, gpu_identity as _gpu_identity, gpu_settings as _gpu_settings, measure_baseline as _baseline, unique as _unique, utc_now
+from .measuring import gpu_identity as _gpu_identity, gpu_settings as _gpu_settings, measure_baseline as _baseline, result_head, unique as _unique, utc_now
 from .stats import latency_stats
 
 def run_experiment(envelope: dict) -> dict:
@@ -137,16 +137,7 @@ def _measure(envelope, received, config, backend, texts, started_at, visible=Non
         effective["warmup_note"] = warmup_note
     total_tokens = record.input_tokens + record.output_tokens
     result = {
-        "schema_version": SCHEMA_VERSION,
-        "hash": envelope["hash"],
-        "cycle": envelope.get("cycle", 1),
-        "names": list(envelope.get("names", [])),
-        "config": received,
-        "effective_config": effective,
-        "hardware": hardware,
-        "started_at": started_at,
-        "finished_at": utc_now(),
-        "duration_s": window_s,
+        **result_head(envelope, received, effective, hardware, started_at, window_s),
         "tokens": {"input": record.input_tokens, "output": record.output_tokens, "total": total_tokens,
                    "prompts": record.prompts},
         "throughput": {

@@ -51,3 +51,19 @@ def gpu_settings(meter, loaded, visible):
     if hasattr(meter, "gpu_settings"):
         return meter.gpu_settings()
     return used_gpu_settings(loaded.cuda_devices, loaded.cuda_uuids, visible) if loaded.device == "cuda" else None
+
+
+def result_head(envelope: dict, received: dict, effective: dict, hardware: str, started_at: str, window_s: float) -> dict:
+    """The result's identity and timing, the same for every scenario: what it measured, where and when."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "hash": envelope["hash"],
+        "cycle": envelope.get("cycle", 1),
+        "names": list(envelope.get("names", [])),
+        "config": received,
+        "effective_config": effective,
+        "hardware": hardware,
+        "started_at": started_at,
+        "finished_at": utc_now(),
+        "duration_s": window_s,
+    }

@@ -12,6 +12,7 @@ from typing import Optional
 from .env import lem_env
 from .errors import HarnessError, Interrupted
 from .log import log
+from .processes import alive
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 143
 
@@ -58,13 +59,7 @@ def _on_sigterm(signum, frame):
 def _parent_alive(pid: int, watch_ppid: bool) -> bool:
     if watch_ppid:
         return os.getppid() == pid
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return alive(pid)
 
 
 def start_parent_watchdog(raw_pid: Optional[str]) -> None:

@@ -19,7 +19,7 @@ import unittest
 
 import fake_vllm
 import helpers
-from lem_harness.serving import process_group
+from lem_harness import processes as process_group
 from lem_harness.serving.registry import Registry, entry_path, read_entries
 from lem_harness.serving.vllm_server import VllmServer
 

@@ -14,6 +14,7 @@ import unittest
 import urllib.request
 
 import helpers  # noqa: F401  (puts the harness on sys.path)
+from lem_harness.processes import group_alive  # a live (non-zombie) process is in the group
 from lem_harness.serving.server import ServerStartError, TransformersServer
 
 FAKE_SERVER = textwrap.dedent('''
@@ -58,12 +59,6 @@ FAKE_SERVER = textwrap.dedent('''
 ''')
 
 
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 class FakeServeTest(unittest.TestCase):

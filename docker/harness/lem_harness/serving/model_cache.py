@@ -20,6 +20,7 @@ from typing import Callable, Mapping, Optional, Tuple
 
 from ..errors import HarnessError, ModelUnavailable
 from ..models.presets import is_synthetic, resolve_preset
+from ..processes import alive
 
 MARKER = "lem-synthetic.json"  # what was saved, beside the weights
 # Presets whose fp32 weights would be gigabytes: saved in bf16 (the server's --dtype converts at load).
@@ -36,16 +37,6 @@ def cache_root(environ: Optional[Mapping[str, str]] = None) -> str:
     return os.path.join(base, "lem")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _remove_abandoned(parent: str, name: str) -> None:
     """Temporary folders of `name` left by runs that died while saving (their process is gone)."""
     try:
@@ -54,7 +45,7 @@ def _remove_abandoned(parent: str, name: str) -> None:
         return
     for entry in entries:
         match = _TMP.match(entry)
-        if match and match.group("name") == name and not _pid_alive(int(match.group("pid"))):
+        if match and match.group("name") == name and not alive(int(match.group("pid"))):
             shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)
 
 

@@ -39,7 +39,7 @@ from contextlib import contextmanager
 from typing import Callable, List, Optional, Tuple
 
 from ..log import log
-from . import process_group
+from .. import processes as process_group
 
 LOCK_FILE = "lock"
 ENTRY_PREFIX = "server-"

@@ -419,7 +419,7 @@ def run_serving(envelope: dict, config: dict, received: dict, started_at: str, v
     from ..energy.gpu_settings import settings_flags
     from ..energy.session import EnergySession
     from ..environment import collect_environment, hardware_fingerprint
-    from ..measuring import SCHEMA_VERSION, gpu_identity as _gpu_identity, gpu_settings as _gpu_settings, measure_baseline as _baseline, unique as _unique, utc_now
+    from ..measuring import gpu_identity as _gpu_identity, gpu_settings as _gpu_settings, measure_baseline as _baseline, result_head, unique as _unique
     from ..backends.base import LoadedModel
     from ..flops import flops_estimate
     from ..prompts import read_jsonl_texts
@@ -631,16 +631,7 @@ def run_serving(envelope: dict, config: dict, received: dict, started_at: str, v
         "requests": request_rows(load.records),
     }
     result = {
-        "schema_version": SCHEMA_VERSION,
-        "hash": envelope["hash"],
-        "cycle": envelope.get("cycle", 1),
-        "names": list(envelope.get("names", [])),
-        "config": received,
-        "effective_config": effective,
-        "hardware": hardware,
-        "started_at": started_at,
-        "finished_at": utc_now(),
-        "duration_s": window_s,
+        **result_head(envelope, received, effective, hardware, started_at, window_s),
         "tokens": {"input": input_tokens, "output": output_tokens, "total": total_tokens, "prompts": completed},
         "throughput": {"output_tokens_per_s": output_tokens / window_s, "total_tokens_per_s": total_tokens / window_s,
                        "requests_per_s": completed / window_s},

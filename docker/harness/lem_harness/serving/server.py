@@ -52,6 +52,7 @@ import urllib.request
 from typing import List, Optional, Sequence
 
 from ..errors import ServerFailed
+from ..processes import group_alive
 
 PORT_RETRIES = 3
 POLL_INTERVAL_S = 0.2
@@ -91,16 +92,6 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class TransformersServer:
@@ -271,7 +262,7 @@ class TransformersServer:
             # Anything the server started that outlived it (same group): gone too.
             self._signal_group(pgid, signal.SIGKILL)
             deadline = time.monotonic() + 5.0
-            while _group_alive(pgid) and time.monotonic() < deadline:
+            while group_alive(pgid) and time.monotonic() < deadline:
                 time.sleep(0.05)
         self._proc = None
         if self._log is not None:

@@ -20,7 +20,7 @@ import sys
 import time
 from typing import Optional
 
-from . import process_group
+from .. import processes as process_group
 
 INTERVAL_S = 1.0
 FOLDER_PREFIX = "lem-servers-"  # only a folder lem made is ever removed whole (src/exec/server-registry.ts)
