@@ -62,21 +62,27 @@ def _remove_registry(entry: str, pgid: int) -> None:
 def watch(entry: str, pgid: int, parent: Optional[int], parent_ticks: Optional[int], grace_s: float,
           interval_s: float = INTERVAL_S) -> str:
     """Runs until the server's group is gone; returns why it stopped watching."""
+    def lem_gone() -> bool:
+        return bool(parent) and not process_group.same_process(parent, parent_ticks)
+
     while True:
         if not process_group.group_alive(pgid):
-            return "the server is gone"
-        why = None
-        if parent and not process_group.same_process(parent, parent_ticks):
+            why = "the server is gone"
+        elif lem_gone():
             why = f"lem (pid {parent}) is gone"
         elif _entry_pgid(entry) != pgid:
             why = f"its registry entry {entry} was removed"
-        if why:
+        else:
+            time.sleep(interval_s)
+            continue
+        if why != "the server is gone":
             _say(f"{why}: stopping the server's process group {pgid}")
             process_group.stop_group(pgid, grace_s)
-            if why.startswith("lem"):
-                _remove_registry(entry, pgid)
-            return why
-        time.sleep(interval_s)
+        # With lem gone nobody else removes the registry, whoever stopped the server (a harness
+        # that saw lem die may have been first).
+        if lem_gone():
+            _remove_registry(entry, pgid)
+        return why
 
 
 def main(argv=None) -> int:
