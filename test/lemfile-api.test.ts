@@ -7,6 +7,7 @@ import { schemas } from "../src/config/schemas.js";
 import { EXPERIMENT_KEYS, type Lemfile, type SweepAxes } from "../src/lemfile/types.js";
 import { RESULT_REQUIRED_KEYS } from "../src/store/result.js";
 import { LemError } from "../src/errors.js";
+import { inputErrorOf } from "./helpers/errors.js";
 
 test("sweep is the Cartesian product of dotted paths, named by its values", () => {
   const points = sweep("bs", { "pytorch.batch_size": [1, 4], precision: ["fp32", "bf16"] });
@@ -39,17 +40,6 @@ test("identical configs from different entries are one node with all their names
   assert.equal(experiments[0].names, ["fp32-bs1", "bs-1-fp32"]);
 });
 
-/** The LemError `f` throws, with its message and notes as one text. */
-function inputErrorOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (error) {
-    assert.instance(error, LemError);
-    assert.is((error as LemError).exitCode, 2);
-    return [(error as LemError).message, ...(error as LemError).notes].join("\n");
-  }
-  return assert.unreachable("expected an input error") as never;
-}
 
 test("an invalid sweep value is an error naming the sweep, axis and value, never a skipped point", () => {
   const text = inputErrorOf(() => expandLemfile({

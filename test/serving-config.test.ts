@@ -4,21 +4,11 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { sweep } from "../src/index.js";
 import { expandLemfile } from "../src/config/expand.js";
-import { LemError } from "../src/errors.js";
+import { inputErrorOf } from "./helpers/errors.js";
 
 const expand = (experiments: Record<string, unknown>[]) =>
   expandLemfile({ defaults: { model: "synthetic:tiny" }, experiments } as Parameters<typeof expandLemfile>[0], "lemfile.ts").experiments;
 
-function inputErrorOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (error) {
-    assert.instance(error, LemError);
-    assert.is((error as LemError).exitCode, 2);
-    return [(error as LemError).message, ...(error as LemError).notes].join("\n");
-  }
-  return assert.unreachable("expected an input error") as never;
-}
 
 test("a serving experiment gets the schema's serving defaults, and each field is part of its hash", () => {
   const [e] = expand([{ name: "s", scenario: "serving", serving: { request_rate: 4 } }]);

@@ -17,7 +17,7 @@ import helpers
 import fake_vllm
 from fake_powercap import FakePowercap
 from lem_harness.errors import ModelUnavailable, ServerFailed, UnknownPreset
-from lem_harness.serving import model_cache, run
+from lem_harness.serving import figures, inputs, model_cache, server_control
 from lem_harness.serving.metrics import RequestRecord
 from lem_harness.serving.server import ServerStartError
 from lem_harness.serving.vllm_server import (MetricsPoller, VllmServer, batch_utilisation, engine_args,
@@ -63,7 +63,7 @@ class VllmCommandTest(unittest.TestCase):
                                            "sampling": {"min_tokens": None, "presence_penalty": 0, "frequency_penalty": 0}})
         del config["pytorch"]
         with mock.patch("lem_harness.serving.vllm_server.vllm_version", return_value="0.9.0"):
-            server = run.make_server(config, "vllm", "/models/m", "/tmp/x.log", "cuda", offline=True)
+            server = server_control.make_server(config, "vllm", "/models/m", "/tmp/x.log", "cuda", offline=True)
         self.assertIsInstance(server, VllmServer)
         command = server.command(1)
         for flag, value in (("--max-num-seqs", "4"), ("--gpu-memory-utilization", "0.5"), ("--seed", "7"),
@@ -239,12 +239,12 @@ class RealSyntheticFolderTest(unittest.TestCase):
 
 class ServingConfigTest(unittest.TestCase):
     def test_defaults_are_the_schemas(self):
-        section = run.serving_section({"serving": {"request_rate": "inf"}})
+        section = inputs.serving_section({"serving": {"request_rate": "inf"}})
         self.assertEqual(section["rate"], float("inf"))
         self.assertEqual((section["burstiness"], section["max_concurrency"], section["num_requests"],
                           section["warmup_requests"]), (1, None, 100, 8))
         self.assertEqual(section["engine"], {"num_blocks": 256, "block_size": 32, "max_batch_tokens": None})
-        self.assertEqual(run.serving_section({"serving": {"request_rate": 2.5, "engine": {"num_blocks": 8}}})["engine"],
+        self.assertEqual(inputs.serving_section({"serving": {"request_rate": 2.5, "engine": {"num_blocks": 8}}})["engine"],
                          {"num_blocks": 8, "block_size": 32, "max_batch_tokens": None})
 
     def test_bad_sections_are_config_errors(self):
@@ -253,49 +253,49 @@ class ServingConfigTest(unittest.TestCase):
         for serving in (None, {}, {"request_rate": 0}, {"request_rate": "fast"}, {"request_rate": True},
                         {"request_rate": 1, "num_requests": 0}, {"request_rate": 1, "warmup_requests": -1}):
             with self.subTest(serving=serving), self.assertRaises(ConfigError):
-                run.serving_section({"serving": serving} if serving is not None else {})
+                inputs.serving_section({"serving": serving} if serving is not None else {})
 
     def test_max_batch_tokens_is_never_left_to_transformers(self):
-        self.assertEqual(run.max_batch_tokens({"num_blocks": 16, "block_size": 32, "max_batch_tokens": None}), 512)
-        self.assertEqual(run.max_batch_tokens({"num_blocks": 256, "block_size": 32, "max_batch_tokens": None}), 8192)
-        self.assertEqual(run.max_batch_tokens({"num_blocks": 1024, "block_size": 32, "max_batch_tokens": None}), 8192)
-        self.assertEqual(run.max_batch_tokens({"num_blocks": 16, "block_size": 32, "max_batch_tokens": 64}), 64)
+        self.assertEqual(server_control.max_batch_tokens({"num_blocks": 16, "block_size": 32, "max_batch_tokens": None}), 512)
+        self.assertEqual(server_control.max_batch_tokens({"num_blocks": 256, "block_size": 32, "max_batch_tokens": None}), 8192)
+        self.assertEqual(server_control.max_batch_tokens({"num_blocks": 1024, "block_size": 32, "max_batch_tokens": None}), 8192)
+        self.assertEqual(server_control.max_batch_tokens({"num_blocks": 16, "block_size": 32, "max_batch_tokens": 64}), 64)
 
     def test_batch(self):
         config = {"vllm": {"engine": {"max_num_seqs": 32}}}
-        self.assertEqual(run.choose_batch({"num_requests": 100, "max_concurrency": 8}, "vllm", config, 50)[0], 8)
-        self.assertEqual(run.choose_batch({"num_requests": 4, "max_concurrency": 8}, "transformers", config, 3)[0], 4)
-        self.assertEqual(run.choose_batch({"num_requests": 100, "max_concurrency": None}, "vllm", config, 50),
+        self.assertEqual(figures.choose_batch({"num_requests": 100, "max_concurrency": 8}, "vllm", config, 50)[0], 8)
+        self.assertEqual(figures.choose_batch({"num_requests": 4, "max_concurrency": 8}, "transformers", config, 3)[0], 4)
+        self.assertEqual(figures.choose_batch({"num_requests": 100, "max_concurrency": None}, "vllm", config, 50),
                          (32, "min(vllm.engine.max_num_seqs, num_requests)"))
-        self.assertEqual(run.choose_batch({"num_requests": 10, "max_concurrency": None}, "vllm", config, 50)[0], 10)
-        batch, source = run.choose_batch({"num_requests": 100, "max_concurrency": None}, "transformers", config, 7)
+        self.assertEqual(figures.choose_batch({"num_requests": 10, "max_concurrency": None}, "vllm", config, 50)[0], 10)
+        batch, source = figures.choose_batch({"num_requests": 100, "max_concurrency": None}, "transformers", config, 7)
         self.assertEqual(batch, 7)
         self.assertIn("peak concurrency", source)
-        self.assertIsNone(run.choose_batch({"num_requests": 100, "max_concurrency": None}, "transformers", config, 0)[0])
+        self.assertIsNone(figures.choose_batch({"num_requests": 100, "max_concurrency": None}, "transformers", config, 0)[0])
 
     def test_decoding(self):
         config = helpers.tiny_config(model="org/m", decoder={"temperature": 0.7, "do_sample": True, "top_k": 20,
                                                              "top_p": 0.9, "repetition_penalty": 1.1, "ignore_eos": False})
-        generation, sampling, fixed, _ = run.decoding(config, "transformers")
+        generation, sampling, fixed, _ = inputs.decoding(config, "transformers")
         self.assertEqual(generation, {"do_sample": True, "temperature": 0.7, "top_k": 20, "top_p": 0.9,
                                       "repetition_penalty": 1.1})
         self.assertEqual((sampling, fixed), (None, False))
         config["vllm"] = {"sampling": {"min_tokens": 2, "presence_penalty": 0.5, "frequency_penalty": 0}}
-        generation, sampling, fixed, _ = run.decoding(dict(config, decoder=dict(config["decoder"], temperature=0)), "vllm")
+        generation, sampling, fixed, _ = inputs.decoding(dict(config, decoder=dict(config["decoder"], temperature=0)), "vllm")
         self.assertIsNone(generation)
         self.assertEqual(sampling, {"temperature": 0.0, "top_p": 1.0, "top_k": -1, "repetition_penalty": 1.1,
                                     "presence_penalty": 0.5, "frequency_penalty": 0.0, "min_tokens": 2})
-        self.assertTrue(run.decoding(helpers.tiny_config(decoder={"ignore_eos": False}), "transformers")[2])  # synthetic
+        self.assertTrue(inputs.decoding(helpers.tiny_config(decoder={"ignore_eos": False}), "transformers")[2])  # synthetic
 
     def test_the_server_log_goes_to_the_exchange_dir(self):
         folder = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, folder)
         config_path = os.path.join(folder, "abc_config.json")
-        self.assertEqual(run.server_log_path({"hash": "abc"}, {"LEM_CONFIG_PATH": config_path}),
+        self.assertEqual(inputs.server_log_path({"hash": "abc"}, {"LEM_CONFIG_PATH": config_path}),
                          os.path.join(folder, "abc_server.log"))
-        self.assertEqual(run.server_log_path({"hash": "abc"}, {"LLEM_CONFIG_PATH": config_path}),
+        self.assertEqual(inputs.server_log_path({"hash": "abc"}, {"LLEM_CONFIG_PATH": config_path}),
                          os.path.join(folder, "abc_server.log"))
-        self.assertTrue(run.server_log_path({"hash": "abc"}, {}).startswith(tempfile.gettempdir()))
+        self.assertTrue(inputs.server_log_path({"hash": "abc"}, {}).startswith(tempfile.gettempdir()))
 
 
 class SteadyBlockTest(unittest.TestCase):
@@ -315,7 +315,7 @@ class SteadyBlockTest(unittest.TestCase):
             timeline = [[t / 100, 30.0, None, None] for t in range(0, 700)]
 
         records = self.records()
-        steady, per_request, duration = run.steady_block(records, 2, Sampler(), load_t0=100.0)
+        steady, per_request, duration = figures.steady_block(records, 2, Sampler(), load_t0=100.0)
         self.assertIsNone(steady["reason"])
         self.assertAlmostEqual(steady["energy_j"], 30.0 * duration, places=6)
         self.assertAlmostEqual(steady["energy_per_token_j"], 30.0 * duration / steady["tokens"], places=9)
@@ -323,7 +323,7 @@ class SteadyBlockTest(unittest.TestCase):
         self.assertAlmostEqual(per_request["p90"], steady["energy_per_token_j"] * 4, places=9)
 
     def test_without_a_power_source_the_window_stays_and_j_per_token_is_null(self):
-        steady, per_request, duration = run.steady_block(self.records(), 2, None, load_t0=0.0)
+        steady, per_request, duration = figures.steady_block(self.records(), 2, None, load_t0=0.0)
         self.assertGreater(duration, 0)
         self.assertGreater(steady["tokens"], 0)
         self.assertIsNone(steady["energy_per_token_j"])
@@ -331,10 +331,10 @@ class SteadyBlockTest(unittest.TestCase):
         self.assertIn("no steady-state J/token", per_request["reason"])
 
     def test_too_few_requests_for_b(self):
-        steady, per_request, duration = run.steady_block(self.records(n=4), 4, None, load_t0=0.0)
+        steady, per_request, duration = figures.steady_block(self.records(n=4), 4, None, load_t0=0.0)
         self.assertIsNone(duration)
         self.assertIn("at least batch + 2", steady["reason"])
-        rows = run.request_rows(self.records(n=2))
+        rows = figures.request_rows(self.records(n=2))
         self.assertEqual([r[3:] for r in rows], [[4, True], [4, True]])
 
 
