@@ -11,11 +11,16 @@ import { expandLemfile } from "../src/config/expand.js";
 import { measurementHash } from "../src/config/hash.js";
 import { buildNodes, groupByServer } from "../src/graph/nodes.js";
 import { runInExchangeDir } from "../src/exec/exchange-dir.js";
-import { createServerRegistry, groupAlive, sharesServers, stopServers } from "../src/exec/server-registry.js";
+import { createServerRegistry, groupAlive, stopServers } from "../src/exec/server-registry.js";
+import { ServerLanes } from "../src/exec/server-lanes.js";
+import { executeBuild } from "../src/exec/scheduler.js";
+import { DevicePool } from "../src/exec/devices.js";
+import { planBuild } from "../src/graph/plan.js";
+import { ResultStore } from "../src/store/store.js";
 import { sweep } from "../src/index.js";
 import type { PlannedNode } from "../src/graph/plan.js";
-import type { RunContext } from "../src/exec/runner.js";
-import { config } from "./helpers/fixtures.js";
+import type { RunContext, Runner, RunOutcome } from "../src/exec/runner.js";
+import { config, fakeResult } from "./helpers/fixtures.js";
 import { tempDir } from "./helpers/temp.js";
 
 const serving = (fields: Record<string, unknown> = {}, rate: number | "inf" = 4) =>
@@ -114,15 +119,81 @@ test("the envelope carries a serving node's server_key, and an offline node's no
   }
 });
 
-test("sharesServers: serving nodes measured by the local runner, one at a time", () => {
-  const planned = (cfg: ReturnType<typeof config>, state: "pending" | "done" = "pending"): PlannedNode =>
-    ({ hash: measurementHash(cfg), cycle: 1, names: ["a"], groups: [], config: cfg, hardware: "cpu:Test", state, reason: state === "pending" ? "new" : undefined } as PlannedNode);
-  const local = () => true;
-  assert.ok(sharesServers([planned(config()), planned(serving())], local, 1));
-  assert.not.ok(sharesServers([planned(config())], local, 1), "offline only");
-  assert.not.ok(sharesServers([planned(serving())], local, 2), "two nodes at once");
-  assert.not.ok(sharesServers([planned(serving())], () => false, 1), "Docker and Slurm: a server per node");
-  assert.not.ok(sharesServers([planned(serving(), "done")], local, 1), "nothing to measure");
+/** The build's nodes (serving ones grouped by key), planned against an empty store. */
+function plannedBuild(raw: unknown) {
+  const { experiments, execution } = expandLemfile(raw, "lemfile.ts");
+  const store = new ResultStore(tempDir());
+  return { store, execution, planned: planBuild(buildNodes(experiments, execution), store.snapshot(), { hardwareFor: () => "gpu:Fake x1" }) };
+}
+
+interface Seen { name: string; lane?: number; first?: boolean; last?: boolean; gpus: string[]; start: number; end: number }
+
+/** Records each node's ServerShare and GPUs; nodes take 5-25 ms. */
+class ShareRunner implements Runner {
+  readonly kind = "local" as const;
+  seen: Seen[] = [];
+  async run(node: PlannedNode, ctx: RunContext): Promise<RunOutcome> {
+    const start = performance.now();
+    await sleep(5 + (node.cycle * 7 + node.names[0].length) % 20);
+    this.seen.push({ name: `${node.names[0]}#${node.cycle}`, ...ctx.server, gpus: (ctx.devices ?? []).map((g) => g.index), start, end: performance.now() });
+    return { ok: true, result: fakeResult(node) };
+  }
+}
+
+const fourKeys = {
+  defaults: { model: "synthetic:tiny" },
+  experiments: [
+    ...sweep("s", { scenario: ["serving"], "serving.num_requests": [4], "serving.engine.num_blocks": [16, 24, 32, 40], "serving.request_rate": [1, 2, "inf"] }),
+    { name: "offline-a", model: "synthetic:tiny" }, { name: "offline-b", model: "synthetic:small" },
+  ],
+  execution: { cycles: 2 },
+};
+
+for (const width of [1, 3]) {
+  test(`lanes (${width} at once, --gpus): a key's nodes run back to back in one lane, on the GPUs it holds, first and last marked`, async () => {
+    const { store, execution, planned } = plannedBuild(fourKeys);
+    const runner = new ShareRunner();
+    const gpus = ["0", "1", "2"].map((index) => ({ index, uuid: `GPU-${index}` }));
+    const outcome = await executeBuild({
+      planned, store, execution, runnerFor: () => runner, devices: new DevicePool(gpus.slice(0, width)), jobs: width,
+      stop: new AbortController().signal, kill: new AbortController().signal, emit: () => {},
+    });
+    assert.equal(outcome.summary, { ran: 28, cached: 0, failed: 0, skipped: 0 });
+    const keyOf = new Map(planned.map((n) => [`${n.names[0]}#${n.cycle}`, serverKey(n.config)]));
+    const byKey = new Map<string, Seen[]>();
+    for (const s of runner.seen) {
+      const key = keyOf.get(s.name)!;
+      if (key === null) { assert.is(s.lane, undefined, "an offline node has no ServerShare"); continue; }
+      byKey.set(key, [...(byKey.get(key) ?? []), s]);
+    }
+    assert.is(byKey.size, 4);
+    for (const [key, nodes] of byKey) {
+      assert.is(nodes.length, 6, `6 load points of key ${key}`);
+      assert.is(new Set(nodes.map((n) => n.lane)).size, 1, "one lane per key");
+      assert.is(new Set(nodes.map((n) => n.gpus.join())).size, 1, "the same GPUs for every node of a key");
+      assert.equal(nodes.map((n) => n.first), [true, false, false, false, false, false]);
+      assert.equal(nodes.map((n) => n.last), [false, false, false, false, false, true]);
+      // Back to back in its lane: no node of another key ran in that lane between its first and last.
+      const from = runner.seen.indexOf(nodes[0]);
+      const to = runner.seen.indexOf(nodes[5]);
+      const between = runner.seen.slice(from, to + 1).filter((s) => s.lane === nodes[0].lane && keyOf.get(s.name) !== key);
+      assert.equal(between, [], `lane ${nodes[0].lane} ran only key ${key} from its first to its last node`);
+    }
+    if (width > 1) assert.ok(new Set(runner.seen.map((s) => s.lane).filter((l) => l !== undefined)).size > 1, "keys spread over lanes");
+  });
+}
+
+test("ServerLanes: another lane never takes a held key; offline nodes go to any lane", () => {
+  const n = (name: string, key: string | null) => ({ names: [name], key } as unknown as PlannedNode & { key: string | null });
+  const queue = [n("a1", "A"), n("a2", "A"), n("o1", null), n("b1", "B"), n("b2", "B")];
+  const lanes = new ServerLanes(queue, (node) => (node as unknown as { key: string | null }).key);
+  const take = (lane: number) => lanes.take(lane)?.names[0];
+  assert.is(take(0), "a1");
+  assert.is(take(1), "o1", "lane 1 passes over A, which lane 0 holds");
+  assert.is(take(1), "b1");
+  assert.is(take(0), "a2");
+  assert.is(take(0), undefined, "B is lane 1's");
+  assert.is(take(1), "b2");
 });
 
 /** A process group of its own (like a server), that ignores SIGTERM when stubborn. */

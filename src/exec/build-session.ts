@@ -12,7 +12,6 @@ import { createRunners, resolveRunnersHere, type Runners } from "./runner-factor
 import { policyOf, RUNNER_POLICIES } from "./runner-kinds.js";
 import { preflight } from "./runner-preflight.js";
 import { executeBuild, type BuildOutcome } from "./scheduler.js";
-import { createServerRegistry, sharesServers, type ServerRegistry } from "./server-registry.js";
 import type { Strategy } from "../config/runner-kinds.js";
 import type { ExecutionConfig, Backend } from "../lemfile/types.js";
 import type { ResultStore, StoreSnapshot } from "../store/store.js";
@@ -111,7 +110,6 @@ export async function runBuild(options: BuildSessionOptions): Promise<BuildSessi
   if (shared) view.emit({ type: "warning", message: `--allow-shared-device: up to ${width} nodes at once share this machine's CPU and GPU; each result that overlapped another is flagged ${SHARED_DEVICE_FLAG}` });
   const interrupts = listenForInterrupts({ closedPipe: true, exitAfterKillMs: 3000, onInterrupt: (hard) => view.emit({ type: "interrupting", hard }) });
   let runners: Runners | undefined;
-  let servers: ServerRegistry | undefined;
   let outcome: BuildOutcome;
   try {
     try {
@@ -121,9 +119,6 @@ export async function runBuild(options: BuildSessionOptions): Promise<BuildSessi
       return { started: false };
     }
     const { runnerFor } = runners;
-    // Serving nodes on this machine, one at a time: those of one server key share a server.
-    const canShare = (node: PlannedNode) => resolved.has(node.config.backend) && policyOf(resolved.get(node.config.backend)!).sharesServers;
-    if (sharesServers(toMeasure, canShare, width)) servers = createServerRegistry();
     outcome = await executeBuild({
       planned, snapshot: options.snapshot, store: options.store, execution: options.execution, emit: view.emit,
       runnerFor: (node) => runnerFor(node.config.backend),
@@ -131,15 +126,13 @@ export async function runBuild(options: BuildSessionOptions): Promise<BuildSessi
       jobs: devices ? jobs : width, devices,
       sharesDevice: shared ? onHost : undefined,
       keepGoing: options.keepGoing, timeoutSeconds: user.timeout_seconds ?? undefined,
-      stop: interrupts.stop, kill: interrupts.kill, serverDir: servers?.dir,
+      stop: interrupts.stop, kill: interrupts.kill,
     });
   } catch (error) {
     view.abandon();
     throw error;
   } finally {
-    // Every shared server goes with the build, whatever ended it (a SIGKILLed lem: their watchdogs).
-    await servers?.teardown(interrupts.kill).catch((error: unknown) =>
-      view.emit({ type: "warning", message: `stopping the shared servers in ${servers!.dir}: ${(error as Error).message}` }));
+    // Every shared server goes with its runner, whatever ended the build (a SIGKILLed lem: their watchdogs, the reaper).
     await runners?.dispose();
     interrupts.dispose();
   }

@@ -1,4 +1,5 @@
 import { LocalRunner } from "./local-runner.js";
+import { ServerRegistries } from "./server-registry.js";
 import { resolvePython } from "../config/python.js";
 import type { Runner } from "./runner.js";
 import type { KindRunners, RunnerSettings } from "./runner-policy.js";
@@ -8,6 +9,8 @@ import type { Backend } from "../lemfile/types.js";
 /** One LocalRunner per backend, all on the Python lem resolves here (LEM_PYTHON, .lem-config.yaml, lem's venv…). */
 export function createLocalRunners(group: Map<Backend, ResolvedRunner>, host: RunnerSettings): KindRunners {
   const runners = new Map<Backend, Runner>();
-  for (const [backend, choice] of group) runners.set(backend, new LocalRunner(resolvePython(host.user).python, choice.source, host.root));
-  return { runners };
+  // One registry per lane for every backend: two servers never share a lane (one would idle in the other's energy).
+  const servers = new ServerRegistries();
+  for (const [backend, choice] of group) runners.set(backend, new LocalRunner(resolvePython(host.user).python, choice.source, host.root, servers));
+  return { runners, dispose: () => servers.teardown() };
 }

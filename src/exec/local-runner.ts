@@ -9,6 +9,7 @@ import type { PlannedNode } from "../graph/plan.js";
 import { HARNESS_DIR } from "../paths.js";
 import { harnessEnv } from "../env.js";
 import { pinValue } from "./devices.js";
+import type { ServerRegistries } from "./server-registry.js";
 
 /** How long a stopped harness gets to exit on SIGTERM before it is killed. */
 const GRACE_MS = 10_000;
@@ -25,11 +26,19 @@ export class LocalRunner implements Runner {
     private readonly source: string,
     /** The lemfile's folder: the harness's working dir, so relative dataset paths resolve. */
     private readonly projectRoot?: string,
+    /** Where serving nodes' shared servers live, per lane (server-registry.ts). */
+    private readonly servers?: ServerRegistries,
   ) {}
 
   run(node: PlannedNode, ctx: RunContext): Promise<RunOutcome> {
     const meta: RunnerMeta = { runner_type: "local", runner_image: null, runner_source: this.source, image_digest: null };
     return runInExchangeDir(node, ctx, meta, (x) => this.launch(x, ctx));
+  }
+
+  /** Serving nodes share their lane's server (the harness's serving/registry.py); the key's last node stops it. */
+  private serverEnv(ctx: RunContext): Record<string, string> {
+    if (!ctx.server || !this.servers) return {};
+    return { LEM_SERVER_DIR: this.servers.dirFor(ctx.server.lane), ...(ctx.server.last ? { LEM_SERVER_LAST: "1" } : {}) };
   }
 
   private launch(x: ExchangeDir, ctx: RunContext): Promise<LaunchOutcome> {
@@ -48,8 +57,7 @@ export class LocalRunner implements Runner {
           ...harnessEnv({ CONFIG_PATH: join(x.dir, x.configFile), PARENT_PID: String(process.pid) }),
           // --gpus: the node sees only the GPUs it holds (UUIDs, so CUDA's own ordering cannot differ).
           ...(ctx.devices ? { CUDA_VISIBLE_DEVICES: pinValue(ctx.devices) } : {}),
-          // Serving nodes share servers through the build's registry (server-registry.ts).
-          ...(ctx.serverDir ? { LEM_SERVER_DIR: ctx.serverDir } : {}),
+          ...this.serverEnv(ctx),
         },
       });
       const tail = new TailBuffer();

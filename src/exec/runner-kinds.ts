@@ -11,15 +11,12 @@ import { userLayers } from "../config/user-config.js";
 export const RUNNER_POLICIES = {
   local: {
     onHost: true,
-    sharesServers: true,
     jobs: (user) => userLayers<number>(user, "jobs"),
     check: async (backend, _spec, settings) => (await import("./preflight.js")).checkLocal(backend, settings),
     create: async (group, host) => (await import("./local-kind.js")).createLocalRunners(group, host),
   },
   docker: {
     onHost: true,
-    // Each node's container is its own: a server inside it ends with it.
-    sharesServers: false,
     jobs: (user) => userLayers<number>(user, "jobs"),
     confirms: (strategy) => strategy === "persistent",
     check: async (backend, spec, settings) => (await import("./preflight.js")).checkDocker(backend, spec, settings),
@@ -29,7 +26,6 @@ export const RUNNER_POLICIES = {
   slurm: {
     // A job runs on a compute node of its own; the cluster schedules slurm.max_jobs of them at once.
     onHost: false,
-    sharesServers: false,
     jobs: (user) => userLayers<number>(user, "slurm.max_jobs"),
     check: async (backend) => (await import("./slurm/slurm-kind.js")).checkSlurm(backend),
     create: async (group, host) => (await import("./slurm/slurm-kind.js")).createSlurmRunners(group, host),

@@ -54,8 +54,6 @@ export interface PlanningContext {
 export interface RunnerPolicy {
   /** Its nodes run on this host and share its CPU and GPUs (device checks, --jobs sharing, --gpus). */
   onHost: boolean;
-  /** Serving nodes of one server key share a server the build owns (the harness runs where lem does). */
-  sharesServers: boolean;
   /** Nodes at a time when a build uses this kind alone and --jobs is not given: the setting's two lowest layers. */
   jobs(user: UserConfig): UserLayers<number>;
   /** The strategy needs the user's yes first (docker's long-lived containers are less isolated). */

@@ -13,8 +13,25 @@ export interface RunContext {
   timeoutSeconds?: number;
   /** The GPUs this node holds (--gpus): the runner pins the harness to them. */
   devices?: Gpu[];
-  /** The build's registry of shared servers (server-registry.ts): the local runner gives it to the harness as LEM_SERVER_DIR. */
-  serverDir?: string;
+  /** Set for a serving node: where it stands among the nodes that share its server. */
+  server?: ServerShare;
+}
+
+/**
+ * A serving node's place among the nodes that share its server: the nodes of one server key run
+ * back to back in one lane (a worker of the scheduler), on one server that lives where the runner
+ * runs the harness (the local registry folder, a container, a Slurm job). Lanes run at once, each
+ * with at most one server.
+ */
+export interface ServerShare {
+  /** The node's server key (config/server-key.ts; also the envelope's server_key). */
+  key: string;
+  /** The lane running the key's nodes (0-based). */
+  lane: number;
+  /** The first node of its key in this build: a runner starts the server's home (container, job) here. */
+  first: boolean;
+  /** The key's last node in this build: the server and its home may go after it. */
+  last: boolean;
 }
 
 export type RunOutcome = (

@@ -1,12 +1,14 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { HASH_VERSION } from "../config/hash.js";
+import { serverKey } from "../config/server-key.js";
 import { needsRun, type PlannedNode } from "../graph/plan.js";
 import type { ResultStore, StoreSnapshot } from "../store/store.js";
 import { StoreError } from "../store/store-error.js";
 import { nodeLabel, type BuildListener, type NodeError } from "./events.js";
 import { reapOrphanedExchangeDirs } from "./exchange-dir.js";
 import type { ExecutionConfig } from "../lemfile/types.js";
-import type { Runner } from "./runner.js";
+import type { Runner, ServerShare } from "./runner.js";
+import { ServerLanes } from "./server-lanes.js";
 import { inputError } from "../errors.js";
 import { gpusNeeded, SHARED_DEVICE_FLAG, type DevicePool, type Gpu } from "./devices.js";
 
@@ -51,8 +53,8 @@ export interface ExecuteOptions {
   sharesDevice?: (node: PlannedNode) => boolean;
   /** How many GPUs a node needs (default gpusNeeded); tests inject their own. */
   gpusFor?: (node: PlannedNode) => number;
-  /** The registry folder of shared servers (server-registry.ts), passed to each node's runner. */
-  serverDir?: string;
+  /** A node's server key (default config/server-key.ts); tests inject their own. */
+  serverKeyOf?: (node: PlannedNode) => string | null;
 }
 
 /** How often a node locked by another build is looked at again. */
@@ -107,42 +109,56 @@ export async function executeBuild(options: ExecuteOptions): Promise<BuildOutcom
     return undefined;
   };
 
-  const worker = async () => {
-    for (;;) {
-      let node = queue.shift();
-      if (!node) {
-        node = busy.shift();
-        if (!node) return;
-        await sleep(LOCK_POLL_MS, undefined, { signal: stop }).catch(() => undefined);
+  // Serving nodes of one server key run back to back in one lane, on the GPUs the lane holds for them.
+  const lanes = new ServerLanes(queue, options.serverKeyOf ?? ((node) => serverKey(node.config)), busy);
+
+  const worker = async (lane: number) => {
+    /** GPUs this lane keeps between nodes of one server key: the server stays on them. */
+    let held: { key: string; devices: Gpu[] } | undefined;
+    const releaseHeld = () => { if (held) options.devices!.release(held.devices); held = undefined; };
+    try {
+      for (;;) {
+        let node = lanes.take(lane);
+        if (!node) {
+          node = busy.shift();
+          if (!node) return;
+          await sleep(LOCK_POLL_MS, undefined, { signal: stop }).catch(() => undefined);
+        }
+        const share = lanes.share(node, lane);
+        if (held && held.key !== share?.key) releaseHeld();
+        const notNow = whyNotStart();
+        if (notNow) { skip(node, notNow); continue; }
+        if (!waitingFor.has(node)) {
+          const gap = previous && previous.cycle !== node.cycle ? options.execution.cycle_gap_seconds : previous ? options.execution.experiment_gap_seconds : 0;
+          previous = node;
+          if (gap > 0) await sleep(gap * 1000, undefined, { signal: stop }).catch(() => undefined);
+          if (stop.aborted) { skip(node, "interrupted before it started"); continue; }
+        }
+        let devices: Gpu[] | undefined = held?.devices;
+        if (options.devices && !devices) {
+          devices = await options.devices.acquire(gpusFor(node), stop);
+          // While it waited for GPUs, another node may have failed or the store filled up.
+          const notNow = devices ? whyNotStart() : "interrupted before it started";
+          if (notNow) { if (devices) options.devices.release(devices); skip(node, notNow); continue; }
+          if (share && devices) held = { key: share.key, devices };
+        }
+        try {
+          await runOne(node, devices, share);
+        } catch (error) {
+          if (!(error instanceof StoreError)) throw error;
+          fatal ??= error;
+          skip(node, error.message);
+        } finally {
+          if (devices && !held) options.devices!.release(devices);
+          if (share?.last) releaseHeld();
+        }
       }
-      const notNow = whyNotStart();
-      if (notNow) { skip(node, notNow); continue; }
-      if (!waitingFor.has(node)) {
-        const gap = previous && previous.cycle !== node.cycle ? options.execution.cycle_gap_seconds : previous ? options.execution.experiment_gap_seconds : 0;
-        previous = node;
-        if (gap > 0) await sleep(gap * 1000, undefined, { signal: stop }).catch(() => undefined);
-        if (stop.aborted) { skip(node, "interrupted before it started"); continue; }
-      }
-      let devices: Gpu[] | undefined;
-      if (options.devices) {
-        devices = await options.devices.acquire(gpusFor(node), stop);
-        // While it waited for GPUs, another node may have failed or the store filled up.
-        const notNow = devices ? whyNotStart() : "interrupted before it started";
-        if (notNow) { if (devices) options.devices.release(devices); skip(node, notNow); continue; }
-      }
-      try {
-        await runOne(node, devices);
-      } catch (error) {
-        if (!(error instanceof StoreError)) throw error;
-        fatal ??= error;
-        skip(node, error.message);
-      } finally {
-        if (devices) options.devices!.release(devices);
-      }
+    } finally {
+      releaseHeld();
     }
   };
 
-  const runOne = async (node: PlannedNode, devices: Gpu[] | undefined) => {
+  const runOne = async (node: PlannedNode, devices: Gpu[] | undefined, server: ServerShare | undefined) => {
     const lock = store.lock(node.hash, node.cycle);
     if (!lock.acquired) {
       if (!waitingFor.has(node)) {
@@ -173,7 +189,7 @@ export async function executeBuild(options: ExecuteOptions): Promise<BuildOutcom
       }
       const outcome = await options.runnerFor(node).run(node, {
         stop, kill: options.kill, totalCycles: options.execution.cycles, timeoutSeconds: options.timeoutSeconds, devices,
-        ...(options.serverDir ? { serverDir: options.serverDir } : {}),
+        ...(server ? { server } : {}),
       }).finally(() => onDevice.delete(node));
       const seconds = (performance.now() - started) / 1000;
       if (outcome.warning) emit({ type: "warning", message: outcome.warning });
@@ -203,7 +219,7 @@ export async function executeBuild(options: ExecuteOptions): Promise<BuildOutcom
 
   // With GPUs each node holds at least one, so at most one worker per GPU has work at a time.
   const slots = options.devices ? Math.min(options.jobs ?? options.devices.size, options.devices.size) : options.jobs ?? 1;
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(slots, toRun.length)) }, worker));
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(slots, toRun.length)) }, (_, lane) => worker(lane)));
   if (fatal) throw fatal;
 
   const nodes = planned.map((node) => outcomes.get(node)!);

@@ -2,13 +2,13 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { needsRun, type PlannedNode } from "../graph/plan.js";
 
-// Servers shared by serving nodes (issue 20 §2). Loading a model costs seconds to minutes, so the
-// serving nodes of one server key (config/server-key.ts) share one server: the harness keeps it in
-// a registry folder (docker/harness/lem_harness/serving/registry.py) that the build makes, hands
-// to the local runner's harness as LEM_SERVER_DIR, and empties at its end whatever happened.
-// Docker and Slurm nodes keep one server per node, inside their container or job.
+// Servers shared by the local runner's serving nodes (issue 20 §2). Loading a model costs seconds to
+// minutes, so the serving nodes of one server key (config/server-key.ts) share one server: the
+// harness keeps it in a registry folder (docker/harness/lem_harness/serving/registry.py), one per
+// lane of the scheduler (server-lanes.ts), that the local runner hands to the harness as
+// LEM_SERVER_DIR and empties at the build's end whatever happened. Containers and Slurm jobs keep
+// their registry inside (docker/, slurm/).
 
 /** Prefix of a registry folder under os.tmpdir() (the harness's watchdog removes only such a folder). */
 export const SERVER_DIR_PREFIX = "lem-servers-";
@@ -26,19 +26,30 @@ export interface ServerRegistry {
   teardown(kill?: AbortSignal): Promise<void>;
 }
 
-/**
- * Whether a build shares servers: some node it measures is a serving node run by the local runner,
- * and nodes run one at a time (two at once could need two servers, and the registry keeps one).
- */
-export function sharesServers(planned: readonly PlannedNode[], onLocalRunner: (node: PlannedNode) => boolean, width: number): boolean {
-  return width === 1 && planned.some((n) => needsRun(n) && n.config.scenario === "serving" && onLocalRunner(n));
-}
-
 /** A fresh private registry folder, lem-servers-<pid>-<random>, under `parent` (os.tmpdir()). */
 export function createServerRegistry(parent = tmpdir()): ServerRegistry {
   const dir = mkdtempSync(join(parent, `${SERVER_DIR_PREFIX}${process.pid}-`));
   chmodSync(dir, 0o700);
   return { dir, teardown: async (kill) => { await stopServers(dir, { kill }); } };
+}
+
+/** One registry folder per lane, made when the lane's first serving node runs. */
+export class ServerRegistries {
+  private readonly byLane = new Map<number, ServerRegistry>();
+  constructor(private readonly parent = tmpdir()) {}
+
+  dirFor(lane: number): string {
+    let registry = this.byLane.get(lane);
+    if (!registry) this.byLane.set(lane, (registry = createServerRegistry(this.parent)));
+    return registry.dir;
+  }
+
+  /** Stops every lane's servers and removes the folders. */
+  async teardown(kill?: AbortSignal): Promise<void> {
+    const registries = [...this.byLane.values()];
+    this.byLane.clear();
+    await Promise.all(registries.map((r) => r.teardown(kill)));
+  }
 }
 
 /** The entries in a registry folder (unreadable ones skipped). */

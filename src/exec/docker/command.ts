@@ -29,22 +29,30 @@ export const CONTAINER_PROJECT = "/run/lem-project";
 export const HARNESS_COMMAND = ["python3", "-m", "lem_harness"];
 
 export function dockerRunArgs(spec: RunSpec): string[] {
-  const args = ["run", "--init", "--pull", "never", "--name", spec.name];
-  for (const [key, value] of Object.entries(spec.labels)) args.push("--label", `${key}=${value}`);
-  if (spec.cidFile) args.push("--cidfile", spec.cidFile);
-  args.push("--shm-size", spec.shmSize);
-  if (spec.gpus !== "none") args.push("--gpus", spec.gpus === "all" ? "all" : `"device=${spec.gpus}"`);
-  if (spec.memory) args.push("--memory", spec.memory, "--memory-swap", spec.memory);
-  if (spec.user) args.push("--user", spec.user);
-  args.push("-v", `${spec.exchangeDir}:${CONTAINER_EXCHANGE}`);
-  if (spec.projectDir) args.push("-v", `${spec.projectDir}:${CONTAINER_PROJECT}:ro`, "-w", CONTAINER_PROJECT);
-  if (spec.hfCache) args.push("-v", `${spec.hfCache}:/root/.cache/huggingface`);
+  const args = ["run", ...containerOptions(spec), "-v", `${spec.exchangeDir}:${CONTAINER_EXCHANGE}`];
   for (const [key, value] of Object.entries(harnessEnv({ CONFIG_PATH: `${CONTAINER_EXCHANGE}/${spec.configFile}` }))) args.push("-e", `${key}=${value}`);
   for (const [key, value] of Object.entries(spec.env)) args.push("-e", `${key}=${value}`);
   if (spec.envFile) args.push("--env-file", spec.envFile);
   args.push(spec.image, ...spec.command);
   return args;
 }
+
+/** The container's part of `docker run` (name, labels, resources, user, the project and HF cache mounts), shared by every container lem runs. */
+export function containerOptions(spec: Omit<RunSpec, "exchangeDir" | "configFile" | "env" | "envFile" | "command" | "image">): string[] {
+  const args = ["--init", "--pull", "never", "--name", spec.name];
+  for (const [key, value] of Object.entries(spec.labels)) args.push("--label", `${key}=${value}`);
+  if (spec.cidFile) args.push("--cidfile", spec.cidFile);
+  args.push("--shm-size", spec.shmSize);
+  if (spec.gpus !== "none") args.push("--gpus", spec.gpus === "all" ? "all" : `"device=${spec.gpus}"`);
+  if (spec.memory) args.push("--memory", spec.memory, "--memory-swap", spec.memory);
+  if (spec.user) args.push("--user", spec.user);
+  if (spec.projectDir) args.push("-v", `${spec.projectDir}:${CONTAINER_PROJECT}:ro`, "-w", CONTAINER_PROJECT);
+  if (spec.hfCache) args.push("-v", `${spec.hfCache}:/root/.cache/huggingface`);
+  return args;
+}
+
+/** Not root: the container runs as this user, so what it writes in mounted folders is the user's. */
+export const containerUser = (): string | undefined => (process.getuid?.() === 0 ? undefined : `${process.getuid?.()}:${process.getgid?.()}`);
 
 /** A container name from the node: readable in `docker ps`, unique per run. */
 export function containerName(hash: string, cycle: number, runId: string): string {

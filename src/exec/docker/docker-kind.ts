@@ -61,10 +61,12 @@ export async function createDockerRunners(group: Map<Backend, ResolvedRunner>, h
     const gpus = gpusFor(backend);
     if (options.strategy === "ephemeral") {
       const { DockerRunner } = await import("./docker-runner.js");
-      runners.set(backend, new DockerRunner({
+      const runner = new DockerRunner({
         ...common, image: image.tag, imageDigest: image.digest, source: choice.source, gpus, projectRoot: host.root,
         shmSize: docker.shm_size, memory: docker.memory, hfCache,
-      }));
+      });
+      runners.set(backend, runner);
+      disposers.push(() => runner.dispose()); // its shared servers' containers
       continue;
     }
     const { PersistentRunner, makeExchangeRoot } = await import("./persistent-runner.js");

@@ -1,11 +1,14 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { runInExchangeDir, type ExchangeDir, type LaunchOutcome } from "../exchange-dir.js";
-import { dockerRunArgs, containerName, HARNESS_COMMAND } from "./command.js";
+import { dockerRunArgs, containerName, containerUser, HARNESS_COMMAND } from "./command.js";
 import { docker, dockerProcess } from "./docker-cli.js";
 import { dispatchHarness } from "./dispatch.js";
 import { ownerLabels, LABEL } from "./labels.js";
 import { pinValue } from "../devices.js";
+import { execHarness } from "./exec-harness.js";
+import { ServerContainers } from "./server-containers.js";
+import { makeExchangeRoot, removeIfEmpty } from "./persistent-runner.js";
 import type { Runner, RunContext, RunOutcome, RunnerMeta } from "../runner.js";
 import type { PlannedNode } from "../../graph/plan.js";
 
@@ -40,11 +43,33 @@ export function campaignEnv(o: { runId: string; campaignName: string }, node: Pl
  */
 export class DockerRunner implements Runner {
   readonly kind = "docker" as const;
+  /** Serving nodes that share a server run in its container (made on the first such node). */
+  private servers?: { containers: ServerContainers; exchangeRoot: string };
   constructor(private readonly o: DockerRunnerOptions) {}
 
-  run(node: PlannedNode, ctx: RunContext): Promise<RunOutcome> {
+  async run(node: PlannedNode, ctx: RunContext): Promise<RunOutcome> {
     const meta: RunnerMeta = { runner_type: "docker", runner_image: this.o.image, runner_source: this.o.source, image_digest: this.o.imageDigest };
-    return runInExchangeDir(node, ctx, meta, (x) => this.launch(x, node, ctx));
+    const share = ctx.server;
+    if (!share) return runInExchangeDir(node, ctx, meta, (x) => this.launch(x, node, ctx));
+    if (!this.servers) {
+      const exchangeRoot = makeExchangeRoot();
+      this.servers = { exchangeRoot, containers: new ServerContainers({ ...this.o, exchangeRoot }) };
+    }
+    const { containers, exchangeRoot } = this.servers;
+    // The lane holds its GPUs for the whole key (the scheduler), so the container gets the first node's.
+    const gpus = ctx.devices ? pinValue(ctx.devices) : this.o.gpus;
+    try {
+      return await runInExchangeDir(node, ctx, meta, async (x) =>
+        execHarness(x, ctx, await containers.target(share, gpus), campaignEnv(this.o, node, ctx.totalCycles)), exchangeRoot);
+    } finally {
+      if (share.last) await containers.release(share.lane);
+    }
+  }
+
+  async dispose(): Promise<void> {
+    if (!this.servers) return;
+    await this.servers.containers.dispose();
+    removeIfEmpty(this.servers.exchangeRoot);
   }
 
   private launch(x: ExchangeDir, node: PlannedNode, ctx: RunContext): Promise<LaunchOutcome> {
@@ -60,7 +85,7 @@ export class DockerRunner implements Runner {
           labels: { ...ownerLabels(this.o.runId), [LABEL.node]: `${node.hash}#${node.cycle}` },
           gpus: ctx.devices ? pinValue(ctx.devices) : this.o.gpus, shmSize: this.o.shmSize, memory: this.o.memory, envFile: secrets.path,
           env: campaignEnv(this.o, node, ctx.totalCycles), hfCache: this.o.hfCache, projectDir: this.o.projectRoot,
-          user: process.getuid?.() === 0 ? undefined : `${process.getuid?.()}:${process.getgid?.()}`,
+          user: containerUser(),
           cidFile, command: HARNESS_COMMAND,
         }));
       },

@@ -1,19 +1,13 @@
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
+import { join } from "node:path";
 import { runInExchangeDir, type ExchangeDir, type LaunchOutcome } from "../exchange-dir.js";
 import { ContainerManager } from "./container-manager.js";
-import { dispatchHarness } from "./dispatch.js";
 import { campaignEnv } from "./docker-runner.js";
-import { HARNESS_COMMAND, CONTAINER_PROJECT } from "./command.js";
+import { execHarness } from "./exec-harness.js";
 import { restartReason, gpuMemoryPct, type HealthPolicy } from "./health.js";
 import type { Runner, RunContext, RunOutcome, RunnerMeta } from "../runner.js";
 import type { PlannedNode } from "../../graph/plan.js";
-import { pinValue } from "../devices.js";
-import { harnessEnv } from "../../env.js";
-
-/** Where compose.yaml mounts the exchange root inside the service containers. */
-export const CONTAINER_EXCHANGE_ROOT = "/run/llem-root";
 
 export interface PersistentRunnerOptions {
   manager: ContainerManager;
@@ -35,6 +29,11 @@ export function makeExchangeRoot(): string {
   return mkdtempSync(join(tmpdir(), "llem-root-"));
 }
 
+/** Kept exchange dirs of failed nodes live under an exchange root: it goes only when empty. */
+export function removeIfEmpty(root: string): void {
+  if (existsSync(root) && readdirSync(root).length === 0) rmSync(root, { recursive: true });
+}
+
 /**
  * The persistent strategy (`--container-strategy persistent`): nodes run by `docker exec` in a container that compose keeps
  * up. The harness's pid is written beside its config so a stop can reach the process inside the
@@ -54,6 +53,8 @@ export class PersistentRunner implements Runner {
     const meta: RunnerMeta = { runner_type: "persistent", runner_image: this.o.image, runner_source: this.o.source, image_digest: this.o.imageDigest };
     const outcome = await runInExchangeDir(node, ctx, meta, (x) => this.launch(x, node, ctx), this.o.exchangeRoot);
     this.sinceCheck += 1;
+    // A shared server kept for the key's next node is state carried on purpose (and holds GPU memory): no restart under it.
+    if (outcome.ok && ctx.server && !ctx.server.last) return outcome;
     const checkGpu = this.o.gpu && this.o.health.enabled && this.sinceCheck >= this.o.health.interval_experiments;
     const why = restartReason(this.o.health, {
       failed: !outcome.ok, interrupted: !outcome.ok && Boolean(outcome.interrupted), sinceCheck: this.sinceCheck,
@@ -70,30 +71,15 @@ export class PersistentRunner implements Runner {
   private async launch(x: ExchangeDir, node: PlannedNode, ctx: RunContext): Promise<LaunchOutcome> {
     const { manager, service } = this.o;
     await manager.startAll();
-    const inside = `${CONTAINER_EXCHANGE_ROOT}/${basename(x.dir)}`;
-    // Killing the exec client alone would leave the harness running: signal it by its pid.
-    const signal = (sig: "TERM" | "KILL") =>
-      void manager.exec(service, ["sh", "-c", `[ -f ${inside}/harness.pid ] && kill -${sig} $(cat ${inside}/harness.pid)`]);
-    return dispatchHarness(x, ctx, {
-      image: this.o.image,
-      secrets: this.o.secrets,
-      start: (secrets) => manager.exec(service, ["sh", "-c", `echo $$ > ${inside}/harness.pid && cd ${CONTAINER_PROJECT} && exec ${HARNESS_COMMAND.join(" ")}`], {
-        env: {
-          ...harnessEnv({ CONFIG_PATH: `${inside}/${x.configFile}` }), ...campaignEnv(this.o, node, ctx.totalCycles),
-          // --gpus: the service sees every GPU; this node only the ones it holds.
-          ...(ctx.devices ? { CUDA_VISIBLE_DEVICES: pinValue(ctx.devices) } : {}),
-        },
-        envFile: secrets.path,
-      }),
-      terminate: () => signal("TERM"),
-      kill: () => signal("KILL"),
+    return execHarness(x, ctx, {
+      image: this.o.image, secrets: this.o.secrets,
+      exec: (command, options) => manager.exec(service, command, options),
       containerId: () => manager.containerId(service),
-    });
+    }, campaignEnv(this.o, node, ctx.totalCycles));
   }
 
   async dispose(): Promise<void> {
     await this.o.manager[Symbol.asyncDispose]();
-    // Kept exchange dirs of failed nodes live under the root: remove it only when empty.
-    if (existsSync(this.o.exchangeRoot) && readdirSync(this.o.exchangeRoot).length === 0) rmSync(this.o.exchangeRoot, { recursive: true });
+    removeIfEmpty(this.o.exchangeRoot);
   }
 }

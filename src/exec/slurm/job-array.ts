@@ -93,6 +93,14 @@ const refused = (call: { stderr: string; stdout: string }): { error: NodeError }
   fix: "check slurm.partition, slurm.account, slurm.qos, slurm.time_limit and slurm.sbatch_args in .lem-config.yaml against `sinfo` and `sacctmgr show assoc`",
 } });
 
+/** One job of its own (no array): its output goes to slurm-<id>.out in the request's folder. */
+export async function submitJob(request: JobRequest, maxPollMs: number): Promise<Submission> {
+  const call = await slurm("sbatch", ["--parsable", `--job-name=${request.name}`, `--output=${join(request.dir, "slurm-%j.out")}`, ...request.options, request.script]);
+  const jobId = call.stdout.trim().split(";")[0];
+  if (call.code !== 0 || !/^\d+$/.test(jobId)) return refused(call);
+  return { jobId, output: join(request.dir, `slurm-${jobId}.out`), left: leaveQueue(jobId, maxPollMs), release: () => {} };
+}
+
 /**
  * Gathers job requests for a moment and submits those with the same options together: one array
  * per group (split at MaxArraySize), a plain job for a group of one, or one job each without arrays.
@@ -130,11 +138,8 @@ export class JobSubmitter {
     }
   }
 
-  private async single(request: JobRequest): Promise<Submission> {
-    const call = await slurm("sbatch", ["--parsable", `--job-name=${request.name}`, `--output=${join(request.dir, "slurm-%j.out")}`, ...request.options, request.script]);
-    const jobId = call.stdout.trim().split(";")[0];
-    if (call.code !== 0 || !/^\d+$/.test(jobId)) return refused(call);
-    return { jobId, output: join(request.dir, `slurm-${jobId}.out`), left: leaveQueue(jobId, this.policy.maxPollMs), release: () => {} };
+  private single(request: JobRequest): Promise<Submission> {
+    return submitJob(request, this.policy.maxPollMs);
   }
 
   /** Task i runs line i+1 of tasks.txt: that node's own job script, in its own exchange dir. */

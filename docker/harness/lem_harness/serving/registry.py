@@ -23,7 +23,11 @@ acquire(), under the lock:
 
 release(ok=False) after a node that failed or was interrupted stops the server and removes its entry
 (requests of a broken load may still be running in it); the next node of the key starts a new one.
+release(last=True), for the key's last node in the build (lem sets LEM_SERVER_LAST), stops it too.
 lem stops whatever is left at the end of the build.
+
+lem keeps one folder per lane of its scheduler (several nodes at once: each lane has its own folder,
+so its own single server): the local runner's on the host, a container's or a Slurm job's inside it.
 """
 
 import fcntl
@@ -255,10 +259,11 @@ class Registry:
         if isinstance(watchdog, int):
             process_group.signal_group(watchdog, signal.SIGTERM)  # its own session: its group is its pid
 
-    def release(self, shared: SharedServer, ok: bool) -> None:
-        """After the node: a server that served a whole load stays for the next node of its key; after a
-        failure or an interruption it is stopped (a broken load may still be running in it)."""
-        if ok:
+    def release(self, shared: SharedServer, ok: bool, last: bool = False) -> None:
+        """After the node: a server that served a whole load stays for the next node of its key, unless
+        this was the key's last node (LEM_SERVER_LAST); after a failure or an interruption it is stopped
+        (a broken load may still be running in it)."""
+        if ok and not last:
             return
         with self.locked():
             path = entry_path(self.folder, shared.key)
@@ -267,8 +272,9 @@ class Registry:
             if entry is not None and entry.get("pid") != shared.pid:
                 entry = None  # already replaced by another node's server: not ours to stop
             proc = shared._proc
-            self.stop_entry(path if entry is not None else None, entry or shared.entry,
-                            "the node using it failed or was stopped", reap=proc.poll if proc is not None else None)
+            why = "the node using it failed or was stopped" if not ok else "no later node of its key in this build"
+            self.stop_entry(path if entry is not None else None, entry or shared.entry, why,
+                            reap=proc.poll if proc is not None else None)
 
 
 def _node(started_by) -> str:

@@ -44,7 +44,8 @@ from .metrics import RequestRecord, summarize
 from .steady_state import METHOD as STEADY_METHOD
 from .figures import choose_batch, request_rows, steady_block
 from .inputs import build_serving_prompts, decoding, load_tokenizer, param_count, resolve_device, server_log_path, serving_section
-from .server_control import DTYPES, keep_shared_log, make_server, send, server_died, server_memory, shared_registry, stop_server
+from .server_control import (DTYPES, keep_shared_log, make_server, send, server_died, server_last, server_memory,
+                             shared_registry, stop_server)
 
 STEADY_MIN_S = 20.0  # a shorter steady window is flagged steady_window_under_20s
 ARRIVAL_LAG_MS = 5.0  # p99 of the client's lateness above this is flagged arrival_lag
@@ -161,7 +162,7 @@ def run_serving(envelope: dict, config: dict, received: dict, started_at: str, v
             if not ok:
                 keep_shared_log(registry.log_of(envelope["server_key"]), envelope)
             if server is not None:
-                stop_server(server, lambda: registry.release(server, ok))
+                stop_server(server, lambda: registry.release(server, ok, last=server_last()))
 
     completed, failed = summary["requests"]["completed"], summary["requests"]["failed"]
     if completed == 0:

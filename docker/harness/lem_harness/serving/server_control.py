@@ -146,6 +146,12 @@ def send(server, prompts, arrivals, when: str, **kwargs):
 
 
 
+def server_last(environ=None) -> bool:
+    """lem says this is the last node of its server key in the build (LEM_SERVER_LAST=1): the shared
+    server is stopped after it rather than left idle until the build ends."""
+    return lem_env("SERVER_LAST", environ) == "1"
+
+
 def shared_registry(envelope: dict, environ=None):
     """The registry of shared servers (serving/registry.py) where lem gives one (LEM_SERVER_DIR) and the
     envelope names the node's server key; else None: the node starts and stops its own server."""
