@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { buildReportData } from "../src/report/report-data.js";
 import { renderHtml } from "../src/report/html.js";
-import { syntheticResults } from "./report-fixtures.js";
+import { servingSweep, syntheticResults } from "./report-fixtures.js";
 
 // report.html in a real headless browser with the network cut off: it must draw from what it carries.
 
@@ -32,10 +32,17 @@ const results = [
 ];
 const html = renderHtml(buildReportData(results, { now: new Date("2026-01-01T00:00:00Z") }));
 
+// A serving rate sweep on its own page: two engine configs (one with a hostile model name) × rates
+// 16, inf, 2 × two cycles.
+const HOSTILE = "<script>window.lemPwned = 1</script>";
+const servingHtml = renderHtml(buildReportData(servingSweep({
+  engines: [{ serving: { engine: { num_blocks: 64 } } }, { model: HOSTILE }], rates: [16, "inf", 2], cycles: 2,
+}), { now: new Date("2026-01-01T00:00:00Z") }));
+
 interface Loaded { page: Page; errors: string[]; requests: string[] }
 let browser: Browser | undefined;
 
-async function open(): Promise<Loaded> {
+async function open(body = html): Promise<Loaded> {
   browser ??= await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu"] });
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const errors: string[] = [];
@@ -45,7 +52,7 @@ async function open(): Promise<Loaded> {
   // Every request but the page itself is aborted and recorded: the report must need none.
   await page.route("**/*", (route) => {
     const url = route.request().url();
-    if (url === PAGE_URL) return route.fulfill({ status: 200, contentType: "text/html", body: html });
+    if (url === PAGE_URL) return route.fulfill({ status: 200, contentType: "text/html", body });
     requests.push(url);
     return route.abort();
   });
@@ -198,6 +205,31 @@ if (haveChromium()) {
     assert.equal(await page.locator("#hw1-dim0 .role-axis[aria-label^=\"Y-axis\"] .role-axis-title text").allTextContents(), ["peak memory (GiB)"]);
     const gib = await page.evaluate('window.lemViews["hw1-dim0"].data("configs").map((r) => r.peak_memory_gib)') as number[];
     assert.ok(gib.length === CONFIGS && gib.every((g) => g >= 1 && g < 10), gib.join(" "));
+    await page.close();
+  });
+
+  test("serving: J/token, J/request, TTFT and TPOT against request rate, a line per engine config, inf last, labels drawn as text", async () => {
+    const { page, errors, requests } = await open(servingHtml);
+    assert.equal(errors, []);
+    assert.equal(requests, []);
+    // 2 engine configs × 3 rates; TTFT and TPOT draw two percentiles each (p50 solid, the tail dashed)
+    for (const [chart, lines] of [["rate-energy-token", 2], ["rate-energy-request", 2], ["rate-ttft", 4], ["rate-tpot", 4]] as const) {
+      assert.is(await count(page, `#hw0-${chart} g.lines_marks > path`), lines, `${chart} lines`);
+      assert.is(await count(page, `#hw0-${chart} g.points_marks > path`), 3 * lines, `${chart} points`);
+      assert.equal(await page.locator(`#hw0-${chart} .role-axis[aria-label^="X-axis"] .role-axis-label text`).allTextContents(), ["2", "16", "inf"]);
+    }
+    const legend = () => page.locator("#hw0-rate-energy-token .role-legend-label text").allTextContents();
+    assert.equal((await legend()).sort(), [`model=${HOSTILE}, serving.engine.num_blocks=256`, "model=synthetic:tiny, serving.engine.num_blocks=64"]);
+    assert.is(await page.evaluate("window.lemPwned"), undefined);
+    // colouring the scatter charts by a sweep dimension leaves a line per engine config
+    await page.selectOption("#hw0 select.colour", { label: "serving.request_rate" });
+    await page.evaluate("window.lemRedraw.then(() => true)");
+    assert.equal(await page.locator("#hw0-energy-tpot .role-legend-title text").allTextContents(), ["serving.request_rate"]);
+    assert.equal(await page.locator("#hw0-rate-energy-token .role-legend-title text").allTextContents(), ["engine config"]);
+    assert.is(await count(page, "#hw0-rate-energy-token g.lines_marks > path"), 2);
+    assert.equal(errors, []);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, "serving-report.png"), fullPage: true });
     await page.close();
   });
 

@@ -1,4 +1,4 @@
-import type { ExperimentResult } from "../src/store/result.js";
+import type { ExperimentResult, RequestRow } from "../src/store/result.js";
 import { seededRandom } from "../src/graph/nodes.js";
 import { config } from "./helpers/fixtures.js";
 import { fakeResult } from "./helpers/fixtures.js";
@@ -75,4 +75,46 @@ export function syntheticResults(o: SyntheticOptions): ExperimentResult[] {
     }
   }
   return out;
+}
+
+export const lat = (p50: number, p90: number) => ({ n: 10, mean: p50, p50, p90, p95: p90, p99: p90 });
+
+/** Config fields of a serving fixture; its `serving` section is merged under the rate. */
+export type ServingFields = { serving?: Record<string, unknown> } & Record<string, unknown>;
+
+/** A serving cycle: `jPerToken` over the steady window, 10 requests of 8 tokens in 5 s, TTFT and TPOT per row. */
+export function served(hash: string, cycle: number, jPerToken: number, rows: RequestRow[], rate: number | "inf" = 2, fields: ServingFields = {}): ExperimentResult {
+  const cfg = config({ scenario: "serving", ...fields, serving: { request_rate: rate, ...fields.serving } });
+  const r = fakeResult({ hash, cycle, config: cfg, names: [`serve-${hash.slice(0, 2)}`], hardware: "gpu:NVIDIA H100 x1" });
+  r.energy = { status: "measured", method: "nvml", total_j: 100, adjusted_j: null, per_output_token_j: 100 / 80, avg_power_w: 20, peak_power_w: 30, window_s: 5, reason: null, scope: "gpu" };
+  r.serving = {
+    server: { kind: "transformers", startup_s: 6, batch: 2, batch_source: "max_concurrency", metrics: null },
+    request_rate: rate, burstiness: 1, max_concurrency: 2, num_requests: rows.length, completed: rows.filter((x) => x[4]).length,
+    failed: rows.filter((x) => !x[4]).length, duration_s: 5, request_throughput: rows.length / 5, output_throughput: 16,
+    ttft_ms: lat(40, 90), tpot_ms: lat(10, 20), itl_ms: lat(10, 20), e2e_ms: lat(110, 200), arrival_error_ms: lat(0.5, 1), peak_concurrency: 2,
+    steady_state: { start_s: 1, end_s: 4, duration_s: 3, tokens: 48, energy_j: jPerToken * 48, energy_per_token_j: jPerToken, reason: null },
+    energy_per_request_j: { mean: jPerToken * 8, p90: jPerToken * 8, reason: null },
+    goodput: { requests_per_s: null, slo: null, reason: "SLOs are applied by lem report and lem compare (--slo)" },
+    requests: rows,
+  };
+  return r;
+}
+
+/**
+ * A request-rate sweep of serving results: each engine (config fields, e.g. serving.engine) × each
+ * rate × cycles. J/token falls and TTFT and TPOT rise with the rate's place in `rates` (as given,
+ * not sorted), the second engine costs more; cycles differ by a few per cent, so every point has a CI.
+ */
+export function servingSweep(o: { engines: ServingFields[]; rates: (number | "inf")[]; cycles: number; hardware?: string }): ExperimentResult[] {
+  const rows: RequestRow[] = Array.from({ length: 10 }, () => [30, 10, 100, 8, true]);
+  return o.engines.flatMap((fields, e) => o.rates.flatMap((rate, k) => Array.from({ length: o.cycles }, (_, c) => {
+    const hash = (0x2000000000000 + e * 4096 + k).toString(16).padStart(16, "0");
+    const wobble = 1 + 0.03 * c;
+    const r = served(hash, c + 1, (0.5 + 0.25 * e) / (1 + k) * wobble, rows, rate, fields);
+    r.names = [`serve-e${e}-r${rate}`];
+    if (o.hardware) r.hardware = o.hardware;
+    r.latency.ttft_ms = { ...lat(30 * (1 + k) * wobble, 80 * (1 + k) * wobble), method: "per-request" };
+    r.serving!.tpot_ms = lat((8 + 2 * k + e) * wobble, (12 + 3 * k + e) * wobble);
+    return r;
+  })));
 }

@@ -1,34 +1,21 @@
 // Serving results in lem report and lem compare: steady-state J/token, J/request, TPOT, request
-// throughput; goodput only under SLOs given at report/compare time (never stored, never hashed).
+// throughput; goodput only under SLOs given at report/compare time (never stored, never hashed);
+// report.html's figures against the request rate, a line per engine config.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { aggregateResults, groupResults } from "../src/report/aggregate.js";
+import * as vega from "vega";
+import { compile, type TopLevelSpec } from "vega-lite";
+import { aggregateResults, groupResults, type MetricKey } from "../src/report/aggregate.js";
 import { buildReportData } from "../src/report/report-data.js";
+import { pageData, renderHtml } from "../src/report/html.js";
+import { servingLines } from "../src/report/serving-lines.js";
 import { renderMarkdown } from "../src/report/markdown.js";
 import { goodputOf, parseSlo, sloAttainment } from "../src/report/slo.js";
 import { compareGroups, DEFAULT_OPTIONS } from "../src/compare/compare.js";
 import { LemError } from "../src/errors.js";
-import type { ExperimentResult, RequestRow } from "../src/store/result.js";
+import type { RequestRow } from "../src/store/result.js";
 import { config, fakeResult } from "./helpers/fixtures.js";
-
-const lat = (p50: number, p90: number) => ({ n: 10, mean: p50, p50, p90, p95: p90, p99: p90 });
-
-/** A serving cycle: `jPerToken` over the steady window, 10 requests of 8 tokens in 5 s, TTFT and TPOT per row. */
-function served(hash: string, cycle: number, jPerToken: number, rows: RequestRow[], rate: number | "inf" = 2): ExperimentResult {
-  const r = fakeResult({ hash, cycle, config: config({ scenario: "serving", serving: { request_rate: rate } }), names: [`serve-${hash.slice(0, 2)}`], hardware: "gpu:NVIDIA H100 x1" });
-  r.energy = { status: "measured", method: "nvml", total_j: 100, adjusted_j: null, per_output_token_j: 100 / 80, avg_power_w: 20, peak_power_w: 30, window_s: 5, reason: null, scope: "gpu" };
-  r.serving = {
-    server: { kind: "transformers", startup_s: 6, batch: 2, batch_source: "max_concurrency", metrics: null },
-    request_rate: rate, burstiness: 1, max_concurrency: 2, num_requests: rows.length, completed: rows.filter((x) => x[4]).length,
-    failed: rows.filter((x) => !x[4]).length, duration_s: 5, request_throughput: rows.length / 5, output_throughput: 16,
-    ttft_ms: lat(40, 90), tpot_ms: lat(10, 20), itl_ms: lat(10, 20), e2e_ms: lat(110, 200), arrival_error_ms: lat(0.5, 1), peak_concurrency: 2,
-    steady_state: { start_s: 1, end_s: 4, duration_s: 3, tokens: 48, energy_j: jPerToken * 48, energy_per_token_j: jPerToken, reason: null },
-    energy_per_request_j: { mean: jPerToken * 8, p90: jPerToken * 8, reason: null },
-    goodput: { requests_per_s: null, slo: null, reason: "SLOs are applied by lem report and lem compare (--slo)" },
-    requests: rows,
-  };
-  return r;
-}
+import { served, servingSweep, syntheticResults } from "./report-fixtures.js";
 
 /** Ten rows: `fast` of them meet TTFT ≤ 50 ms and TPOT ≤ 12 ms, the rest miss TTFT; one failed row when `failed`. */
 const rows = (fast: number, failed = false): RequestRow[] => Array.from({ length: 10 }, (_, i): RequestRow =>
@@ -90,6 +77,106 @@ test("lem compare gates goodput (with SLOs) and J/request when asked; the defaul
   assert.equal(gated.configs[0].regressions, ["goodput_rps"]);
   const plain = compareGroups(base, current);
   assert.not.ok(plain.configs[0].metrics.some((m) => m.metric === "goodput_rps"), "not compared unless gated");
+});
+
+// Two engine configs (KV cache of 64 and 128 blocks) × three rates, given out of order, whose text
+// order ("16" < "2") is not their numeric one × two cycles.
+const engines = [{ serving: { engine: { num_blocks: 64 } } }, { serving: { engine: { num_blocks: 128 } } }];
+const sweep = servingSweep({ engines, rates: [16, "inf", 2], cycles: 2 });
+const RATES = ["2", "16", "inf"];
+const RATE_CHARTS = ["rate-energy-token", "rate-energy-request", "rate-ttft", "rate-tpot"];
+
+type Section = ReturnType<typeof pageData>["sections"][number];
+const rowsOf = (s: Section) => s.rows.map((r) => Object.fromEntries(s.columns.map((c, i) => [c, r[i]])));
+
+interface DrawnLine { engine: string; figure: string; rates: string[]; values: number[]; xs: number[] }
+interface SceneItem { mark?: { name?: string }; items?: SceneItem[]; marktype?: string; name?: string; datum?: Record<string, unknown>; x?: number }
+
+/** Runs a spec in Vega (headless, as the page would) over the section's rows: each drawn line, its points in path order. */
+async function drawnLines(spec: Record<string, unknown>, rows: Record<string, unknown>[]): Promise<DrawnLine[]> {
+  const view = new vega.View(vega.parse(compile({ ...spec, width: 400, datasets: { configs: rows } } as unknown as TopLevelSpec).spec), { renderer: "none" });
+  await view.runAsync();
+  const lines: DrawnLine[] = [];
+  const walk = (node: SceneItem) => {
+    if (node.marktype === "line" && node.name === "lines_marks" && node.items?.length) {
+      const items = node.items;
+      const d = (i: SceneItem) => i.datum!;
+      lines.push({ engine: String(d(items[0]).serving_engine), figure: String(d(items[0]).figure), rates: items.map((i) => String(d(i).serving_rate)), values: items.map((i) => Number(d(i).value)), xs: items.map((i) => i.x!) });
+    }
+    for (const child of node.items ?? []) walk(child);
+  };
+  walk((view.scenegraph() as unknown as { root: SceneItem }).root);
+  view.finalize();
+  return lines;
+}
+
+test("report.html draws J/token, J/request, TTFT and TPOT against request rate: a line per engine config, inf last, each point the mean over cycles", async () => {
+  const [s] = pageData(buildReportData(sweep)).sections;
+  const rows = rowsOf(s);
+  const charts = s.scatters.filter((c) => c.id.startsWith("rate-"));
+  assert.equal(charts.map((c) => c.id), RATE_CHARTS);
+  assert.ok(s.scatters.some((c) => c.id === "energy-tpot"), "the J/token against TPOT p90 Pareto chart stays");
+  assert.equal(buildReportData(sweep).sections[0].dimensions.find((d) => d.key === "serving.request_rate")?.values, [2, 16, "inf"], "the sweep-dimension chart orders rates alike");
+  const means = new Map(aggregateResults(sweep).map((c) => [c.names[0], c.figures]));
+  const labels = ["serving.engine.num_blocks=128", "serving.engine.num_blocks=64"];
+  for (const chart of charts) {
+    const spec = chart.spec as { encoding: { x: Record<string, unknown>; color: Record<string, unknown> }; layer: { name: string; mark: { type: string }; encoding: Record<string, { field?: string }> }[] };
+    assert.equal([spec.encoding.x.field, spec.encoding.x.type, spec.encoding.x.sort], ["serving_rate", "ordinal", RATES], chart.id);
+    assert.is(spec.encoding.color.field, "serving_engine");
+    const line = spec.layer.find((l) => l.name === "lines")!;
+    assert.equal([line.mark.type, line.encoding.detail.field, line.encoding.order.field], ["line", "serving_engine", "serving_rate_order"]);
+    assert.not.ok(spec.layer.some((l) => l.encoding.color), "colour is the spec's own, so the page's colour-by picker leaves it");
+    const drawn = await drawnLines(chart.spec, rows);
+    const figures = [...new Set(drawn.map((l) => l.figure))] as MetricKey[];
+    assert.is(drawn.length, labels.length * figures.length, `${chart.id}: a line per engine config (and percentile)`);
+    assert.equal([...new Set(drawn.map((l) => l.engine))].sort(), labels);
+    for (const l of drawn) {
+      assert.equal(l.rates, RATES, `${chart.id} ${l.engine}: drawn in rate order`);
+      assert.ok(l.xs[0] < l.xs[1] && l.xs[1] < l.xs[2], `${chart.id}: inf at the right end`);
+      const e = l.engine.endsWith("=64") ? 0 : 1;
+      const expected = l.rates.map((r) => means.get(`serve-e${e}-r${r}`)![l.figure as MetricKey].stats!.mean);
+      l.values.forEach((v, i) => assert.ok(Math.abs(v - expected[i]) <= 1e-4 * expected[i], `${chart.id} ${l.figure} at ${l.rates[i]}: ${v} vs ${expected[i]}`));
+    }
+    if (chart.id === "rate-ttft") assert.equal(figures, ["ttft_p50_ms", "ttft_p99_ms"]);
+    if (chart.id === "rate-tpot") assert.equal(figures, ["tpot_p50_ms", "tpot_p90_ms"]);
+  }
+});
+
+test("an engine config's line is labelled by the server fields that differ between keys, else by its key", () => {
+  const serving = (rate: number | "inf", fields: Record<string, unknown> = {}, servingFields: Record<string, unknown> = {}) =>
+    ({ config: config({ scenario: "serving", ...fields, serving: { request_rate: rate, ...servingFields } }) });
+  const backends = servingLines([serving(2, { backend: "vllm" }), serving(1), serving("inf"), serving(0.5, { backend: "vllm" })]);
+  assert.equal(backends.points.map((p) => p?.line), ["backend=vllm", "backend=pytorch", "backend=pytorch", "backend=vllm"]);
+  assert.equal(backends.rates, ["0.5", "1", "2", "inf"]);
+  assert.equal(backends.points.map((p) => p?.rateOrder), [2, 1, 3, 0]);
+  const one = servingLines([serving(1), serving(2), { config: config() }]);
+  assert.match(one.points[0]!.line, /^[0-9a-f]{16}$/, "one engine config: its server key");
+  assert.is(one.points[1]!.line, one.points[0]!.line);
+  assert.is(one.points[2], null, "an offline config is on no line");
+  // a load field swept beside the rate would put two points of one line at one rate: it splits the line
+  const split = servingLines([serving(1, {}, { max_concurrency: 2 }), serving(1, {}, { max_concurrency: 8 }), serving(2, {}, { max_concurrency: 2 })]);
+  assert.equal(split.points.map((p) => p?.line.replace(/^[0-9a-f]{16}, /, "")), ["serving.max_concurrency=2", "serving.max_concurrency=8", "serving.max_concurrency=2"]);
+});
+
+test("an offline-only report has no request-rate chart and no serving field; beside a serving section neither has the other's", () => {
+  const offline = pageData(buildReportData(syntheticResults({ configs: 6, cycles: 2 }))).sections[0];
+  assert.equal(offline.scatters.map((c) => c.id), ["energy-itl", "energy-tps", "tps-ttft", "tps-itl"]);
+  assert.not.ok(offline.columns.some((c) => c.startsWith("serving_")), offline.columns.join(", "));
+  const mixed = pageData(buildReportData([...syntheticResults({ configs: 6, cycles: 2, hardware: "gpu:A" }), ...servingSweep({ engines, rates: [1, "inf"], cycles: 2, hardware: "gpu:B" })])).sections;
+  assert.equal(mixed.map((s) => s.scatters.some((c) => c.id.startsWith("rate-"))), [false, true]);
+  assert.equal(mixed.map((s) => s.columns.includes("serving_engine")), [false, true]);
+});
+
+test("a hostile model name labels its line as text: escaped in report.html, never inside a Vega expression", () => {
+  const hostile = "<script>alert(1)</script>";
+  const results = servingSweep({ engines: [{ model: hostile }, {}], rates: [1, "inf"], cycles: 2 });
+  const [s] = pageData(buildReportData(results)).sections;
+  assert.ok(rowsOf(s).some((r) => r.serving_engine === `model=${hostile}`), "the label is kept as text in the data");
+  for (const c of s.scatters) assert.not.ok(JSON.stringify(c.spec).includes("alert"), `${c.id}: no label in the spec`);
+  const html = renderHtml(buildReportData(results));
+  assert.not.ok(html.includes(hostile), "never raw in the page");
+  assert.ok(html.includes("model=\\u003cscript>alert(1)\\u003c/script>"), "only inside the JSON data block, < escaped");
+  assert.not.match(renderMarkdown(buildReportData(results)), /<script>/);
 });
 
 test.run();

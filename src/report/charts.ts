@@ -1,6 +1,8 @@
 import type { Co2eKey, ConfigAggregate, Figure, MetricKey } from "./aggregate.js";
 import { CO2E_KEYS, CO2E_METRICS, flagTexts, METRICS } from "./aggregate.js";
 import { ENERGY_METRICS, SCATTERS, type HardwareSection, type ReportDimension, type ScatterId } from "./report-data.js";
+import { servingRowFields } from "./serving-charts.js";
+import { servingLines } from "./serving-lines.js";
 
 // Vega-Lite specs of report.html. Each reads the named dataset "configs" (rows from chartRows),
 // which the page supplies once per hardware section, so the data is not repeated per chart.
@@ -66,11 +68,15 @@ export function scattersOf(section: HardwareSection) {
 
 const frontField = (id: ScatterId) => `front_${id.replace(/-/g, "_")}`;
 
-/** Rows of the "configs" dataset: a config's names, flags, dimensions and each figure's mean and CI95 in display units. */
+/**
+ * Rows of the "configs" dataset: a config's names, flags, dimensions, its engine config and request
+ * rate where it is a serving config, and each figure's mean and CI95 in display units.
+ */
 export function chartRows(section: HardwareSection): ChartRow[] {
   const metrics = tableMetrics(section);
+  const serving = servingLines(section.configs).points;
   return section.configs.map((c, i) => {
-    const row: ChartRow = { name: c.names[0], hash: c.hash, cycles: c.cycles, flags: flagTexts(c).join("; "), ...section.dimensionValues[i] };
+    const row: ChartRow = { name: c.names[0], hash: c.hash, cycles: c.cycles, flags: flagTexts(c).join("; "), ...section.dimensionValues[i], ...servingRowFields(serving[i]) };
     for (const sc of SCATTERS) row[frontField(sc.id)] = section.fronts[sc.id].has(c.hash);
     // The page header says once why energy is missing; a config's cells do not repeat it.
     const noEnergy = c.figures.energy_per_token_j.stats === null;

@@ -7,7 +7,7 @@ export type DimensionValue = string | number | boolean | null;
 export interface Dimension {
   /** Dotted config path, e.g. "pytorch.batch_size". */
   key: string;
-  /** Its distinct values, numbers ascending, others in first-seen order. */
+  /** Its distinct values, numbers ascending ("inf" after them), others in first-seen order. */
   values: DimensionValue[];
 }
 
@@ -22,6 +22,9 @@ export function flattenConfig(config: object, prefix = ""): Map<string, Dimensio
   }
   return out;
 }
+
+/** Numbers ascending, then a request rate of "inf" (every request at once): the rate's order on every axis. */
+export const byRequestRate = (a: number | "inf", b: number | "inf") => (a === "inf" ? (b === "inf" ? 0 : 1) : b === "inf" ? -1 : a - b);
 
 /** Fields set by lem, not chosen by the user: never a sweep axis of their own. */
 const DERIVED = new Set(["dataset_sha256"]);
@@ -38,7 +41,7 @@ export function sweepDimensions(configs: readonly object[]): Dimension[] {
       if (!values.includes(v)) values.push(v);
     }
     if (values.length < 2) continue;
-    if (values.every((v) => typeof v === "number")) values.sort((a, b) => (a as number) - (b as number));
+    if (values.every((v): v is number | "inf" => typeof v === "number" || v === "inf")) (values as (number | "inf")[]).sort(byRequestRate);
     dims.push({ key, values });
   }
   return dims;

@@ -4,6 +4,7 @@ import { dirname, join } from "node:path";
 import { chartRows, dimensionChart, dimensionMetrics, round, scatterChart, scattersOf, tableMetrics, timelineChart } from "./charts.js";
 import { energyMissingByReason, missingWhere, type HardwareSection, type ReportData } from "./report-data.js";
 import { HIGH_CV, SHORT_WINDOW_S } from "./measurement-flags.js";
+import { servingCharts } from "./serving-charts.js";
 
 // report.html: one file that works offline. Vega, Vega-Lite and vega-embed are inlined from
 // node_modules, the data is one JSON block, and a Content-Security-Policy forbids any fetch.
@@ -35,7 +36,12 @@ export function pageData(data: ReportData) {
         dimensions: s.dimensions.map((d) => ({ key: d.key, field: d.field })),
         metrics: tableMetrics(s).map((m) => ({ field: m.field, label: m.label, unit: m.unit })),
         columns, rows: rows.map((r) => columns.map((c) => r[c] ?? null)),
-        scatters: scattersOf(s).map((sc) => ({ id: sc.id, title: `${sc.y.label} against ${sc.x.label}`, spec: scatterChart(s, sc.id) })),
+        // The page draws each entry as a captioned chart; the serving charts (none offline) follow the
+        // scatters under the same key, so the script, and an offline page, stay byte for byte the same.
+        scatters: [
+          ...scattersOf(s).map((sc) => ({ id: sc.id, title: `${sc.y.label} against ${sc.x.label}`, spec: scatterChart(s, sc.id) })),
+          ...servingCharts(s),
+        ],
         // Each dimension chart in every figure the section measured; a picker chooses which is drawn.
         figures: ys.map((m) => ({ field: m.field, label: m.label })),
         dimensionCharts: s.dimensions.map((d, j) => ({
