@@ -103,6 +103,26 @@ class RegistryTest(RegistryTestCase):
         self.assertFalse(process_group.group_alive(a.pgid))
         self.assertEqual(read_entries(self.folder), [])
 
+    def test_release_keeps_the_server_for_the_next_node_unless_it_was_the_keys_last(self):
+        registry = Registry(self.folder)
+        a = registry.acquire("a" * 16, self.make, {})
+        registry.release(a, ok=True)
+        self.assertTrue(process_group.group_alive(a.pgid), "kept for the key's next node")
+        self.assertEqual(len(read_entries(self.folder)), 1)
+        registry.release(a, ok=True, last=True)
+        self.assertFalse(process_group.group_alive(a.pgid), "the key's last node (LEM_SERVER_LAST) stops it")
+        self.assertEqual(read_entries(self.folder), [])
+
+    def test_stop_command_stops_every_server_a_folder_names(self):
+        a = Registry(self.folder).acquire("a" * 16, self.make, {})
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([helpers.HARNESS_DIR, os.environ.get("PYTHONPATH", "")]))
+        done = subprocess.run([sys.executable, "-m", "lem_harness.serving.registry", "stop", self.folder,
+                               os.path.join(self.folder, "missing")], env=env, capture_output=True, text=True, timeout=60)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertIn("stopped 1 shared server(s)", done.stderr)
+        self.assertFalse(process_group.group_alive(a.pgid))
+        self.assertEqual(read_entries(self.folder), [])
+
     def test_the_server_outlives_the_process_that_started_it_and_is_reused(self):
         # The harness that starts a server exits after its node: no parent-death signal, no stop at exit.
         code = ("import sys; sys.path.insert(0, sys.argv[1]); sys.path.insert(0, sys.argv[2])\n"

@@ -26,8 +26,11 @@ export interface ExecTarget {
  */
 export function containerServerEnv(share: ServerShare | undefined): Record<string, string> {
   if (!share) return {};
-  return { LEM_SERVER_DIR: `/tmp/lem-servers-lane${share.lane}`, ...(share.last ? { LEM_SERVER_LAST: "1" } : {}) };
+  return { LEM_SERVER_DIR: containerServerDir(share.lane), ...(share.last ? { LEM_SERVER_LAST: "1" } : {}) };
 }
+
+/** A lane's registry folder inside a container. */
+export const containerServerDir = (lane: number): string => `/tmp/lem-servers-lane${lane}`;
 
 /**
  * One node's harness by `docker exec` in a running container (the persistent services, and the

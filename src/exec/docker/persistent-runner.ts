@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { runInExchangeDir, type ExchangeDir, type LaunchOutcome } from "../exchange-dir.js";
 import { ContainerManager } from "./container-manager.js";
 import { campaignEnv } from "./docker-runner.js";
-import { execHarness } from "./exec-harness.js";
+import { containerServerDir, execHarness } from "./exec-harness.js";
+import { HARNESS_COMMAND } from "./command.js";
 import { restartReason, gpuMemoryPct, type HealthPolicy } from "./health.js";
 import type { Runner, RunContext, RunOutcome, RunnerMeta } from "../runner.js";
 import type { PlannedNode } from "../../graph/plan.js";
@@ -43,6 +44,8 @@ export function removeIfEmpty(root: string): void {
 export class PersistentRunner implements Runner {
   readonly kind = "persistent" as const;
   private sinceCheck = 0;
+  /** Lanes whose serving nodes ran here: their registries in the service hold servers until stopped. */
+  private readonly servedLanes = new Set<number>();
   constructor(private readonly o: PersistentRunnerOptions) {}
 
   prepare(): Promise<void> {
@@ -51,6 +54,7 @@ export class PersistentRunner implements Runner {
 
   async run(node: PlannedNode, ctx: RunContext): Promise<RunOutcome> {
     const meta: RunnerMeta = { runner_type: "persistent", runner_image: this.o.image, runner_source: this.o.source, image_digest: this.o.imageDigest };
+    if (ctx.server) this.servedLanes.add(ctx.server.lane);
     const outcome = await runInExchangeDir(node, ctx, meta, (x) => this.launch(x, node, ctx), this.o.exchangeRoot);
     this.sinceCheck += 1;
     // A shared server kept for the key's next node is state carried on purpose (and holds GPU memory): no restart under it.
@@ -79,6 +83,11 @@ export class PersistentRunner implements Runner {
   }
 
   async dispose(): Promise<void> {
+    // Services left up (auto_teardown: false) must not keep a shared server a skipped node would have stopped.
+    if (this.servedLanes.size > 0) {
+      const stop = [...HARNESS_COMMAND.slice(0, 2), "lem_harness.serving.registry", "stop", ...[...this.servedLanes].map(containerServerDir)];
+      try { await this.o.manager.exec(this.o.service, stop); } catch { /* the service is down: so are its servers */ }
+    }
     await this.o.manager[Symbol.asyncDispose]();
     removeIfEmpty(this.o.exchangeRoot);
   }

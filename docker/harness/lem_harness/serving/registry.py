@@ -292,3 +292,32 @@ def _reset_peak_rss(pid: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def stop_all(folder: str, why: str) -> int:
+    """Stops every server a registry folder names (and their watchdogs), removing the entries; returns
+    how many it stopped. A missing folder names none."""
+    if not os.path.isdir(folder):
+        return 0
+    registry = Registry(folder)
+    with registry.locked():
+        entries = read_entries(folder)
+        for path, entry in entries:
+            registry.stop_entry(path, entry, why)
+    return len(entries)
+
+
+def main(argv=None) -> int:
+    """python -m lem_harness.serving.registry stop FOLDER...: lem, at a build's end, stops what the
+    registries inside a container it keeps (persistent services) still hold."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) < 1 or args[0] != "stop":
+        print("usage: python -m lem_harness.serving.registry stop FOLDER...", file=sys.stderr)
+        return 2
+    stopped = sum(stop_all(folder, "the build is over") for folder in args[1:])
+    log(f"stopped {stopped} shared server(s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
