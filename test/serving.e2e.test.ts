@@ -147,6 +147,25 @@ if (python) {
     console.log(`[serving e2e] 8 serving nodes, 2 server starts: ${seconds.toFixed(1)} s`);
   });
 
+  test("two nodes at once (--jobs 2): each engine config's nodes in one lane with a server of its own, started once", async () => {
+    const { p, tmp, model } = project(`{
+  defaults: ${base("{ request_rate: 8, num_requests: 6, warmup_requests: 1 }")},
+  experiments: sweep("s", { "serving.engine.num_blocks": [16, 24], "serving.request_rate": [8, "inf"] }),
+}`);
+    const build = await p.run("build", "--json", "--jobs", "2", "--allow-shared-device");
+    assert.is(build.code, 0, build.stdout + build.stderr);
+    const stored = results(p);
+    assert.is(stored.length, 4);
+    const keys = new Map<string, Result[]>();
+    for (const r of stored) keys.set(r.serving.server.key!, [...(keys.get(r.serving.server.key!) ?? []), r]);
+    assert.is(keys.size, 2);
+    for (const list of keys.values()) {
+      // One registry for both lanes would stop each lane's server for the other's key: a start per node.
+      assert.equal(list.map((r) => r.serving.server.reused).sort(), [false, true], "one start per engine config, then reused");
+    }
+    assertNothingLeft(tmp, model);
+  });
+
   test("Ctrl-C mid-load: exit 130, no result, no server left", async () => {
     const { p, tmp, model } = project(`{
   defaults: ${base("{ request_rate: 2, num_requests: 24, warmup_requests: 2 }")},
