@@ -11,7 +11,7 @@ import { expandLemfile } from "../src/config/expand.js";
 import { measurementHash } from "../src/config/hash.js";
 import { buildNodes, groupByServer } from "../src/graph/nodes.js";
 import { runInExchangeDir } from "../src/exec/exchange-dir.js";
-import { createServerRegistry, groupAlive, stopServers } from "../src/exec/server-registry.js";
+import { createServerRegistry, groupAlive, reapOrphanedRegistries, stopServers } from "../src/exec/server-registry.js";
 import { ServerLanes } from "../src/exec/server-lanes.js";
 import { executeBuild } from "../src/exec/scheduler.js";
 import { DevicePool } from "../src/exec/devices.js";
@@ -222,6 +222,25 @@ test("teardown: every server in the registry is stopped (SIGKILL after the grace
   assert.not.ok(existsSync(registry.dir));
   // Nothing there (a folder already removed) is no error.
   await createServerRegistry(tempDir()).teardown();
+});
+
+test("a killed lem's registry folder: the next build stops its servers and removes it; a live lem's is left alone", async () => {
+  const parent = tempDir();
+  const mine = createServerRegistry(parent);
+  const dead = createServerRegistry(parent);
+  // Its owner: a process that has exited (pid gone), on this host.
+  const gone = spawn(process.execPath, ["-e", ""]);
+  await new Promise((resolve) => gone.on("exit", resolve));
+  const owner = JSON.parse(readFileSync(join(dead.dir, "owner"), "utf8"));
+  writeFileSync(join(dead.dir, "owner"), JSON.stringify({ ...owner, pid: gone.pid, proc_start: undefined }));
+  const server = fakeServer();
+  await sleep(300);
+  writeFileSync(join(dead.dir, "server-aaaaaaaaaaaaaaaa.json"), JSON.stringify({ key: "a", pid: server, pgid: server }));
+  assert.equal(await reapOrphanedRegistries(parent), [dead.dir]);
+  assert.not.ok(groupAlive(server), "its server was stopped");
+  assert.not.ok(existsSync(dead.dir));
+  assert.ok(existsSync(mine.dir), "a live build's registry stays");
+  await mine.teardown();
 });
 
 test.run();

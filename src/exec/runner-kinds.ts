@@ -13,7 +13,7 @@ export const RUNNER_POLICIES = {
     onHost: true,
     jobs: (user) => userLayers<number>(user, "jobs"),
     check: async (backend, _spec, settings) => (await import("./preflight.js")).checkLocal(backend, settings),
-    create: async (group, host) => (await import("./local-kind.js")).createLocalRunners(group, host),
+    create: async (group, host, options) => (await import("./local-kind.js")).createLocalRunners(group, host, options),
   },
   docker: {
     onHost: true,

@@ -1,7 +1,8 @@
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { currentOwner, ownerDead, type OwnerIdentity } from "../store/process-identity.js";
 
 // Servers shared by the local runner's serving nodes (issue 20 §2). Loading a model costs seconds to
 // minutes, so the serving nodes of one server key (config/server-key.ts) share one server: the
@@ -26,11 +27,35 @@ export interface ServerRegistry {
   teardown(kill?: AbortSignal): Promise<void>;
 }
 
+/** Who made a registry folder (not *.json: the watchdog counts those as entries). */
+const OWNER_FILE = "owner";
+
 /** A fresh private registry folder, lem-servers-<pid>-<random>, under `parent` (os.tmpdir()). */
 export function createServerRegistry(parent = tmpdir()): ServerRegistry {
   const dir = mkdtempSync(join(parent, `${SERVER_DIR_PREFIX}${process.pid}-`));
   chmodSync(dir, 0o700);
+  writeFileSync(join(dir, OWNER_FILE), JSON.stringify(currentOwner()), { mode: 0o600 });
   return { dir, teardown: async (kill) => { await stopServers(dir, { kill }); } };
+}
+
+/**
+ * Registry folders under `parent` whose lem provably died (the exchange dirs' rule): their servers
+ * are stopped and the folders removed. A server's watchdog does this itself; this catches what a
+ * killed watchdog (or a rebooted machine's stale folder) left. Returns the folders removed.
+ */
+export async function reapOrphanedRegistries(parent = tmpdir()): Promise<string[]> {
+  let names: string[];
+  try { names = readdirSync(parent).filter((n) => n.startsWith(SERVER_DIR_PREFIX)); } catch { return []; }
+  const removed: string[] = [];
+  for (const name of names) {
+    const dir = join(parent, name);
+    let owner: Partial<OwnerIdentity>;
+    try { owner = JSON.parse(readFileSync(join(dir, OWNER_FILE), "utf8")) as Partial<OwnerIdentity>; } catch { continue; }
+    if (!ownerDead(owner)) continue;
+    await stopServers(dir, { graceMs: 5_000 });
+    removed.push(dir);
+  }
+  return removed;
 }
 
 /** One registry folder per lane, made when the lane's first serving node runs. */
