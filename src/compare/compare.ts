@@ -159,7 +159,6 @@ function rescale(t: WelchResult, unit: number): WelchResult {
 export function compareGroups(base: readonly ResultGroup[], current: readonly ResultGroup[], options: CompareOptions = DEFAULT_OPTIONS): Comparison {
   const key = (g: ResultGroup) => `${g.hash}\u0000${g.hardware}`;
   const baseBy = new Map(base.map((g) => [key(g), g]));
-  const currentBy = new Map(current.map((g) => [key(g), g]));
   const hashes = (gs: readonly ResultGroup[]) => new Map(gs.map((g) => [g.hash, g]));
   const baseHashes = hashes(base), currentHashes = hashes(current);
   const hardwareOf = (gs: readonly ResultGroup[], hash: string) => gs.filter((g) => g.hash === hash).map((g) => g.hardware);

@@ -2,6 +2,7 @@ import type { Co2eKey, ConfigAggregate, Figure, MetricKey } from "./aggregate.js
 import { CO2E_KEYS, CO2E_METRICS, flagTexts, METRICS } from "./aggregate.js";
 import { ENERGY_METRICS, SCATTERS, type HardwareSection, type ReportDimension, type ScatterId } from "./report-data.js";
 import { servingRowFields } from "./serving-charts.js";
+import type { ChartRow, VegaLiteSpec } from "./vega-types.js";
 import { servingLines } from "./serving-lines.js";
 
 // Vega-Lite specs of report.html. Each reads the named dataset "configs" (rows from chartRows),
@@ -9,8 +10,7 @@ import { servingLines } from "./serving-lines.js";
 // Only figures that some config of the section measured are charted: a machine without an energy
 // sensor still gets throughput and latency charts.
 
-export type VegaLiteSpec = Record<string, unknown>;
-export type ChartRow = Record<string, string | number | boolean | null>;
+export type { ChartRow, VegaLiteSpec } from "./vega-types.js";
 
 /** A figure as the page shows it: its row field, label and display unit (memory in MiB or GiB). */
 export interface DisplayMetric {

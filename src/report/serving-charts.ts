@@ -1,7 +1,7 @@
 import { METRICS, type MetricKey } from "./metrics.js";
 import type { HardwareSection } from "./report-data.js";
 import { servingLines, type ServingPoint } from "./serving-lines.js";
-import type { ChartRow, VegaLiteSpec } from "./charts.js";
+import type { ChartRow, VegaLiteSpec } from "./vega-types.js";
 
 // report.html's serving charts: a figure against the request rate, a line per engine config (one
 // server key), each point a config's mean over its cycles with its 95 % confidence bar. They read

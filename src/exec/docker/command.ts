@@ -1,4 +1,5 @@
 import { harnessEnv } from "../../env.js";
+import type { PlannedNode } from "../../graph/plan.js";
 
 /** Everything one `docker run` of the harness needs; turned into argv by dockerRunArgs (pure). */
 export interface RunSpec {
@@ -53,6 +54,11 @@ export function containerOptions(spec: Omit<RunSpec, "exchangeDir" | "configFile
 
 /** Not root: the container runs as this user, so what it writes in mounted folders is the user's. */
 export const containerUser = (): string | undefined => (process.getuid?.() === 0 ? undefined : `${process.getuid?.()}:${process.getgid?.()}`);
+
+/** Env vars every experiment a Docker runner dispatches sees: which build (run id, lemfile), which cycle of how many. */
+export function campaignEnv(o: { runId: string; campaignName: string }, node: Pick<PlannedNode, "cycle">, totalCycles: number): Record<string, string> {
+  return { LEM_CAMPAIGN_ID: o.runId, LEM_CAMPAIGN_NAME: o.campaignName, LEM_CYCLE: String(node.cycle), LEM_TOTAL_CYCLES: String(totalCycles) };
+}
 
 /** A container name from the node: readable in `docker ps`, unique per run. */
 export function containerName(hash: string, cycle: number, runId: string): string {

@@ -69,7 +69,8 @@ export async function createDockerRunners(group: Map<Backend, ResolvedRunner>, h
       disposers.push(() => runner.dispose()); // its shared servers' containers
       continue;
     }
-    const { PersistentRunner, makeExchangeRoot } = await import("./persistent-runner.js");
+    const { PersistentRunner } = await import("./persistent-runner.js");
+    const { makeExchangeRoot } = await import("./exec-harness.js");
     exchangeRoot ??= makeExchangeRoot();
     manager ??= await makeManager(host, runId, exchangeRoot, images, images.some((i) => gpusFor(i.backend) !== "none"), hfCache);
     const runner = new PersistentRunner({

@@ -1,14 +1,14 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { runInExchangeDir, type ExchangeDir, type LaunchOutcome } from "../exchange-dir.js";
-import { dockerRunArgs, containerName, containerUser, HARNESS_COMMAND } from "./command.js";
+import { campaignEnv, dockerRunArgs, containerName, containerUser, HARNESS_COMMAND } from "./command.js";
 import { docker, dockerProcess } from "./docker-cli.js";
 import { dispatchHarness } from "./dispatch.js";
 import { ownerLabels, LABEL } from "./labels.js";
 import { pinValue } from "../devices.js";
-import { execHarness } from "./exec-harness.js";
+import { execHarness, makeExchangeRoot, removeIfEmpty } from "./exec-harness.js";
 import { ServerContainers } from "./server-containers.js";
-import { makeExchangeRoot, removeIfEmpty } from "./persistent-runner.js";
+
 import type { Runner, RunContext, RunOutcome, RunnerMeta } from "../runner.js";
 import type { PlannedNode } from "../../graph/plan.js";
 
@@ -29,11 +29,6 @@ export interface DockerRunnerOptions {
   projectRoot?: string;
   /** Seconds a stopped container gets before docker kills it. */
   stopGrace?: number;
-}
-
-/** Env vars every experiment a Docker runner dispatches sees: which build (run id, lemfile), which cycle of how many. */
-export function campaignEnv(o: { runId: string; campaignName: string }, node: PlannedNode, totalCycles: number): Record<string, string> {
-  return { LEM_CAMPAIGN_ID: o.runId, LEM_CAMPAIGN_NAME: o.campaignName, LEM_CYCLE: String(node.cycle), LEM_TOTAL_CYCLES: String(totalCycles) };
 }
 
 /**

@@ -1,4 +1,6 @@
-import { basename } from "node:path";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
 import { type ExchangeDir, type LaunchOutcome } from "../exchange-dir.js";
 import { dispatchHarness } from "./dispatch.js";
 import { HARNESS_COMMAND, CONTAINER_PROJECT } from "./command.js";
@@ -9,6 +11,16 @@ import type { RunContext, ServerShare } from "../runner.js";
 
 /** Where a long-lived container has the exchange root (compose.yaml; server-containers.ts). */
 export const CONTAINER_EXCHANGE_ROOT = "/run/llem-root";
+
+/** A host folder for every node's exchange dir, mounted once into the long-lived containers. */
+export function makeExchangeRoot(): string {
+  return mkdtempSync(join(tmpdir(), "llem-root-"));
+}
+
+/** Kept exchange dirs of failed nodes live under an exchange root: it goes only when empty. */
+export function removeIfEmpty(root: string): void {
+  if (existsSync(root) && readdirSync(root).length === 0) rmSync(root, { recursive: true });
+}
 
 /** A running container the harness is started in by `docker exec`. */
 export interface ExecTarget {

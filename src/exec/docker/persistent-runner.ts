@@ -1,11 +1,7 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { runInExchangeDir, type ExchangeDir, type LaunchOutcome } from "../exchange-dir.js";
 import { ContainerManager } from "./container-manager.js";
-import { campaignEnv } from "./docker-runner.js";
-import { containerServerDir, execHarness } from "./exec-harness.js";
-import { HARNESS_COMMAND } from "./command.js";
+import { containerServerDir, execHarness, removeIfEmpty } from "./exec-harness.js";
+import { campaignEnv, HARNESS_COMMAND } from "./command.js";
 import { restartReason, gpuMemoryPct, type HealthPolicy } from "./health.js";
 import type { Runner, RunContext, RunOutcome, RunnerMeta } from "../runner.js";
 import type { PlannedNode } from "../../graph/plan.js";
@@ -23,16 +19,6 @@ export interface PersistentRunnerOptions {
   health: HealthPolicy;
   /** Whether this host has a GPU whose memory the health check should read. */
   gpu: boolean;
-}
-
-/** A host folder for every node's exchange dir, mounted once into the long-lived containers. */
-export function makeExchangeRoot(): string {
-  return mkdtempSync(join(tmpdir(), "llem-root-"));
-}
-
-/** Kept exchange dirs of failed nodes live under an exchange root: it goes only when empty. */
-export function removeIfEmpty(root: string): void {
-  if (existsSync(root) && readdirSync(root).length === 0) rmSync(root, { recursive: true });
 }
 
 /**
