@@ -1,9 +1,12 @@
 // The Slurm runner's pure parts: job options, the job script (Python or container), state → error.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { jobScript, jobName, sbatchOptions, gpusForJob, sharedDir } from "../src/exec/slurm/slurm-runner.js";
+import { jobScript, jobName, sbatchOptions, gpusForJob, serverJobScript, sharedDir } from "../src/exec/slurm/slurm-runner.js";
+import { serverJobName } from "../src/exec/slurm/server-job.js";
+import { signalName } from "../src/exec/slurm/job-output.js";
+import { spawnSync } from "node:child_process";
 import { arrayChunks, arraySpec, liveTasks } from "../src/exec/slurm/job-array.js";
-import { jobStateError } from "../src/exec/slurm/slurm-errors.js";
+import { jobStateError, serverJobEndedError } from "../src/exec/slurm/slurm-errors.js";
 import { jobcompEntry, unanswered, parseClusterConfig, parseExitCode, parseKeyValues } from "../src/exec/slurm/slurm-cli.js";
 import type { SlurmSettings } from "../src/config/user-config.js";
 import type { PlannedNode } from "../src/graph/plan.js";
@@ -71,6 +74,28 @@ test("the job script runs the harness with the configured Python, or through the
   assert.not.match(plain, /L?LEM_PARENT_PID/);
   const container = jobScript(settings({ container: "apptainer exec --nv lem.sif" }), x);
   assert.match(container, /exec apptainer exec --nv lem.sif 'python3' -m lem_harness/);
+});
+
+test("a server job's script runs the job worker on its queue folder, as the node's script runs the harness; its name shows key and lane", () => {
+  const plain = serverJobScript(settings({ python: "/opt/my py/bin/python" }), "/shared/server-job-1", "/pkg/docker/harness");
+  assert.match(plain, /exec '\/opt\/my py\/bin\/python' -m lem_harness\.serving\.job_worker '\/shared\/server-job-1'\n/);
+  assert.match(plain, /PYTHONPATH='\/pkg\/docker\/harness'/);
+  // The worker gives each node its config path and its own pid as the parent; the script sets neither.
+  assert.not.match(plain, /L?LEM_(CONFIG_PATH|PARENT_PID)/);
+  const container = serverJobScript(settings({ container: "apptainer exec --nv 'my images/lem.sif'" }), "/shared/q");
+  assert.match(container, /exec apptainer exec --nv 'my images\/lem.sif' 'python3' -m lem_harness\.serving\.job_worker '\/shared\/q'/);
+  assert.is(spawnSync("sh", ["-n"], { input: container }).status, 0);
+  assert.is(serverJobName({ key: "0123456789abcdef", lane: 3 }), "lem-srv-0123456789abcdef-l3");
+});
+
+test("a server job that ended under a node without Slurm's verdict names its state, its kept output and the worker", () => {
+  const e = serverJobEndedError("9", { state: "FAILED", exitCode: 1, signal: null, reason: "NonZeroExitCode" }, "/s/llem-1/slurm-9.out");
+  assert.is(e.type, "SlurmJobFailed");
+  assert.match(e.message, /server job 9 ended \(FAILED, exit 1, NonZeroExitCode\).*\/s\/llem-1\/slurm-9\.out/);
+  assert.match(e.fix!, /job_worker/);
+  assert.match(serverJobEndedError("9", undefined, "o").message, /Slurm keeps no record/);
+  // Signals come by number from Slurm's ExitCode and by name from the worker's exit marker.
+  assert.equal([signalName(9), signalName("SIGTERM"), signalName("SIGNOPE"), signalName(null)], ["SIGKILL", "SIGTERM", null, null]);
 });
 
 test("a relative shared folder is under the project, an absolute one as given", () => {

@@ -32,3 +32,17 @@ export function jobStateError(jobId: string, job: JobState, output: string): Nod
       return undefined;
   }
 }
+
+/**
+ * A server job (one job for the serving nodes of one server key) left the queue while a node was on
+ * it, with no verdict of Slurm's own: its worker failed or never ran.
+ */
+export function serverJobEndedError(jobId: string, job: JobState | undefined, output: string): NodeError {
+  const how = job ? `${job.state}, exit ${job.exitCode ?? "?"}${job.reason && job.reason !== "None" ? `, ${job.reason}` : ""}` : "Slurm keeps no record of how";
+  return {
+    type: "SlurmJobFailed",
+    message: `the server job ${jobId} ended (${how}) before this node finished; its output is kept in ${output}`,
+    fix: "read the job output; check that slurm.python (or slurm.container) runs this lem's harness on the compute nodes " +
+      "(python -m lem_harness.serving.job_worker must exist there: rebuild an older image) and that the shared folder is mounted there",
+  };
+}

@@ -10,11 +10,19 @@ import type { RunnerProblem } from "../preflight.js";
 import type { ResolvedRunner } from "../../config/runner-resolution.js";
 import type { Backend, ExperimentConfig } from "../../lemfile/types.js";
 
-/** One SlurmRunner per backend: each node is a job of its own on the cluster. */
+/**
+ * One SlurmRunner per backend: each node is a job of its own on the cluster, but serving nodes that
+ * share a server run in one server job per lane, which the runners share (lanes span backends).
+ */
 export function createSlurmRunners(group: Map<Backend, ResolvedRunner>, host: RunnerSettings): KindRunners {
   const runners = new Map<Backend, Runner>();
-  for (const [backend, choice] of group) runners.set(backend, new SlurmRunner(host.user.slurm, choice.source, host.root));
-  return { runners };
+  let first: SlurmRunner | undefined;
+  for (const [backend, choice] of group) {
+    const runner = new SlurmRunner(host.user.slurm, choice.source, host.root, first?.servers);
+    first ??= runner;
+    runners.set(backend, runner);
+  }
+  return { runners, dispose: async () => { await first?.dispose(); } };
 }
 
 /** Slurm: sbatch is here and squeue reaches slurmctld (the compute nodes' Python is checked by the job). */

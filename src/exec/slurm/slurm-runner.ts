@@ -8,7 +8,9 @@ import { harnessEnv } from "../../env.js";
 import { finalState, parseClusterConfig, sh, slurm, type ClusterConfig, type JobState } from "./slurm-cli.js";
 import { JobSubmitter } from "./job-array.js";
 import { jobStateError } from "./slurm-errors.js";
-import type { Runner, RunContext, RunOutcome, RunnerMeta } from "../runner.js";
+import { hideHarnessError, signalName, tail } from "./job-output.js";
+import type { Runner, RunContext, RunOutcome, RunnerMeta, ServerShare } from "../runner.js";
+import { ServerJobs } from "./server-jobs.js";
 import type { PlannedNode } from "../../graph/plan.js";
 import { USER_CONFIG_FILE, type SlurmSettings } from "../../config/user-config.js";
 import { inputError } from "../../errors.js";
@@ -50,18 +52,36 @@ export const jobName = (node: Pick<PlannedNode, "hash" | "cycle">) => `lem-${nod
  * syntax (its words, $PWD, quotes around a path with spaces), checked by checkJobScript.
  */
 export function jobScript(settings: SlurmSettings, x: ExchangeDir, harnessDir = HARNESS_DIR): string {
-  const prefix = settings.container ? `${settings.container} ` : "";
   return [
     "#!/bin/sh",
     "# Written by lem: one node, run by the harness (docker/PROTOCOL.md) on the compute node.",
-    `export PYTHONPATH=${sh(harnessDir)}\${PYTHONPATH:+:$PYTHONPATH}`,
-    "export PYTHONUNBUFFERED=1 CUDA_DEVICE_ORDER=PCI_BUS_ID",
+    ...scriptEnv(harnessDir),
     ...Object.entries(harnessEnv({ CONFIG_PATH: join(x.dir, x.configFile) })).map(([key, value]) => `export ${key}=${sh(value)}`),
     // No LEM_PARENT_PID: lem's pid means nothing on another machine; Ctrl-C reaches the job through scancel.
-    `exec ${prefix}${sh(settings.python)} -m lem_harness`,
+    `exec ${pythonCommand(settings)} -m lem_harness`,
     "",
   ].join("\n");
 }
+
+/**
+ * A server job's script: the job worker (lem_harness/serving/job_worker.py), which runs the serving
+ * nodes lem hands it through `queueDir` one by one on one server, as jobScript runs the harness.
+ */
+export function serverJobScript(settings: SlurmSettings, queueDir: string, harnessDir = HARNESS_DIR): string {
+  return [
+    "#!/bin/sh",
+    "# Written by lem: the serving nodes of one server key, run on one server by the job worker (lem_harness/serving/job_worker.py).",
+    ...scriptEnv(harnessDir),
+    `exec ${pythonCommand(settings)} -m lem_harness.serving.job_worker ${sh(queueDir)}`,
+    "",
+  ].join("\n");
+}
+
+const scriptEnv = (harnessDir: string) => [
+  `export PYTHONPATH=${sh(harnessDir)}\${PYTHONPATH:+:$PYTHONPATH}`,
+  "export PYTHONUNBUFFERED=1 CUDA_DEVICE_ORDER=PCI_BUS_ID",
+];
+const pythonCommand = (settings: SlurmSettings) => `${settings.container ? `${settings.container} ` : ""}${sh(settings.python)}`;
 
 /**
  * slurm.container must parse as sh words (balanced quotes, no stray operator): else every job
@@ -87,17 +107,22 @@ export function sharedDir(settings: SlurmSettings, projectRoot: string): string 
  * writes the result and the compute node's own hardware fingerprint, which lem keeps as written.
  * State comes from squeue while the job is queued or running, then from sacct, `scontrol show job`
  * or the jobcomp file; Ctrl-C and lem's timeout scancel the job and wait until it has left the queue.
+ * Serving nodes that share a server (ctx.server) run instead in one server job per lane and key,
+ * which starts the server once (server-jobs.ts).
  */
 export class SlurmRunner implements Runner {
   readonly kind = "slurm" as const;
   private cluster: ClusterConfig = { maxArraySize: 1001, accounting: false };
   private readonly parent: string;
   private readonly submitter: JobSubmitter;
+  /** Serving nodes that share a server run in server jobs (server-jobs.ts); the runners of one build share them. */
+  readonly servers: ServerJobs;
 
   constructor(
     private readonly settings: SlurmSettings,
     private readonly source: string,
     private readonly projectRoot: string,
+    servers?: ServerJobs,
   ) {
     checkJobScript(settings);
     this.parent = sharedDir(settings, projectRoot);
@@ -105,6 +130,7 @@ export class SlurmRunner implements Runner {
       arrays: settings.arrays, throttle: settings.array_throttle, maxPollMs: settings.poll_max_seconds * 1000,
       maxArraySize: () => this.cluster.maxArraySize,
     }, this.parent);
+    this.servers = servers ?? new ServerJobs({ parent: this.parent, maxPollMs: settings.poll_max_seconds * 1000, finalState: (jobId) => this.finalState(jobId) });
   }
 
   async prepare(): Promise<void> {
@@ -116,7 +142,25 @@ export class SlurmRunner implements Runner {
   run(node: PlannedNode, ctx: RunContext): Promise<RunOutcome> {
     const meta: RunnerMeta = { runner_type: "slurm", runner_image: this.settings.container ?? null, runner_source: this.source, image_digest: null };
     mkdirSync(this.parent, { recursive: true });
+    if (ctx.server) return this.runShared(node, ctx, meta, ctx.server);
     return runInExchangeDir(node, ctx, meta, (x) => this.launch(node, x, ctx), this.parent);
+  }
+
+  /** A serving node on its lane's server job, which the key's last node ends (once its result is in). */
+  private async runShared(node: PlannedNode, ctx: RunContext, meta: RunnerMeta, share: ServerShare): Promise<RunOutcome> {
+    const spec = { options: sbatchOptions(this.settings, node.config, this.projectRoot), script: (queue: string) => serverJobScript(this.settings, queue) };
+    const outcome = await runInExchangeDir(node, ctx, meta, (x) => this.servers.launch(x, ctx, share, spec), this.parent);
+    const warnings = [outcome.warning, ...(share.last ? [await this.servers.finish(share.lane)] : []), ...this.servers.takeWarnings()].filter(Boolean);
+    return warnings.length > 0 ? { ...outcome, warning: warnings.join("; ") } : outcome;
+  }
+
+  /** Ends the server jobs still running (a build that stopped before a key's last node). */
+  async dispose(): Promise<void> {
+    await this.servers.dispose();
+  }
+
+  private finalState(jobId: string): Promise<JobState | undefined> {
+    return finalState(jobId, this.cluster, () => { try { return readFileSync(this.cluster.jobcompFile!, "utf8"); } catch { return ""; } });
   }
 
   private async launch(node: PlannedNode, x: ExchangeDir, ctx: RunContext): Promise<LaunchOutcome> {
@@ -130,7 +174,7 @@ export class SlurmRunner implements Runner {
     let job: JobState | undefined;
     try {
       await submitted.left;
-      job = await finalState(jobId, this.cluster, () => { try { return readFileSync(this.cluster.jobcompFile!, "utf8"); } catch { return ""; } });
+      job = await this.finalState(jobId);
     } finally {
       watch.dispose();
     }
@@ -150,17 +194,4 @@ export class SlurmRunner implements Runner {
     if (error && !watch.interrupted && !watch.timedOut) return { ...base, exitCode: null, error: { ...error, stderrTail }, ...hideHarnessError(x) };
     return { ...base, exitCode: job.exitCode, ...(job.signal ? { signal: signalName(job.signal) } : {}) };
   }
-}
-
-/** The harness's Interrupted payload after an outside scancel would hide Slurm's reason: set it aside, kept. */
-function hideHarnessError(x: ExchangeDir): Record<string, never> {
-  try { renameSync(join(x.dir, x.errorFile), join(x.dir, "harness-error.json")); } catch { /* the harness wrote none */ }
-  return {};
-}
-
-const SIGNALS: Record<number, NodeJS.Signals> = { 9: "SIGKILL", 15: "SIGTERM", 6: "SIGABRT", 11: "SIGSEGV", 2: "SIGINT" };
-const signalName = (n: number): NodeJS.Signals | null => SIGNALS[n] ?? null;
-
-function tail(path: string, lines = 20): string {
-  try { return readFileSync(path, "utf8").trimEnd().split("\n").slice(-lines).join("\n"); } catch { return ""; }
 }
