@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { TempProject } from "./helpers/project.js";
 import { requireTransformers } from "./helpers/python.js";
+import { alive, processesWith } from "./helpers/processes.js";
 import { tempDir } from "./helpers/temp.js";
 
 const FILE = "serving.e2e.test.ts";
@@ -55,24 +56,6 @@ function project(body: string) {
 
 function results(p: TempProject): Result[] {
   return p.resultFiles().map((f) => JSON.parse(readFileSync(join(p.dir, "results", f), "utf8")) as Result);
-}
-
-/** Live (non-zombie) processes whose command line holds `text`, this one aside. */
-function processesWith(text: string): string[] {
-  const found: string[] = [];
-  for (const pid of readdirSync("/proc").filter((n) => /^\d+$/.test(n) && Number(n) !== process.pid)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      if (/^[ZX]$/.test(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0])) continue;
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
-      if (cmdline.includes(text)) found.push(`${pid}: ${cmdline}`);
-    } catch { /* gone */ }
-  }
-  return found;
-}
-
-function alive(pid: number): boolean {
-  try { return !/^[ZX]$/.test(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1][0]); } catch { return false; }
 }
 
 function assertNothingLeft(tmp: string, model: string) {

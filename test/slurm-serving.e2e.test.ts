@@ -14,6 +14,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { TempProject } from "./helpers/project.js";
 import { requireTransformers } from "./helpers/python.js";
 import { requireSlurm, startCluster, type SlurmCluster } from "./helpers/slurm.js";
+import { processesWith } from "./helpers/processes.js";
 import { tempDir } from "./helpers/temp.js";
 import { validators } from "../src/config/schemas.js";
 import { PROBE_FILE } from "../src/exec/slurm/compute-hardware.js";
@@ -52,20 +53,6 @@ function project(cluster: SlurmCluster, body: string, env: NodeJS.ProcessEnv = {
   const p = new TempProject(body, { LEM_PYTHON: python, LEM_CACHE_DIR: cache, HF_HUB_CACHE: join(cache, "hub"), TMPDIR: tmp, ...cluster.env, ...env });
   writeFileSync(join(p.dir, ".lem-config.yaml"), `runners: { pytorch: slurm }\nslurm:\n  python: ${python}\n  shared_dir: .lem/slurm\n  poll_max_seconds: 1\n`);
   return { p, tmp, model: join(cache, "models", "tiny-42") };
-}
-
-/** Live (non-zombie) processes whose command line holds `text`, this one aside. */
-function processesWith(text: string): string[] {
-  const found: string[] = [];
-  for (const pid of readdirSync("/proc").filter((n) => /^\d+$/.test(n) && Number(n) !== process.pid)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      if (/^[ZX]$/.test(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0])) continue;
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
-      if (cmdline.includes(text)) found.push(`${pid}: ${cmdline}`);
-    } catch { /* gone */ }
-  }
-  return found;
 }
 
 /** Lines the jobcomp log gained since `before`. */

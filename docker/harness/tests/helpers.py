@@ -197,3 +197,13 @@ def ajv_validate(path: str):
         return None
     report = json.loads(out.stdout.strip().splitlines()[-1])
     return report["valid"], report["errors"]
+
+
+def wait_until(predicate, timeout=15.0, interval=0.05):
+    """Polls until predicate() is true or the timeout passes; its last answer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()

@@ -57,13 +57,6 @@ with open(os.path.join(folder, f"{hash_}_result.json"), "w") as f:
 '''
 
 
-def wait_until(predicate, timeout=15.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 class JobWorkerTest(unittest.TestCase):
@@ -120,7 +113,7 @@ class JobWorkerTest(unittest.TestCase):
 
     def exit_of(self, seq, timeout=20.0):
         path = os.path.join(self.queue, f"node-{seq}.exit.json")
-        self.assertTrue(wait_until(lambda: os.path.exists(path), timeout), f"no exit marker for node {seq}")
+        self.assertTrue(helpers.wait_until(lambda: os.path.exists(path), timeout), f"no exit marker for node {seq}")
         with open(path) as f:
             return json.load(f)
 
@@ -187,7 +180,7 @@ class JobWorkerTest(unittest.TestCase):
     def test_sigterm_reaches_the_running_harness_which_writes_interrupted_then_servers_stop(self):
         worker = self.start()
         exchange = self.hand(1, "a" * 16, sleep=60)
-        self.assertTrue(wait_until(lambda: os.path.exists(os.path.join(exchange, "seen.json"))))
+        self.assertTrue(helpers.wait_until(lambda: os.path.exists(os.path.join(exchange, "seen.json"))))
         server = self.seen(exchange)["server"]
         worker.send_signal(signal.SIGTERM)
         self.assertEqual(worker.wait(20), 143, worker.stdout.read())

@@ -29,13 +29,6 @@ def read_entry(folder, key):
         return json.load(f)
 
 
-def wait_until(predicate, timeout=15.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 class RegistryTestCase(unittest.TestCase):
@@ -84,13 +77,13 @@ class RegistryTest(RegistryTestCase):
         self.assertFalse(b.reused)
         self.assertFalse(process_group.group_alive(a.pgid), "two servers at once")
         self.assertEqual([e["key"] for _, e in read_entries(self.folder)], ["b" * 16])
-        self.assertTrue(wait_until(lambda: not process_group.alive(watchdog)), "the old watchdog outlived its server")
+        self.assertTrue(helpers.wait_until(lambda: not process_group.alive(watchdog)), "the old watchdog outlived its server")
 
     def test_a_dead_server_is_replaced(self):
         registry = Registry(self.folder)
         a = registry.acquire("a" * 16, self.make, {})
         os.killpg(a.pgid, signal.SIGKILL)
-        self.assertTrue(wait_until(lambda: not a.running))
+        self.assertTrue(helpers.wait_until(lambda: not a.running))
         again = registry.acquire("a" * 16, self.make, {})
         self.assertFalse(again.reused)
         self.assertNotEqual(again.pid, a.pid)
@@ -144,7 +137,7 @@ class RegistryTest(RegistryTestCase):
         self.assertTrue(shared.running)
         self.assertIsNone(shared.returncode)
         os.killpg(pid, signal.SIGKILL)
-        self.assertTrue(wait_until(lambda: not shared.running), "a gone server that is no child is seen as gone")
+        self.assertTrue(helpers.wait_until(lambda: not shared.running), "a gone server that is no child is seen as gone")
 
 
 class SharedRegistryChoiceTest(unittest.TestCase):
@@ -163,8 +156,8 @@ class WatchdogTest(RegistryTestCase):
         a = Registry(self.folder).acquire("a" * 16, self.make, {})
         watchdog = read_entry(self.folder, "a" * 16)["watchdog_pid"]
         os.unlink(entry_path(self.folder, "a" * 16))
-        self.assertTrue(wait_until(lambda: not process_group.group_alive(a.pgid), 20), "the watchdog left the server")
-        self.assertTrue(wait_until(lambda: not process_group.alive(watchdog)))
+        self.assertTrue(helpers.wait_until(lambda: not process_group.group_alive(a.pgid), 20), "the watchdog left the server")
+        self.assertTrue(helpers.wait_until(lambda: not process_group.alive(watchdog)))
 
     def test_lem_gone_stops_the_server_and_removes_the_folder(self):
         lem = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
@@ -174,8 +167,8 @@ class WatchdogTest(RegistryTestCase):
         self.assertTrue(a.running, "the watchdog stopped the server while lem was alive")
         lem.kill()
         lem.wait()
-        self.assertTrue(wait_until(lambda: not process_group.group_alive(a.pgid), 20), "the watchdog left the server")
-        self.assertTrue(wait_until(lambda: not os.path.exists(self.folder), 10), "the registry folder was left")
+        self.assertTrue(helpers.wait_until(lambda: not process_group.group_alive(a.pgid), 20), "the watchdog left the server")
+        self.assertTrue(helpers.wait_until(lambda: not os.path.exists(self.folder), 10), "the registry folder was left")
 
 
 @helpers.needs_transformers
