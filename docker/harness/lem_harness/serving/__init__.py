@@ -4,7 +4,7 @@
     sse           parse OpenAI-style /v1/completions event streams (transformers serve, vLLM)
     metrics       per-request TTFT / ITL / TPOT / E2EL and the run's aggregates (throughput, goodput, ...)
     steady_state  ML.ENERGY's steady-state window and its J/token
-    client        an open-loop asyncio client (httpx) that records every request's timestamps
+    client        an open-loop client (its own HTTP/1.1, thread and event loop) timing every request
     server        start and stop a `transformers serve --continuous-batching` process
     vllm_server   the same for `vllm serve` (untested on a GPU), and its /metrics running-requests gauge
     model_cache   the model the server loads; synthetic:<preset> saved once as a folder in lem's cache
