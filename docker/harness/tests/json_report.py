@@ -39,6 +39,14 @@ class JsonResult(unittest.TestResult):
         super().addError(test, err)
         self._emit(test, "error", self._exc_info_to_string(err, test))
 
+    def addSubTest(self, test, subtest, err):
+        # A failing subtest fails its test, which then reports no outcome of its own: say it here, or
+        # the suite fails with no test to show for it.
+        super().addSubTest(test, subtest, err)
+        if err is not None:
+            failed = issubclass(err[0], test.failureException)
+            self._emit(subtest, "failed" if failed else "error", self._exc_info_to_string(err, test))
+
     def addSkip(self, test, reason):
         super().addSkip(test, reason)
         self._emit(test, "skipped", reason)

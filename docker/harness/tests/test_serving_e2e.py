@@ -86,14 +86,15 @@ class TransformersServeEndToEndTest(unittest.TestCase):
                 self.assertEqual(r.finish_reason, "length")
                 self.assertGreater(r.prompt_tokens, 0)
                 self.assertTrue(1 <= len(r.content_times_s) <= MAX_TOKENS)
-                self.assertLess(r.first_token_s - r.sent_s, r.end_s - r.sent_s)  # TTFT < E2EL
+                # TTFT <= E2EL: equal where the whole stream came in one read (every event of a read has its time).
+                self.assertLessEqual(r.first_token_s - r.sent_s, r.end_s - r.sent_s)
                 self.assertTrue(load.texts[r.index].strip())
 
         s = summarize(records, load.duration_s, slo={"ttft_ms": 10_000, "e2e_ms": 30_000})
         self.assertEqual((s["requests"]["completed"], s["requests"]["failed"]), (N_REQUESTS, 0))
         self.assertEqual(s["output_tokens"], N_REQUESTS * MAX_TOKENS)
         self.assertGreater(s["itl_ms"]["n"], 0)
-        self.assertLess(s["ttft_ms"]["mean"], s["e2el_ms"]["mean"])
+        self.assertLessEqual(s["ttft_ms"]["mean"], s["e2el_ms"]["mean"])
         self.assertEqual(s["tpot_ms"]["n"], N_REQUESTS)
         self.assertEqual(s["goodput"]["good_requests"], N_REQUESTS)
         # Open loop: sent on time (no cap here), however slow the answers.

@@ -114,7 +114,7 @@ class ServingHarnessTest(unittest.TestCase):
         for ttft, tpot, e2e, out, ok in s["requests"]:
             self.assertTrue(ok)
             self.assertEqual(out, MAX_TOKENS)
-            self.assertLess(ttft, e2e)
+            self.assertLessEqual(ttft, e2e)  # equal where the whole stream came in one read
             self.assertAlmostEqual(tpot, (e2e - ttft) / (MAX_TOKENS - 1), places=6)
         self.assertEqual(s["ttft_ms"]["n"], N)
         self.assertEqual(result["latency"]["e2e_ms"], s["e2e_ms"])
