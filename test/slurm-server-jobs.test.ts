@@ -60,7 +60,7 @@ const context = (): RunContext & { ctrlC(): void } => {
   const stop = new AbortController();
   return { stop: stop.signal, kill: new AbortController().signal, totalCycles: 1, ctrlC: () => stop.abort() };
 };
-const share = (more: Partial<ServerShare> = {}): ServerShare => ({ key: KEY, lane: 0, first: true, last: false, ...more });
+const share = (more: Partial<ServerShare> = {}): ServerShare => ({ key: KEY, lane: 0, last: false, ...more });
 const spec = { options: ["--nodes=1", "--time=5"], script: (queue: string) => `#!/bin/sh\n# worker for ${queue}\n` };
 
 /** The queue folder of the lane's job (not `except`), once it is there. */
@@ -103,7 +103,7 @@ test("a key's nodes go to one server job in turn; after the last, `done` and the
     assert.match(slurm.submitted()[0], new RegExp(`--job-name=lem-srv-${KEY}-l0 --output=${queue}/slurm-%j.out --nodes=1 --time=5 ${queue}/job.sh`));
 
     const second = exchangeDir(parent, "b".repeat(16));
-    const again = jobs.launch(second, context(), share({ first: false, last: true }), spec);
+    const again = jobs.launch(second, context(), share({ last: true }), spec);
     assert.equal((await workerRuns(queue, 2, 1)).last, true);
     assert.is((await again).exitCode, 1, "a failed harness fails its node only: the job stays");
     assert.is(slurm.submitted().length, 1, "one job for both nodes");
@@ -135,7 +135,7 @@ test("the job leaving the queue under a node fails it with the job's state; its 
     assert.ok(outcome.error!.message.includes(join(x.dir, "slurm-42.out")));
     assert.equal(readdirSync(parent).filter((n) => n.startsWith("server-job-")), []);
 
-    const next = jobs.launch(exchangeDir(parent, "b".repeat(16)), context(), share({ first: false }), spec);
+    const next = jobs.launch(exchangeDir(parent, "b".repeat(16)), context(), share(), spec);
     await workerRuns(await queueOf(parent), 1, 0);
     assert.is((await next).exitCode, 0);
     assert.is(slurm.submitted().length, 2);

@@ -28,8 +28,6 @@ export interface ServerShare {
   key: string;
   /** The lane running the key's nodes (0-based). */
   lane: number;
-  /** The first node of its key in this build: a runner starts the server's home (container, job) here. */
-  first: boolean;
   /** The key's last node in this build: the server and its home may go after it. */
   last: boolean;
 }

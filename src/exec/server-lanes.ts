@@ -9,7 +9,6 @@ import type { ServerShare } from "./runner.js";
  */
 export class ServerLanes {
   private readonly laneOf = new Map<string, number>();
-  private readonly started = new Set<string>();
 
   constructor(
     /** The nodes not yet taken, in plan order (shared with the scheduler, which also reads it). */
@@ -34,9 +33,7 @@ export class ServerLanes {
   share(node: PlannedNode, lane: number): ServerShare | undefined {
     const key = this.keyOf(node);
     if (key === null) return undefined;
-    const first = !this.started.has(key);
-    this.started.add(key);
     const last = ![...this.queue, ...this.waiting].some((n) => n !== node && this.keyOf(n) === key);
-    return { key, lane, first, last };
+    return { key, lane, last };
   }
 }
